@@ -1,0 +1,59 @@
+/*
+ * context.S — amd64 context switch (SysV ABI; ELF and Mach-O).
+ * Frame layout: frame.h.  Contract: ../arch.h.
+ */
+#include "runtime/arch/asm.h"
+#include "runtime/arch/amd64/frame.h"
+
+GORT_TEXT
+
+/* void gort_ctx_swap(gort_ctx *save, const gort_ctx *load): save in rdi, load in rsi */
+GORT_FUNC(gort_ctx_swap)
+    .cfi_startproc
+    pushq   %rbp                        /* callee-saved GPRs, in frame order */
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    subq    $8, %rsp                    /* slot for the FP control state */
+    stmxcsr FRAME_FPCTL(%rsp)           /* SSE control/status */
+    fnstcw  FRAME_X87CW(%rsp)           /* x87 control word */
+    movq    %rsp, (%rdi)                /* save->sp = rsp */
+    movq    (%rsi), %rsp                /* rsp = load->sp: now on the other stack */
+1:  ldmxcsr FRAME_FPCTL(%rsp)           /* restore its FP control state */
+    fldcw   FRAME_X87CW(%rsp)
+    addq    $8, %rsp
+    popq    %r15                        /* and its callee-saved GPRs */
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret                                 /* to where it called swap (or entry) */
+    .cfi_endproc
+GORT_END(gort_ctx_swap)
+
+/* _Noreturn void gort_ctx_jump(const gort_ctx *load): load in rdi */
+GORT_FUNC(gort_ctx_jump)
+    .cfi_startproc
+    movq    (%rdi), %rsp                /* abandon this stack */
+    jmp     1b                          /* and restore the frame found there */
+    .cfi_endproc
+GORT_END(gort_ctx_jump)
+
+/*
+ * First frame of every new context: the switch "returns" here with the
+ * entry function in r12 and its argument in r13, rsp 16-byte aligned.
+ * rip is marked undefined so debuggers end the backtrace here.
+ */
+GORT_FUNC(gort_ctx_entry)
+    .cfi_startproc
+    .cfi_undefined rip
+    movq    %r13, %rdi                  /* entry(arg) */
+    callq   *%r12
+    ud2                                 /* entry must not return */
+    .cfi_endproc
+GORT_END(gort_ctx_entry)
+
+GORT_NOEXECSTACK

@@ -1,0 +1,29 @@
+/*
+ * asm.h — symbol and section boilerplate shared by the .S files, so each
+ * one reads the same for ELF (linux) and Mach-O (darwin).
+ *
+ *   GORT_TEXT          enter the text section
+ *   GORT_FUNC(name)    start a global, library-private function
+ *   GORT_END(name)     end it (ELF size; nothing on Mach-O)
+ *   GORT_NOEXECSTACK   mark the object as not needing an executable stack
+ */
+#ifndef GORT_ASM_H
+#define GORT_ASM_H
+
+#if defined(__APPLE__)
+#define GORT_SYM(name) _##name
+#define GORT_TEXT .text
+#define GORT_FUNC(name) \
+    .globl GORT_SYM(name); .private_extern GORT_SYM(name); .p2align 4; GORT_SYM(name):
+#define GORT_END(name)
+#define GORT_NOEXECSTACK
+#else
+#define GORT_SYM(name) name
+#define GORT_TEXT .text
+#define GORT_FUNC(name) \
+    .globl name; .hidden name; .type name, %function; .p2align 4; name:
+#define GORT_END(name) .size name, . - name
+#define GORT_NOEXECSTACK .section .note.GNU-stack, "", %progbits
+#endif
+
+#endif /* GORT_ASM_H */

@@ -1,0 +1,65 @@
+/*
+ * env.c — settings from the environment, read once at start-up.
+ *
+ *   GORT_MAXPROCS=n       number of Ps (default: the CPUs this process may use)
+ *   GORT_STACK_SIZE=bytes default goroutine stack (suffix k/K or m/M allowed)
+ *   GORT_DEBUG=a=1,b=2    debug knobs (gort_debug in runtime.h):
+ *       stackguard=0      no guard pages: every stack is canary-checked
+ * Malformed values are ignored, with one line on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/core/runtime.h"
+
+gort_debug gort_debug_g = {1};
+
+static void warn(const char *name, const char *value) {
+    char line[160];
+    int n = snprintf(line, sizeof line, "gort: ignoring %s=%s\n", name, value);
+    if (n > 0) gort_os_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* A non-negative integer with an optional k/m suffix; -1 if malformed. */
+static long long parse_size(const char *s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0) return -1;
+    if (*end == 'k' || *end == 'K') v <<= 10, end++;
+    else if (*end == 'm' || *end == 'M') v <<= 20, end++;
+    return *end == 0 ? v : -1;
+}
+
+static void parse_debug(const char *list) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        long long v = eq ? parse_size(eq + 1) : -1;
+        if (eq != NULL) *eq = 0;
+        if (v >= 0 && strcmp(item, "stackguard") == 0)
+            gort_debug_g.stackguard = (int)v;
+        else
+            warn("GORT_DEBUG item", item);
+    }
+}
+
+void gort_env_parse(gort_config *cfg) {
+    const char *s;
+    if ((s = getenv("GORT_MAXPROCS")) != NULL && *s) {
+        long long v = parse_size(s);
+        if (v >= 1 && v <= GORT_MAXPROCS_LIMIT)
+            cfg->maxprocs = (int)v;
+        else
+            warn("GORT_MAXPROCS", s);
+    }
+    if ((s = getenv("GORT_STACK_SIZE")) != NULL && *s) {
+        long long v = parse_size(s);
+        if (v >= (long long)GORT_STACK_MIN && v <= (long long)GORT_STACK_MAX)
+            cfg->stack_size = (size_t)v;
+        else
+            warn("GORT_STACK_SIZE", s);
+    }
+    if ((s = getenv("GORT_DEBUG")) != NULL && *s) parse_debug(s);
+}

@@ -1,0 +1,916 @@
+/*
+ * proc.c — the G/M/P scheduler.
+ *
+ * Goroutines (G) run on OS threads (M) that hold a processor (P); see
+ * runtime.h for the three types and who owns what.  The algorithms are
+ * Go's (runtime/proc.go), in C:
+ *
+ * Scheduling.  Each M runs schedule_loop() on its own thread stack (g0):
+ * find a runnable G, swap to it, and when the G swaps back (mcall) run the
+ * action it left in m->after_switch on g0 — park, yield or exit — where it
+ * is safe to publish the G to other Ms because nothing runs on its stack.
+ * A G is looked for in: the P's runnext and local ring, the global queue
+ * (first, every 61st tick, so it is not starved), expired timers, and the
+ * other Ps' rings (stealing half, in random order, four rounds, taking
+ * runnext and firing their timers in the last round).
+ *
+ * Worker thread parking/unparking (Go's design note, kept): we want enough
+ * running Ms to use the available Ps, but not more, and to park idle Ms
+ * without losing a wakeup.  An M with no work "spins" (looks for work) for
+ * a while before parking; at most half the busy Ps' worth of Ms spin.  When
+ * new work appears (a G is readied or spawned), wakep() starts a spinning M
+ * only if there is an idle P and no M is spinning already.  A spinning M
+ * that finds work stops spinning and calls wakep() in turn, so wakeups
+ * propagate one at a time.  The last spinning M to give up re-checks every
+ * run queue after dropping nmspinning (seq_cst), which pairs with the
+ * readier's "put G, then check nmspinning" so one of the two sees the
+ * other.
+ *
+ * Timers: an idle M becomes the one timer sleeper (sched.timer_m) when a
+ * timer is pending, sleeping on its note until the earliest one; timer.c
+ * explains the wakeup protocol.
+ *
+ * gort_maxprocs(n) takes effect without stopping the world: growing makes
+ * the new Ps idle and wakes an M; shrinking marks idle Ps beyond n gone at
+ * once, and a running P beyond n is retired by its M at its next schedule.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/core/runtime.h"
+
+gort_sched gort_sched_g;
+
+static _Thread_local M *tls_m __attribute__((tls_model("initial-exec")));
+
+/* Hazard 5: a noinline (and, on gcc, no-IPA) accessor, so the caller
+ * re-reads TLS after every call that may have moved it to another thread. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GORT_NOIPA __attribute__((noinline, noipa))
+#else
+#define GORT_NOIPA __attribute__((noinline))
+#endif
+
+GORT_NOIPA M *gort_getm(void) { return tls_m; }
+
+G *gort_getg(void) {
+    M *m = gort_getm();
+    return m != NULL ? m->curg : NULL;
+}
+
+_Noreturn void gort_fatal(const char *msg) {
+    M *m = tls_m;
+    char line[512];
+    int n;
+    if (m != NULL && m->curg != NULL)
+        n = snprintf(line, sizeof line, "%s (goroutine %llu)\n", msg, (unsigned long long)m->curg->id);
+    else
+        n = snprintf(line, sizeof line, "%s\n", msg);
+    gort_os_write_all(2, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    abort();
+}
+
+void gort_lock(gort_os_lock *l) {
+    M *m = gort_getm();
+    if (m != NULL) m->locks++;
+    gort_os_lock_acquire(l);
+}
+
+void gort_unlock(gort_os_lock *l) {
+    M *m = gort_getm();
+    gort_os_lock_release(l);
+    if (m != NULL) m->locks--;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+uint64_t gort_fastrand(void) {
+    static _Thread_local uint64_t thread_rand;
+    M *m = gort_getm();
+    uint64_t *s = m != NULL ? &m->rand : &thread_rand;
+    if (*s == 0) *s = (uint64_t)(uintptr_t)s ^ (uint64_t)gort_os_nanotime() ^ 0x2545F4914F6CDD1Dull;
+    return xorshift(s);
+}
+
+/* ===================================================================== */
+/* P and M lists (sched.lock held)                                        */
+/* ===================================================================== */
+
+static gort_sched *const sched = &gort_sched_g;
+
+static void pidle_put(P *p) {
+    atomic_store_explicit(&p->status, P_IDLE, memory_order_relaxed);
+    p->link = sched->pidle;
+    sched->pidle = p;
+    atomic_fetch_add(&sched->npidle, 1);
+}
+
+static P *pidle_get(void) {
+    P *p = sched->pidle;
+    if (p != NULL) {
+        sched->pidle = p->link;
+        atomic_fetch_sub(&sched->npidle, 1);
+    }
+    return p;
+}
+
+static void acquirep(M *m, P *p) {
+    if (p->m != NULL || atomic_load_explicit(&p->status, memory_order_relaxed) != P_IDLE)
+        gort_fatal("gort: acquirep: P is not idle");
+    m->p = p;
+    p->m = m;
+    atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
+}
+
+static P *releasep(M *m) {
+    P *p = m->p;
+    m->p = NULL;
+    p->m = NULL;
+    return p;
+}
+
+/* Move everything runnable from p (which this M holds or which is idle)
+ * to the global queue, and its free Gs to the global free list, so the P
+ * can be retired. */
+static void p_drain(P *p) {
+    bool inherit;
+    G *g;
+    while ((g = gort_runq_get(p, &inherit)) != NULL) gort_globrunq_put(g);
+    gort_lock(&sched->gfree_lock);
+    while ((g = p->gfree) != NULL) {
+        p->gfree = g->schedlink;
+        g->schedlink = sched->gfree;
+        sched->gfree = g;
+        sched->gfree_n++;
+    }
+    p->gfree_n = 0;
+    gort_unlock(&sched->gfree_lock);
+}
+
+/* Put an M to sleep until startm hands it a P. */
+static void stopm(M *m) {
+    gort_lock(&sched->lock);
+    m->schedlink = sched->midle;
+    sched->midle = m;
+    sched->nmidle++;
+    gort_unlock(&sched->lock);
+    gort_note_sleep(&m->park);
+    gort_note_clear(&m->park);
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+}
+
+static void *mstart(void *arg);
+
+static void newm(P *p, bool spinning) {
+    M *m = calloc(1, sizeof *m);
+    int err;
+    if (m == NULL) gort_fatal("gort: out of memory creating a thread (M)");
+    gort_note_init(&m->park);
+    m->id = atomic_fetch_add(&sched->mcount, 1);
+    m->nextp = p;
+    m->spinning = spinning;
+    m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1);
+    if ((err = gort_os_thread_start(mstart, m)) != 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "gort: cannot create an OS thread (M): %s", strerror(-err));
+        gort_fatal(msg);
+    }
+}
+
+/* Run some M on p (an idle one if p is NULL); spinning: the caller already
+ * counted it in nmspinning. */
+static void startm(P *p, bool spinning) {
+    gort_lock(&sched->lock);
+    if (p == NULL && (p = pidle_get()) == NULL) {
+        gort_unlock(&sched->lock);
+        if (spinning) atomic_fetch_sub(&sched->nmspinning, 1);
+        return;
+    }
+    M *m = sched->midle;
+    if (m != NULL) {
+        sched->midle = m->schedlink;
+        sched->nmidle--;
+    }
+    gort_unlock(&sched->lock);
+    if (m == NULL) {
+        newm(p, spinning);
+        return;
+    }
+    m->spinning = spinning;
+    m->nextp = p;
+    gort_note_wakeup(&m->park);
+}
+
+static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
+
+void gort_wakep(void) {
+    int32_t zero = 0;
+    if (atomic_load(&sched->npidle) == 0) return;
+    if (atomic_load(&sched->nmspinning) != 0 ||
+        !atomic_compare_exchange_strong(&sched->nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+/* ===================================================================== */
+/* Goroutine switches                                                     */
+/* ===================================================================== */
+
+/* Switch from the running G to this M's g0, which runs fn(m, g) there.
+ * Returns when the G is resumed, possibly on another M. */
+static void mcall(G *(*fn)(M *, G *)) {
+    M *m = gort_getm();
+    G *g = m->curg;
+    g->saved_errno = errno;
+    m->after_switch = fn;
+    gort_ctx_swap(&g->ctx, &m->g0ctx);
+    /* on whatever M resumed us; run() restored errno there */
+}
+
+/* Run g on m until it switches back; then run its after_switch action,
+ * which may hand back a G to run at once (a park that was cancelled). */
+static void run(M *m, G *g, bool inherit) {
+    while (g != NULL) {
+        P *p = m->p;
+        if (!inherit) p->schedtick++;
+        atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        g->m = m;
+        m->curg = g;
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        errno = g->saved_errno;
+        gort_ctx_swap(&m->g0ctx, &g->ctx);
+        /* back on g0 of this same M */
+        m->curg = NULL;
+        gort_stack_check(g);
+        g = m->after_switch(m, g);
+        inherit = true;
+    }
+}
+
+static void p_count(_Atomic uint64_t *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+/* ---- park ---------------------------------------------------------------- */
+
+static G *park_m(M *m, G *g) {
+    g->waitsince = gort_os_nanotime();
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    p_count(&m->p->n_parks);
+    if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        return g; /* not parked after all: resume it at once */
+    }
+    return NULL;
+}
+
+void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+    M *m = gort_getm();
+    G *g = m->curg;
+    g->waitreason = reason;
+    m->waitunlockf = unlockf;
+    m->waitarg = arg;
+    mcall(park_m);
+}
+
+void gort_ready(G *g, bool next) {
+    M *m = gort_getm();
+    P *p = m != NULL ? m->p : NULL;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    if (p != NULL) {
+        gort_runq_put(p, g, next);
+    } else {
+        gort_lock(&sched->lock);
+        gort_globrunq_put(g);
+        gort_unlock(&sched->lock);
+    }
+    gort_wakep();
+}
+
+/* ---- yield ---------------------------------------------------------------- */
+
+static G *yield_m(M *m, G *g) {
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    gort_runq_put(m->p, g, false); /* behind everything already waiting */
+    return NULL;
+}
+
+void gort_yield(void) {
+    if (gort_getg() == NULL) {
+        gort_os_thread_yield();
+        return;
+    }
+    mcall(yield_m);
+}
+
+/* ===================================================================== */
+/* Goroutine creation and exit                                            */
+/* ===================================================================== */
+
+#define GFREE_MAX 64 /* per-P free G cache; half moves to/from the global list */
+
+static void gfput(P *p, G *g) {
+    if (p == NULL) {
+        gort_lock(&sched->gfree_lock);
+        g->schedlink = sched->gfree;
+        sched->gfree = g;
+        sched->gfree_n++;
+        gort_unlock(&sched->gfree_lock);
+        return;
+    }
+    g->schedlink = p->gfree;
+    p->gfree = g;
+    if (++p->gfree_n < GFREE_MAX) return;
+    gort_lock(&sched->gfree_lock);
+    while (p->gfree_n > GFREE_MAX / 2) {
+        G *x = p->gfree;
+        p->gfree = x->schedlink;
+        p->gfree_n--;
+        x->schedlink = sched->gfree;
+        sched->gfree = x;
+        sched->gfree_n++;
+    }
+    gort_unlock(&sched->gfree_lock);
+}
+
+static G *gfget(P *p) {
+    G *g;
+    if (p == NULL || p->gfree == NULL) {
+        if (sched->gfree == NULL) return NULL; /* racy peek; fine */
+        gort_lock(&sched->gfree_lock);
+        if (p == NULL) {
+            g = sched->gfree;
+            if (g != NULL) sched->gfree = g->schedlink, sched->gfree_n--;
+            gort_unlock(&sched->gfree_lock);
+            return g;
+        }
+        while (p->gfree_n < GFREE_MAX / 2 && (g = sched->gfree) != NULL) {
+            sched->gfree = g->schedlink;
+            sched->gfree_n--;
+            g->schedlink = p->gfree;
+            p->gfree = g;
+            p->gfree_n++;
+        }
+        gort_unlock(&sched->gfree_lock);
+    }
+    g = p->gfree;
+    if (g != NULL) {
+        p->gfree = g->schedlink;
+        p->gfree_n--;
+    }
+    return g;
+}
+
+static G *g_new(void) {
+    G *g = calloc(1, sizeof *g);
+    if (g == NULL) return NULL;
+    gort_lock(&sched->allg_lock);
+    if (sched->nallg == sched->capallg) {
+        size_t cap = sched->capallg ? sched->capallg * 2 : 1024;
+        G **a = realloc(sched->allg, cap * sizeof *a);
+        if (a == NULL) {
+            gort_unlock(&sched->allg_lock);
+            free(g);
+            return NULL;
+        }
+        sched->allg = a;
+        sched->capallg = cap;
+    }
+    sched->allg[sched->nallg++] = g;
+    gort_unlock(&sched->allg_lock);
+    atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+    return g;
+}
+
+static uint64_t new_goid(P *p) {
+    enum { BATCH = 16 };
+    if (p == NULL) return atomic_fetch_add(&sched->goid_gen, 1) + 1;
+    if (p->goid_next == p->goid_end) {
+        p->goid_next = atomic_fetch_add(&sched->goid_gen, BATCH) + 1;
+        p->goid_end = p->goid_next + BATCH;
+    }
+    return p->goid_next++;
+}
+
+static G *goexit_m(M *m, G *g) {
+    P *p = m->p;
+    atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+    p_count(&p->n_exited);
+    g->fn = NULL;
+    g->arg = NULL;
+    g->name = NULL;
+    g->m = NULL;
+    gort_stack_release(g); /* non-default stacks go back to the OS */
+    gfput(p, g);
+    return NULL;
+}
+
+static void g_main(void *arg) {
+    G *g = arg;
+    g->fn(g->arg);
+    mcall(goexit_m);
+    gort_fatal("gort: a dead goroutine was resumed");
+}
+
+int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
+    size_t size;
+    G *g;
+    int err;
+
+    if (fn == NULL) return -EINVAL;
+    if (attr != NULL && attr->stack_size != 0 &&
+        (attr->stack_size < GORT_STACK_MIN || attr->stack_size > GORT_STACK_MAX))
+        return -EINVAL;
+    gort_lazy_init();
+    size = attr != NULL && attr->stack_size != 0 ? attr->stack_size : sched->stack_size;
+
+    M *m = gort_getm();
+    P *p = m != NULL ? m->p : NULL;
+    g = size == sched->stack_size ? gfget(p) : NULL;
+    if (g == NULL && (g = g_new()) == NULL) return -ENOMEM;
+    if (g->stack_lo == NULL && (err = gort_stack_alloc(g, size)) != 0) {
+        gfput(p, g);
+        return err;
+    }
+    g->fn = fn;
+    g->arg = arg;
+    g->name = attr != NULL ? attr->name : NULL;
+    g->id = new_goid(p);
+    g->saved_errno = 0;
+    g->waitreason = NULL;
+    gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    if (p != NULL) {
+        p_count(&p->n_spawned);
+        gort_runq_put(p, g, true);
+    } else {
+        atomic_fetch_add(&sched->thread_spawned, 1);
+        gort_lock(&sched->lock);
+        gort_globrunq_put(g);
+        gort_unlock(&sched->lock);
+    }
+    gort_wakep();
+    return 0;
+}
+
+int gort_go(void (*fn)(void *), void *arg) { return gort_go_with(fn, arg, NULL); }
+
+uint64_t gort_self(void) {
+    G *g = gort_getg();
+    return g != NULL ? g->id : 0;
+}
+
+/* ===================================================================== */
+/* Finding work                                                           */
+/* ===================================================================== */
+
+static void become_spinning(M *m) {
+    m->spinning = true;
+    atomic_fetch_add(&sched->nmspinning, 1);
+}
+
+/* A spinning M found work: stop spinning and let another M look. */
+static void reset_spinning(M *m) {
+    m->spinning = false;
+    if (atomic_fetch_sub(&sched->nmspinning, 1) <= 0) gort_fatal("gort: negative nmspinning");
+    gort_wakep();
+}
+
+/* Fire p's due timers (they ready goroutines onto this M's P). */
+static void check_timers(P *p) {
+    if (atomic_load_explicit(&p->timers.next, memory_order_relaxed) != 0) gort_timers_run(p, gort_os_nanotime());
+}
+
+static G *steal_work(M *m, P *p) {
+    int32_t procs = atomic_load(&sched->gomaxprocs);
+    int32_t nallp = atomic_load(&sched->nallp);
+    for (int round = 0; round < 4; round++) {
+        bool last = round == 3;
+        uint32_t start = (uint32_t)(xorshift(&m->rand) % (uint64_t)nallp);
+        for (int32_t i = 0; i < nallp; i++) {
+            P *v = sched->allp[(start + (uint32_t)i) % (uint32_t)nallp];
+            bool inherit;
+            if (v == p) continue;
+            if (last && atomic_load_explicit(&v->timers.next, memory_order_relaxed) != 0) {
+                /* Fire the victim's due timers here: it may be idle. */
+                gort_timers_run(v, gort_os_nanotime());
+                G *g = gort_runq_get(p, &inherit);
+                if (g != NULL) return g;
+            }
+            if (v->id >= procs || atomic_load_explicit(&v->status, memory_order_relaxed) != P_RUNNING) continue;
+            G *g = gort_runq_steal(p, v, last);
+            if (g != NULL) {
+                p_count(&p->n_steals);
+                return g;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* p is beyond gort_maxprocs(): give it up and find another. */
+static void retire_p(M *m) {
+    P *p = m->p;
+    gort_lock(&sched->lock);
+    p_drain(p);
+    releasep(m);
+    atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
+    P *np = pidle_get();
+    gort_unlock(&sched->lock);
+    if (np != NULL)
+        acquirep(m, np);
+    else
+        stopm(m);
+}
+
+/* Sleep until the earliest timer (deadline `until`) as the one timer
+ * sleeper, then take an idle P to fire it; or, if another M already is
+ * the sleeper, park. */
+static void timer_sleep(M *m, int64_t until) {
+    gort_lock(&sched->lock);
+    if (sched->timer_m != NULL) {
+        bool poke = until < atomic_load(&sched->timer_until) && !sched->timer_poked;
+        if (poke) sched->timer_poked = true, gort_note_wakeup(&sched->timer_m->park);
+        gort_unlock(&sched->lock);
+        stopm(m);
+        return;
+    }
+    sched->timer_m = m;
+    atomic_store(&sched->timer_until, until);
+    gort_unlock(&sched->lock);
+    /* Re-scan after publishing timer_until (see timer.c). */
+    int64_t again = gort_timers_earliest();
+    if (again != 0 && again < until) until = again;
+    int64_t delay = until - gort_os_nanotime();
+    if (delay > 0) gort_note_sleep_for(&m->park, delay);
+    gort_lock(&sched->lock);
+    sched->timer_m = NULL;
+    sched->timer_poked = false;
+    atomic_store(&sched->timer_until, 0);
+    gort_note_clear(&m->park); /* a poke may have set it; no one else can now */
+    P *p = pidle_get();
+    gort_unlock(&sched->lock);
+    if (p != NULL)
+        acquirep(m, p);
+    else
+        stopm(m);
+}
+
+void gort_timers_notify(int64_t when) {
+    int64_t until = atomic_load(&sched->timer_until);
+    if (until == 0) {
+        gort_wakep();
+        return;
+    }
+    if (when >= until) return;
+    gort_lock(&sched->lock);
+    if (sched->timer_m != NULL && !sched->timer_poked && when < atomic_load(&sched->timer_until)) {
+        sched->timer_poked = true;
+        gort_note_wakeup(&sched->timer_m->park);
+    }
+    gort_unlock(&sched->lock);
+}
+
+/* Find a runnable G for m, which holds a P; blocks (parking m) until there
+ * is one.  Returns with m holding a P. */
+static G *find_runnable(M *m, bool *inherit) {
+    for (;;) {
+        P *p = m->p;
+        G *g;
+        *inherit = false;
+        if (p->id >= atomic_load_explicit(&sched->gomaxprocs, memory_order_relaxed)) {
+            retire_p(m);
+            continue;
+        }
+        check_timers(p);
+        if (p->schedtick % 61 == 0 && atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0) {
+            gort_lock(&sched->lock);
+            g = gort_globrunq_get(p, 1);
+            gort_unlock(&sched->lock);
+            if (g != NULL) return g;
+        }
+        if ((g = gort_runq_get(p, inherit)) != NULL) return g;
+        if (atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0) {
+            gort_lock(&sched->lock);
+            g = gort_globrunq_get(p, 0);
+            gort_unlock(&sched->lock);
+            if (g != NULL) return g;
+        }
+        /* Steal, unless enough Ms are spinning already (half the busy Ps). */
+        int32_t procs = atomic_load(&sched->gomaxprocs);
+        if (m->spinning || 2 * atomic_load(&sched->nmspinning) < procs - atomic_load(&sched->npidle)) {
+            if (!m->spinning) become_spinning(m);
+            if ((g = steal_work(m, p)) != NULL) return g;
+        }
+
+        /* Nothing: give up the P. */
+        gort_lock(&sched->lock);
+        if (atomic_load(&sched->runqsize) > 0) {
+            g = gort_globrunq_get(p, 0);
+            gort_unlock(&sched->lock);
+            return g;
+        }
+        releasep(m);
+        if (p->id >= atomic_load(&sched->gomaxprocs)) {
+            p_drain(p);
+            atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
+        } else {
+            pidle_put(p);
+        }
+        gort_unlock(&sched->lock);
+
+        if (m->spinning) {
+            /* Drop spinning first, then re-check every queue: a G readied
+             * meanwhile saw nmspinning > 0 and did not wake anyone. */
+            m->spinning = false;
+            atomic_fetch_sub(&sched->nmspinning, 1);
+            bool work = atomic_load(&sched->runqsize) > 0;
+            for (int32_t i = 0; !work && i < atomic_load(&sched->gomaxprocs); i++)
+                work = !gort_runq_empty(sched->allp[i]);
+            if (work) {
+                gort_lock(&sched->lock);
+                P *np = pidle_get();
+                gort_unlock(&sched->lock);
+                if (np != NULL) {
+                    acquirep(m, np);
+                    become_spinning(m);
+                    continue;
+                }
+            }
+        }
+        int64_t until = gort_timers_earliest();
+        if (until != 0)
+            timer_sleep(m, until);
+        else
+            stopm(m);
+    }
+}
+
+static _Noreturn void schedule_loop(M *m) {
+    for (;;) {
+        bool inherit;
+        G *g = find_runnable(m, &inherit);
+        if (m->spinning) reset_spinning(m);
+        run(m, g, inherit);
+    }
+}
+
+static void *mstart(void *arg) {
+    M *m = arg;
+    tls_m = m;
+    m->tid = gort_os_thread_id();
+    if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
+        gort_fatal("gort: cannot allocate a signal stack for a new thread");
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+    schedule_loop(m);
+}
+
+/* ===================================================================== */
+/* Start-up, maxprocs                                                     */
+/* ===================================================================== */
+
+static P *p_new(int32_t id) {
+    P *p = calloc(1, sizeof *p);
+    if (p == NULL) gort_fatal("gort: out of memory creating a P");
+    p->id = id;
+    atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
+    return p;
+}
+
+/* Make Ps [old, n) usable; sched.lock held. */
+static void procs_grow(int32_t old, int32_t n) {
+    for (int32_t i = old; i < n; i++) {
+        P *p = sched->allp[i];
+        if (p == NULL) {
+            p = sched->allp[i] = p_new(i);
+            atomic_store(&sched->nallp, i + 1);
+        }
+        if (atomic_load_explicit(&p->status, memory_order_relaxed) == P_GONE) pidle_put(p);
+    }
+}
+
+/* Retire idle Ps at or beyond n; sched.lock held.  Running ones retire
+ * themselves at their next schedule. */
+static void procs_shrink(int32_t n) {
+    P **link = &sched->pidle;
+    while (*link != NULL) {
+        P *p = *link;
+        if (p->id < n) {
+            link = &p->link;
+            continue;
+        }
+        *link = p->link;
+        atomic_fetch_sub(&sched->npidle, 1);
+        p_drain(p);
+        atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
+    }
+}
+
+static gort_config init_cfg;
+
+static int cfg_check(const gort_config *cfg) {
+    if (cfg->maxprocs < 0 || cfg->maxprocs > GORT_MAXPROCS_LIMIT) return -EINVAL;
+    if (cfg->stack_size != 0 && (cfg->stack_size < GORT_STACK_MIN || cfg->stack_size > GORT_STACK_MAX))
+        return -EINVAL;
+    return 0;
+}
+
+static void rt_start(const gort_config *user) {
+    gort_config cfg = {0, 0};
+    size_t page = gort_os_pagesize();
+    int err;
+
+    gort_env_parse(&cfg);
+    if (user != NULL) {
+        if (user->maxprocs > 0) cfg.maxprocs = user->maxprocs;
+        if (user->stack_size > 0) cfg.stack_size = user->stack_size;
+    }
+    if (cfg.maxprocs <= 0) cfg.maxprocs = gort_os_ncpu();
+    if (cfg.maxprocs > GORT_MAXPROCS_LIMIT) cfg.maxprocs = GORT_MAXPROCS_LIMIT;
+    if (cfg.stack_size == 0) cfg.stack_size = (size_t)64 << 10;
+    init_cfg = cfg;
+    sched->stack_size = (cfg.stack_size + page - 1) & ~(page - 1);
+    if ((err = gort_os_signals_install()) != 0) gort_fatal("gort: cannot install signal handlers");
+    gort_lock(&sched->lock);
+    procs_grow(0, cfg.maxprocs);
+    atomic_store(&sched->gomaxprocs, cfg.maxprocs);
+    gort_unlock(&sched->lock);
+}
+
+static int start_once(const gort_config *cfg) {
+    int st = atomic_load_explicit(&init_state, memory_order_acquire);
+    if (st == 2) return 1;
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&init_state, &zero, 1)) {
+        rt_start(cfg);
+        atomic_store_explicit(&init_state, 2, memory_order_release);
+        return 0;
+    }
+    while (atomic_load_explicit(&init_state, memory_order_acquire) != 2) gort_os_thread_yield();
+    return 1;
+}
+
+void gort_lazy_init(void) {
+    if (atomic_load_explicit(&init_state, memory_order_acquire) != 2) start_once(NULL);
+}
+
+int gort_init(const gort_config *cfg) {
+    if (cfg != NULL) {
+        int err = cfg_check(cfg);
+        if (err != 0) return err;
+    }
+    if (start_once(cfg) == 0 || cfg == NULL) return 0;
+    /* Already running: fine if cfg asks for nothing different. */
+    if ((cfg->maxprocs != 0 && cfg->maxprocs != init_cfg.maxprocs) ||
+        (cfg->stack_size != 0 && cfg->stack_size != init_cfg.stack_size))
+        return -EBUSY;
+    return 0;
+}
+
+int gort_maxprocs(int n) {
+    if (n > GORT_MAXPROCS_LIMIT) return -EINVAL;
+    gort_lazy_init();
+    gort_lock(&sched->lock);
+    int32_t old = atomic_load(&sched->gomaxprocs);
+    if (n > 0 && n != old) {
+        if (n > old)
+            procs_grow(old, n);
+        else
+            procs_shrink(n);
+        atomic_store(&sched->gomaxprocs, n);
+    }
+    gort_unlock(&sched->lock);
+    if (n > old) gort_wakep();
+    return old;
+}
+
+int64_t gort_now(void) { return gort_os_nanotime(); }
+
+/* ===================================================================== */
+/* gort_main, sleep                                                       */
+/* ===================================================================== */
+
+struct main_call {
+    void (*fn)(void *);
+    void *arg;
+    _Atomic uint32_t done;
+};
+
+static void main_trampoline(void *arg) {
+    struct main_call *c = arg;
+    c->fn(c->arg);
+    gort_semrelease(&c->done); /* last touch of *c */
+}
+
+int gort_main(void (*fn)(void *), void *arg) {
+    struct main_call c = {fn, arg, 0};
+    gort_go_attr attr = {0, "main"};
+    int err;
+
+    if (fn == NULL) return -EINVAL;
+    if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) return err;
+    gort_semacquire(&c.done, "gort_main");
+    return 0;
+}
+
+static void sleep_wake(void *arg, int64_t now) {
+    (void)now;
+    gort_ready(arg, false);
+}
+
+/* On g0: arm the timer only now that the G is parked, so it cannot be
+ * readied while still running. */
+static bool sleep_commit(G *g, void *arg) {
+    (void)g;
+    gort_timer_add(gort_getm()->p, arg);
+    return true;
+}
+
+void gort_sleep(int64_t ns) {
+    G *g = gort_getg();
+    if (g == NULL) {
+        if (ns > 0) gort_os_nanosleep(ns);
+        return;
+    }
+    if (ns <= 0) {
+        gort_yield();
+        return;
+    }
+    gort_tnode t = {gort_os_nanotime() + ns, 0, sleep_wake, g, -1, NULL};
+    gort_park(sleep_commit, &t, "sleep");
+}
+
+/* ===================================================================== */
+/* Signals: stack overflow                                                */
+/* ===================================================================== */
+
+void gort_sig_fault(int sig, void *addr) {
+    (void)sig;
+    M *m = tls_m;
+    if (m != NULL && m->curg != NULL) gort_stack_fault(m->curg, addr);
+}
+
+/* ===================================================================== */
+/* Introspection                                                          */
+/* ===================================================================== */
+
+void gort_stats_get(gort_stats *out) {
+    uint64_t spawned = atomic_load(&sched->thread_spawned), exited = 0;
+    memset(out, 0, sizeof *out);
+    int32_t n = atomic_load(&sched->nallp);
+    for (int32_t i = 0; i < n; i++) {
+        P *p = sched->allp[i];
+        spawned += atomic_load_explicit(&p->n_spawned, memory_order_relaxed);
+        exited += atomic_load_explicit(&p->n_exited, memory_order_relaxed);
+        out->switches += atomic_load_explicit(&p->n_switches, memory_order_relaxed);
+        out->steals += atomic_load_explicit(&p->n_steals, memory_order_relaxed);
+        out->parks += atomic_load_explicit(&p->n_parks, memory_order_relaxed);
+        out->preemptions += atomic_load_explicit(&p->n_preemptions, memory_order_relaxed);
+    }
+    out->spawned = spawned;
+    out->goroutines = spawned >= exited ? spawned - exited : 0;
+    out->threads = (uint64_t)atomic_load(&sched->mcount);
+    out->procs = (uint64_t)(atomic_load(&init_state) == 2 ? atomic_load(&sched->gomaxprocs) : 0);
+}
+
+static const char *status_name(uint32_t s) {
+    switch (s) {
+    case G_RUNNABLE: return "runnable";
+    case G_RUNNING: return "running";
+    case G_WAITING: return "waiting";
+    default: return "idle";
+    }
+}
+
+void gort_dump(int fd) {
+    char line[256];
+    int64_t now = gort_os_nanotime();
+    int n;
+
+    gort_lock(&sched->allg_lock);
+    for (size_t i = 0; i < sched->nallg; i++) {
+        G *g = sched->allg[i];
+        uint32_t s = atomic_load_explicit(&g->status, memory_order_acquire);
+        if (s == G_DEAD) continue;
+        if (s == G_WAITING)
+            n = snprintf(line, sizeof line, "goroutine %llu \"%s\" [waiting: %s, %lld ms]\n",
+                         (unsigned long long)g->id, g->name ? g->name : "", g->waitreason ? g->waitreason : "?",
+                         (long long)((now - g->waitsince) / 1000000));
+        else
+            n = snprintf(line, sizeof line, "goroutine %llu \"%s\" [%s]\n", (unsigned long long)g->id,
+                         g->name ? g->name : "", status_name(s));
+        if (n > 0) gort_os_write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
+    gort_unlock(&sched->allg_lock);
+}

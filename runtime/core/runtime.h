@@ -1,0 +1,240 @@
+/*
+ * runtime.h — the core's internal types and entry points (not public).
+ *
+ * The G/M/P model, as in Go:
+ *   G  a goroutine: a stack and a saved context.
+ *   M  an OS thread.  Its own thread stack is "g0": the scheduler loop runs
+ *      there, and a goroutine switches to it (mcall) to park, yield or exit.
+ *   P  a processor: the right to run goroutines, with a local run queue,
+ *      a timer heap and caches.  An M must hold a P to run a G; there are
+ *      gort_maxprocs() Ps.
+ *
+ * Rules every file in core/ follows (runtime/HACKING.md has the long form):
+ *   - The current M is read with gort_getm(), never cached across a call
+ *     that may park: the goroutine may resume on another M.
+ *   - A runtime lock (gort_lock) is never held across a park, except that
+ *     gort_park's unlock function releases one on the same M's g0.
+ *   - Code on g0 never parks; it may ready goroutines.
+ */
+#ifndef GORT_CORE_RUNTIME_H
+#define GORT_CORE_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/arch/arch.h"
+#include "runtime/gort.h"
+#include "runtime/os/os.h"
+
+typedef struct G G;
+typedef struct M M;
+typedef struct P P;
+
+/* ---- goroutine status: who owns the G and its stack ------------------ */
+enum {
+    G_IDLE,     /* just allocated, not yet started: owned by its creator       */
+    G_RUNNABLE, /* on a run queue, not running: owned by whoever dequeues it   */
+    G_RUNNING,  /* executing on g->m: owns its stack; only it changes status   */
+    G_WAITING,  /* parked: the object it waits on (sema root, timer) owns the
+                   wakeup, and the waker makes it runnable with gort_ready     */
+    G_DEAD,     /* exited: on a free list with its stack, reusable            */
+};
+
+/* ---- P status -------------------------------------------------------- */
+enum {
+    P_IDLE,    /* on the idle list; no M; empty run queue                      */
+    P_RUNNING, /* owned by p->m, which alone changes it                        */
+    P_GONE,    /* beyond gort_maxprocs(): unused until the count grows again   */
+};
+
+/* ---- timers: per-P 4-ary heaps (timer.c) ------------------------------ */
+typedef struct gort_tnode gort_tnode;
+struct gort_tnode {
+    int64_t when;                      /* fire at this gort_now()             */
+    int64_t period;                    /* > 0: fire again every period ns     */
+    void (*f)(void *arg, int64_t now); /* runs on some M's g0; must not park  */
+    void *arg;
+    int32_t idx; /* position in the owner's heap; -1 when not in a heap       */
+    P *owner;    /* whose heap holds it                                      */
+};
+
+typedef struct gort_timers {
+    gort_os_lock lock;
+    gort_tnode **heap;
+    int32_t n, cap;
+    _Atomic int64_t next; /* when of heap[0]; 0: empty.  Read without lock. */
+} gort_timers;
+
+/* ---- G ---------------------------------------------------------------- */
+struct G {
+    gort_ctx ctx; /* saved context while not running (offset 0)            */
+    _Atomic uint32_t status;
+    uint64_t id;
+    void (*fn)(void *);
+    void *arg;
+    const char *name;
+    M *m;        /* the M running it (G_RUNNING only)                        */
+    G *schedlink; /* global run queue / free lists                          */
+    int saved_errno;
+    /* stack: [stack_lo, stack_lo + stack_size) is usable */
+    void *stack_lo;
+    size_t stack_size;
+    void *stack_map;   /* own mapping (non-default size), else NULL          */
+    size_t stack_map_size;
+    const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
+    /* for the dump */
+    const char *waitreason;
+    int64_t waitsince;
+};
+
+/* ---- M ---------------------------------------------------------------- */
+struct M {
+    gort_ctx g0ctx; /* the scheduler loop, saved while a G runs            */
+    int64_t id;
+    uint64_t tid; /* kernel thread id                                       */
+    G *curg;      /* the G running on this M; NULL while on g0              */
+    P *p;         /* the P held, or NULL                                    */
+    P *nextp;     /* P handed over by startm before waking this M           */
+    bool spinning; /* looking for work without any (counted in nmspinning) */
+    int locks;    /* runtime locks held: no async preemption while > 0      */
+    gort_note park; /* where an idle M sleeps                                */
+    M *schedlink;   /* idle M list                                          */
+    uint64_t rand;  /* xorshift state for steal order and select            */
+    /* set by a G before it switches to g0; read there (mcall) */
+    G *(*after_switch)(M *m, G *g);
+    bool (*waitunlockf)(G *g, void *arg);
+    void *waitarg;
+};
+
+/* ---- P ---------------------------------------------------------------- */
+#define RUNQ_SIZE 256
+struct P {
+    int32_t id;
+    _Atomic uint32_t status;
+    M *m;     /* the M holding it (P_RUNNING)                               */
+    P *link;  /* idle list                                                  */
+    uint32_t schedtick; /* goroutines scheduled; global queue every 61st    */
+    /* local run queue: a ring written by the owner (tail) and consumed by
+     * the owner and thieves (head, with CAS), plus runnext: the G readied
+     * last by this P's G, run next, inheriting the time slice. */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(G *) runq[RUNQ_SIZE];
+    _Atomic(G *) runnext;
+    /* dead Gs with default stacks, for reuse */
+    G *gfree;
+    int32_t gfree_n;
+    /* goroutine ids, taken from the global counter in batches */
+    uint64_t goid_next, goid_end;
+    gort_timers timers;
+    /* counters; written by the owner only, summed by gort_stats_get */
+    _Atomic uint64_t n_spawned, n_exited, n_switches, n_steals, n_parks, n_preemptions;
+};
+
+/* ---- the scheduler's global state (proc.c) ---------------------------- */
+typedef struct gort_sched {
+    gort_os_lock lock; /* guards everything below not marked atomic        */
+    G *runq_head, *runq_tail; /* global run queue                          */
+    _Atomic int32_t runqsize;
+    P *pidle; /* idle Ps */
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+    M *midle; /* idle Ms */
+    int32_t nmidle;
+    _Atomic int32_t mcount;
+    _Atomic int32_t gomaxprocs; /* Ps in use: allp[0..gomaxprocs)           */
+    _Atomic int32_t nallp;      /* Ps ever created (some may be P_GONE)     */
+    P *allp[GORT_MAXPROCS_LIMIT];
+    /* the M sleeping until the earliest timer (one at most) */
+    M *timer_m;
+    _Atomic int64_t timer_until; /* its deadline; 0 when there is none      */
+    bool timer_poked;
+    /* dead Gs beyond the per-P caches */
+    gort_os_lock gfree_lock;
+    G *gfree;
+    int32_t gfree_n;
+    /* every G ever allocated, for the dump */
+    gort_os_lock allg_lock;
+    G **allg;
+    size_t nallg, capallg;
+    _Atomic uint64_t goid_gen;
+    _Atomic uint64_t thread_spawned, thread_exited; /* Gs made off-P */
+    size_t stack_size; /* default goroutine stack */
+} gort_sched;
+
+extern gort_sched gort_sched_g;
+
+/* ---- debug settings (env.c) ------------------------------------------- */
+typedef struct gort_debug {
+    int stackguard; /* 0: canary-check every stack instead of guard pages */
+} gort_debug;
+extern gort_debug gort_debug_g;
+/* Parse GORT_MAXPROCS / GORT_STACK_SIZE / GORT_DEBUG into cfg/gort_debug_g. */
+void gort_env_parse(gort_config *cfg);
+
+/* ---- proc.c ------------------------------------------------------------- */
+/* The calling thread's M, or NULL on a plain thread.  Not inlined, so a
+ * compiler cannot keep an old thread's TLS address across a switch. */
+M *gort_getm(void);
+/* The running goroutine, or NULL on g0 or a plain thread. */
+G *gort_getg(void);
+void gort_lazy_init(void);
+/* Runtime locks: count in m->locks (no async preemption while held). */
+void gort_lock(gort_os_lock *l);
+void gort_unlock(gort_os_lock *l);
+/* Park the running goroutine.  On g0, after the G is marked waiting,
+ * unlockf(g, arg) runs (if non-NULL); if it returns false the G resumes at
+ * once.  reason is shown by gort_dump. */
+void gort_park(bool (*unlockf)(G *g, void *arg), void *arg, const char *reason);
+/* Make a waiting G runnable.  next: run it next on this P (runnext). */
+void gort_ready(G *g, bool next);
+void gort_wakep(void);
+uint64_t gort_fastrand(void);
+_Noreturn void gort_fatal(const char *msg);
+
+/* ---- runq.c ------------------------------------------------------------- */
+void gort_runq_put(P *p, G *g, bool next);
+G *gort_runq_get(P *p, bool *inherit);
+G *gort_runq_steal(P *p, P *victim, bool stealnext);
+bool gort_runq_empty(P *p);
+uint32_t gort_runq_len(P *p);
+/* global run queue; sched.lock held */
+void gort_globrunq_put(G *g);
+void gort_globrunq_put_batch(G *head, G *tail, int32_t n);
+G *gort_globrunq_get(P *p, int32_t max);
+
+/* ---- stack.c ------------------------------------------------------------ */
+/* Give g a stack of size bytes (the default size comes from slabs).
+ * 0 or -ENOMEM. */
+int gort_stack_alloc(G *g, size_t size);
+/* Release g's stack if it has its own mapping (non-default size). */
+void gort_stack_release(G *g);
+/* Abort if g's stack canary was clobbered. */
+void gort_stack_check(G *g);
+/* If addr is in g's guard region, report the overflow and abort. */
+void gort_stack_fault(G *g, void *addr);
+/* Write "gort: goroutine N stack overflow (stack S bytes)" and abort. */
+_Noreturn void gort_stack_overflow(G *g, const char *how);
+
+/* ---- timer.c ------------------------------------------------------------ */
+/* Add t to p's heap (p must be held by the calling M, or locked out). */
+void gort_timer_add(P *p, gort_tnode *t);
+/* Remove t from its heap; false if it was not in one (fired or removed). */
+bool gort_timer_del(gort_tnode *t);
+/* Run p's timers due by now. */
+void gort_timers_run(P *p, int64_t now);
+/* Earliest timer over every P; 0 if none. */
+int64_t gort_timers_earliest(void);
+/* Called after a timer for `when` was added: wake whoever must fire it. */
+void gort_timers_notify(int64_t when);
+
+/* ---- sema.c ------------------------------------------------------------- */
+/* Go's semacquire/semrelease on a counter word: acquire waits until *addr
+ * > 0 and decrements it; release increments it and wakes one waiter.
+ * Goroutines park, plain threads block. */
+void gort_semacquire(_Atomic uint32_t *addr, const char *reason);
+void gort_semrelease(_Atomic uint32_t *addr);
+
+#endif /* GORT_CORE_RUNTIME_H */

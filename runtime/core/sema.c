@@ -1,0 +1,176 @@
+/*
+ * sema.c — semaphores keyed by address (Go's sema.go), and the sync types
+ * built directly on them: gort_sema and gort_waitgroup.
+ *
+ * A semaphore is any 32-bit counter word.  semacquire takes one unit,
+ * waiting while there is none; semrelease adds one and wakes one waiter.
+ * Waiters queue in one of SEMTAB_SIZE buckets chosen by address, each with
+ * its own lock, so a semaphore costs no memory of its own and needs no
+ * init or destroy.
+ *
+ * Invariants:
+ *   - A waiter is on its bucket's list iff it has not been woken; the
+ *     waker unlinks it under the bucket lock before waking it, and never
+ *     touches it again (it lives on the waiter's stack).
+ *   - bucket.nwait counts queued waiters (and ones about to queue): a
+ *     releaser that sees 0 after its increment may skip the lock, because
+ *     an acquirer increments nwait before its last try (seq_cst on both).
+ *   - Goroutines park; plain threads sleep on their thread note.  Either
+ *     kind can wake the other.
+ * Woken waiters retry the counter (no hand-off), so a barging acquirer can
+ * overtake; FIFO among waiters keeps that bounded.
+ */
+#include <errno.h>
+
+#include "runtime/core/runtime.h"
+
+#define SEMTAB_SIZE 251
+
+typedef struct waiter waiter;
+struct waiter {
+    _Atomic uint32_t *addr;
+    G *g;            /* the parked goroutine, or NULL: a thread    */
+    gort_note *note; /* the sleeping thread's note                 */
+    waiter *next;
+};
+
+typedef struct semroot {
+    _Alignas(64) gort_os_lock lock; /* one cache line per bucket */
+    waiter *head, *tail;
+    _Atomic uint32_t nwait;
+} semroot;
+
+static semroot semtab[SEMTAB_SIZE];
+
+static semroot *root_of(_Atomic uint32_t *addr) { return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE]; }
+
+static bool can_acquire(_Atomic uint32_t *addr) {
+    uint32_t v = atomic_load(addr);
+    while (v > 0)
+        if (atomic_compare_exchange_weak(addr, &v, v - 1)) return true;
+    return false;
+}
+
+static bool unlock_root(G *g, void *arg) {
+    (void)g;
+    gort_unlock(&((semroot *)arg)->lock);
+    return true;
+}
+
+void gort_semacquire(_Atomic uint32_t *addr, const char *reason) {
+    if (can_acquire(addr)) return;
+    semroot *r = root_of(addr);
+    G *g = gort_getg();
+    waiter w = {addr, g, NULL, NULL};
+    if (g == NULL && (w.note = gort_os_thread_note()) == NULL) gort_fatal("gort: out of memory (thread note)");
+
+    for (;;) {
+        gort_lock(&r->lock);
+        atomic_fetch_add(&r->nwait, 1);
+        if (can_acquire(addr)) {
+            atomic_fetch_sub(&r->nwait, 1);
+            gort_unlock(&r->lock);
+            return;
+        }
+        w.next = NULL;
+        if (r->tail != NULL)
+            r->tail->next = &w;
+        else
+            r->head = &w;
+        r->tail = &w;
+        if (g != NULL) {
+            gort_park(unlock_root, r, reason);
+        } else {
+            gort_unlock(&r->lock);
+            gort_note_sleep(w.note);
+            gort_note_clear(w.note);
+        }
+        if (can_acquire(addr)) return;
+    }
+}
+
+void gort_semrelease(_Atomic uint32_t *addr) {
+    semroot *r = root_of(addr);
+    atomic_fetch_add(addr, 1);
+    if (atomic_load(&r->nwait) == 0) return;
+    gort_lock(&r->lock);
+    waiter **link = &r->head, *prev = NULL, *w;
+    for (w = r->head; w != NULL; prev = w, w = w->next) {
+        if (w->addr != addr) {
+            link = &w->next;
+            continue;
+        }
+        *link = w->next;
+        if (r->tail == w) r->tail = prev;
+        atomic_fetch_sub(&r->nwait, 1);
+        break;
+    }
+    gort_unlock(&r->lock);
+    if (w == NULL) return;
+    if (w->g != NULL)
+        gort_ready(w->g, true);
+    else
+        gort_note_wakeup(w->note);
+}
+
+/* ---- gort_sema ---------------------------------------------------------- */
+
+static _Atomic uint32_t *sema_word(gort_sema *s) { return (_Atomic uint32_t *)(void *)&s->count_; }
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "gort_sema layout");
+
+int gort_sema_acquire(gort_sema *s) {
+    if (s == NULL) return -EINVAL;
+    gort_semacquire(sema_word(s), "semaphore");
+    return 0;
+}
+
+int gort_sema_release(gort_sema *s) {
+    if (s == NULL) return -EINVAL;
+    if (atomic_load(sema_word(s)) == UINT32_MAX) return -EOVERFLOW;
+    gort_semrelease(sema_word(s));
+    return 0;
+}
+
+/* ---- gort_waitgroup ------------------------------------------------------
+ * state: counter in the high 32 bits (signed), waiters in the low 32.
+ * When the counter reaches zero with waiters, add() resets state to 0 and
+ * releases the semaphore once per waiter (Go's WaitGroup). */
+
+typedef struct wg_internal {
+    _Atomic uint64_t state;
+    _Atomic uint32_t sema;
+    uint32_t pad;
+} wg_internal;
+_Static_assert(sizeof(wg_internal) == sizeof(gort_waitgroup), "gort_waitgroup layout");
+_Static_assert(_Alignof(wg_internal) <= _Alignof(gort_waitgroup), "gort_waitgroup alignment");
+
+int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
+    wg_internal *wg = (wg_internal *)(void *)wgp;
+    if (wg == NULL) return -EINVAL;
+    uint64_t old = atomic_load(&wg->state), now;
+    int64_t v;
+    uint32_t waiters;
+    do {
+        v = (int64_t)(int32_t)(uint32_t)(old >> 32) + delta;
+        waiters = (uint32_t)old;
+        if (v < 0 || v > INT32_MAX) return -EINVAL; /* counter left as it was */
+        now = v == 0 ? 0 : ((uint64_t)(uint32_t)(int32_t)v << 32) | waiters;
+    } while (!atomic_compare_exchange_weak(&wg->state, &old, now));
+    if (v > 0 || waiters == 0) return 0;
+    for (uint32_t i = 0; i < waiters; i++) gort_semrelease(&wg->sema);
+    return 0;
+}
+
+int gort_waitgroup_done(gort_waitgroup *wg) { return gort_waitgroup_add(wg, -1); }
+
+int gort_waitgroup_wait(gort_waitgroup *wgp) {
+    wg_internal *wg = (wg_internal *)(void *)wgp;
+    if (wg == NULL) return -EINVAL;
+    uint64_t old = atomic_load(&wg->state);
+    for (;;) {
+        if ((old >> 32) == 0) return 0;
+        if (atomic_compare_exchange_weak(&wg->state, &old, old + 1)) break;
+    }
+    gort_semacquire(&wg->sema, "waitgroup");
+    return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * stack.c — goroutine stacks.
+ *
+ * C code cannot grow or move its stack, so a goroutine gets a fixed-size
+ * stack (64 KiB virtual by default) that the kernel commits page by page as
+ * it is touched: a goroutine that uses 2 KiB costs one page of RSS.
+ *
+ * Default-size stacks are carved from slabs: one mapping holds SLAB_SLOTS
+ * stacks behind one leading guard page.  Each stack is then protected one
+ * of two ways (DESIGN.md hazard 7: linux allows ~65K mappings, and a guard
+ * page splits a mapping in two):
+ *   guard   its lowest page is made PROT_NONE; an overflow faults there and
+ *           the SIGSEGV handler (on the M's sigaltstack) reports it.  Used
+ *           while the guarded stacks stay under 1/8 of vm.max_map_count.
+ *   canary  beyond that budget: the 16 bytes at the very top of the slot
+ *           below hold a per-process random word; an overflow runs into it
+ *           first, and every switch away from the goroutine checks it.
+ *
+ * Slot layout (S = default stack size, page-aligned; lo grows up):
+ *   [guard page, if guarded][ ... usable stack ... ][16-byte canary word]
+ *                                                   ^ guards the slot above
+ *
+ * Stacks of other sizes get a mapping of their own with a guard page, and
+ * are unmapped when the goroutine exits.  Default stacks stay with their G
+ * on the free lists (proc.c) and are never returned to the OS.
+ *
+ * Rejected: a guard page for every stack (caps goroutines near 32K); a
+ * malloc'd stack (no lazy commit, no guard); canaries on every stack
+ * (a canary at the bottom of the stack's own slot would commit a second
+ * page per goroutine, which the canary in the slot below does not).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/core/runtime.h"
+
+#define SLAB_SLOTS 256
+#define CANARY_BYTES 16
+
+static struct {
+    gort_os_lock lock;
+    char *cur;    /* next slot to carve                    */
+    int left;     /* slots left in the current slab        */
+    long guarded; /* stacks with a guard page so far       */
+    long budget;  /* how many may have one                 */
+    uint64_t seed;
+    bool ready;
+} slab;
+
+static uint64_t canary_value(const uint64_t *where) { return slab.seed ^ (uint64_t)(uintptr_t)where; }
+
+static void slab_init(void) {
+    slab.budget = gort_debug_g.stackguard ? gort_os_max_map_count() / 8 : 0;
+    slab.seed = (uint64_t)gort_os_nanotime() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&slab;
+    slab.ready = true;
+}
+
+static int slab_new(size_t slot) {
+    size_t page = gort_os_pagesize();
+    char *base = gort_os_map(page + SLAB_SLOTS * slot);
+    if (base == NULL) return -ENOMEM;
+    (void)gort_os_guard(base, page); /* best effort: slot 0's floor */
+    slab.cur = base + page;
+    slab.left = SLAB_SLOTS;
+    return 0;
+}
+
+/* Carve one default-size stack for g; sched.stack_size is page-aligned. */
+static int slot_alloc(G *g) {
+    size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
+    char *lo;
+    bool first, guard = false;
+
+    gort_lock(&slab.lock);
+    if (!slab.ready) slab_init();
+    if (slab.left == 0 && slab_new(slot) != 0) {
+        gort_unlock(&slab.lock);
+        return -ENOMEM;
+    }
+    lo = slab.cur;
+    first = slab.left == SLAB_SLOTS;
+    slab.cur += slot;
+    slab.left--;
+    if (slab.guarded < slab.budget) {
+        if (gort_os_guard(lo, page) == 0)
+            slab.guarded++, guard = true;
+        else
+            slab.budget = slab.guarded; /* out of mappings: canaries from now on */
+    }
+    gort_unlock(&slab.lock);
+
+    g->stack_map = NULL;
+    g->stack_map_size = 0;
+    g->stack_lo = lo + (guard ? page : 0);
+    g->stack_size = slot - (guard ? page : 0) - CANARY_BYTES;
+    g->canary = NULL;
+    if (!guard && !first) {
+        /* The top of the slot below; that slot never uses its last 16 bytes. */
+        uint64_t *c = (uint64_t *)(void *)(lo - CANARY_BYTES);
+        *c = canary_value(c);
+        g->canary = c;
+    }
+    return 0;
+}
+
+int gort_stack_alloc(G *g, size_t size) {
+    size_t page = gort_os_pagesize();
+
+    if (size == gort_sched_g.stack_size) return slot_alloc(g);
+    size = (size + page - 1) & ~(page - 1);
+    char *map = gort_os_map(page + size);
+    if (map == NULL) return -ENOMEM;
+    if (gort_os_guard(map, page) != 0) {
+        gort_os_unmap(map, page + size);
+        return -EAGAIN; /* out of mappings */
+    }
+    g->stack_map = map;
+    g->stack_map_size = page + size;
+    g->stack_lo = map + page;
+    g->stack_size = size;
+    g->canary = NULL;
+    return 0;
+}
+
+void gort_stack_release(G *g) {
+    if (g->stack_map == NULL) return;
+    gort_os_unmap(g->stack_map, g->stack_map_size);
+    g->stack_map = NULL;
+    g->stack_lo = NULL;
+    g->stack_size = 0;
+}
+
+/* Minimal async-signal-safe formatting for the fatal line. */
+static char *put_str(char *p, char *end, const char *s) {
+    while (*s && p < end) *p++ = *s++;
+    return p;
+}
+
+static char *put_u64(char *p, char *end, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10), v /= 10;
+    while (v != 0);
+    while (n > 0 && p < end) *p++ = tmp[--n];
+    return p;
+}
+
+_Noreturn void gort_stack_overflow(G *g, const char *how) {
+    char buf[256], *p = buf, *end = buf + sizeof buf - 1;
+    p = put_str(p, end, "gort: goroutine ");
+    p = put_u64(p, end, g->id);
+    p = put_str(p, end, " stack overflow (stack ");
+    p = put_u64(p, end, g->stack_size);
+    p = put_str(p, end, " bytes");
+    p = put_str(p, end, how);
+    p = put_str(p, end, ")\n");
+    gort_os_write_all(2, buf, (size_t)(p - buf));
+    abort();
+}
+
+void gort_stack_check(G *g) {
+    if (g->canary != NULL && *g->canary != canary_value(g->canary))
+        gort_stack_overflow(g, ", canary clobbered");
+}
+
+void gort_stack_fault(G *g, void *addr) {
+    uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)g->stack_lo, page = gort_os_pagesize();
+    if (g->stack_lo != NULL && a < lo && a >= lo - page) gort_stack_overflow(g, "");
+}

@@ -1,0 +1,145 @@
+/*
+ * timer.c — per-P timer heaps, and who wakes up to fire them.
+ *
+ * Each P has a 4-ary min-heap of timers ordered by `when`, guarded by its
+ * own lock (as Go's p.timers).  Timers are added to the heap of the adding
+ * M's P and fired by whichever M looks: the owner at every schedule, a
+ * thief while stealing (so an idle P's timers still fire), or the one M
+ * that sleeps until the earliest timer when every P is idle.
+ *
+ * Invariants:
+ *   - heap[i]->idx == i; a timer not in a heap has idx == -1.
+ *   - timers.next == heap[0]->when (0 when empty), published with seq_cst
+ *     after every change, so scanners need no lock.
+ *   - f runs with no lock held, and the timer is out of the heap (one-shot)
+ *     or already re-inserted (periodic) before f runs: f may free a
+ *     one-shot timer, e.g. by readying the goroutine whose stack holds it.
+ *
+ * Wakeups (gort_timers_notify): adding a timer publishes timers.next, then
+ * reads sched.timer_until; the sleeping M publishes timer_until, then
+ * re-scans every timers.next.  With seq_cst on both sides one of them sees
+ * the other, so a new earlier timer is never slept through.
+ */
+#include <stdlib.h>
+
+#include "runtime/core/runtime.h"
+
+static void publish(gort_timers *ts) {
+    atomic_store(&ts->next, ts->n > 0 ? ts->heap[0]->when : 0);
+}
+
+static void set_at(gort_timers *ts, int32_t i, gort_tnode *t) {
+    ts->heap[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(gort_timers *ts, int32_t i) {
+    gort_tnode *t = ts->heap[i];
+    while (i > 0) {
+        int32_t parent = (i - 1) / 4;
+        if (ts->heap[parent]->when <= t->when) break;
+        set_at(ts, i, ts->heap[parent]);
+        i = parent;
+    }
+    set_at(ts, i, t);
+}
+
+static void sift_down(gort_timers *ts, int32_t i) {
+    gort_tnode *t = ts->heap[i];
+    for (;;) {
+        int32_t c = 4 * i + 1, best = -1;
+        for (int32_t k = c; k < c + 4 && k < ts->n; k++)
+            if (ts->heap[k]->when < (best < 0 ? t->when : ts->heap[best]->when)) best = k;
+        if (best < 0) break;
+        set_at(ts, i, ts->heap[best]);
+        i = best;
+    }
+    set_at(ts, i, t);
+}
+
+static void heap_remove_at(gort_timers *ts, int32_t i) {
+    gort_tnode *t = ts->heap[i];
+    ts->n--;
+    if (i != ts->n) {
+        set_at(ts, i, ts->heap[ts->n]);
+        sift_down(ts, i);
+        sift_up(ts, i);
+    }
+    t->idx = -1;
+}
+
+static void heap_push(gort_timers *ts, gort_tnode *t) {
+    if (ts->n == ts->cap) {
+        int32_t cap = ts->cap ? ts->cap * 2 : 64;
+        gort_tnode **h = realloc(ts->heap, (size_t)cap * sizeof *h);
+        if (h == NULL) gort_fatal("gort: out of memory growing a timer heap");
+        ts->heap = h;
+        ts->cap = cap;
+    }
+    set_at(ts, ts->n++, t);
+    sift_up(ts, t->idx);
+}
+
+void gort_timer_add(P *p, gort_tnode *t) {
+    gort_timers *ts = &p->timers;
+    gort_lock(&ts->lock);
+    t->owner = p;
+    heap_push(ts, t);
+    publish(ts);
+    gort_unlock(&ts->lock);
+    gort_timers_notify(t->when);
+}
+
+bool gort_timer_del(gort_tnode *t) {
+    for (;;) {
+        P *p = t->owner;
+        if (p == NULL) return false;
+        gort_timers *ts = &p->timers;
+        gort_lock(&ts->lock);
+        if (t->owner != p) { /* moved meanwhile: follow it */
+            gort_unlock(&ts->lock);
+            continue;
+        }
+        bool was = t->idx >= 0;
+        if (was) {
+            heap_remove_at(ts, t->idx);
+            publish(ts);
+        }
+        gort_unlock(&ts->lock);
+        return was;
+    }
+}
+
+void gort_timers_run(P *p, int64_t now) {
+    gort_timers *ts = &p->timers;
+    int64_t next = atomic_load_explicit(&ts->next, memory_order_relaxed);
+    if (next == 0 || next > now) return;
+    gort_lock(&ts->lock);
+    while (ts->n > 0 && ts->heap[0]->when <= now) {
+        gort_tnode *t = ts->heap[0];
+        void (*f)(void *, int64_t) = t->f;
+        void *arg = t->arg;
+        if (t->period > 0) {
+            /* Skip the periods already missed, as Go's ticker does. */
+            t->when += t->period * (1 + (now - t->when) / t->period);
+            sift_down(ts, 0);
+        } else {
+            heap_remove_at(ts, 0);
+        }
+        publish(ts);
+        gort_unlock(&ts->lock);
+        f(arg, now); /* t may be gone after this */
+        gort_lock(&ts->lock);
+    }
+    gort_unlock(&ts->lock);
+}
+
+int64_t gort_timers_earliest(void) {
+    int64_t best = 0;
+    int32_t n = atomic_load(&gort_sched_g.nallp);
+    for (int32_t i = 0; i < n; i++) {
+        int64_t w = atomic_load(&gort_sched_g.allp[i]->timers.next);
+        if (w != 0 && (best == 0 || w < best)) best = w;
+    }
+    return best;
+}

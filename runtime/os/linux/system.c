@@ -1,0 +1,82 @@
+/*
+ * system.c — linux facts: CPU count (affinity and cgroup quota), thread
+ * ids, the mapping budget.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/os/os.h"
+
+/* ceil(quota / period) from a cgroup v2 "cpu.max" ("max 100000" or
+ * "150000 100000"), or 0 when there is no quota. */
+static int cgroup2_limit(const char *path) {
+    char buf[64];
+    long quota, period;
+    int n = 0;
+    FILE *f = fopen(path, "re");
+    if (f == NULL) return 0;
+    if (fgets(buf, sizeof buf, f) != NULL && sscanf(buf, "%ld %ld", &quota, &period) == 2 && quota > 0 &&
+        period > 0)
+        n = (int)((quota + period - 1) / period);
+    fclose(f);
+    return n;
+}
+
+static long read_long(const char *path) {
+    long v = -1;
+    FILE *f = fopen(path, "re");
+    if (f == NULL) return -1;
+    if (fscanf(f, "%ld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+/* The CPU quota of this process's cgroup, v2 then v1; 0 when unlimited. */
+static int cgroup_cpu_limit(void) {
+    char line[512], path[600];
+    int n = 0;
+    FILE *f = fopen("/proc/self/cgroup", "re");
+
+    if (f != NULL) {
+        while (n == 0 && fgets(line, sizeof line, f) != NULL) {
+            if (strncmp(line, "0::", 3) != 0) continue; /* the v2 line */
+            line[strcspn(line, "\n")] = 0;
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", line + 3);
+            n = cgroup2_limit(path);
+        }
+        fclose(f);
+    }
+    if (n == 0) n = cgroup2_limit("/sys/fs/cgroup/cpu.max");
+    if (n == 0) {
+        long quota = read_long("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+        long period = read_long("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+        if (quota > 0 && period > 0) n = (int)((quota + period - 1) / period);
+    }
+    return n;
+}
+
+int gort_os_ncpu(void) {
+    cpu_set_t set;
+    int n = 0, limit;
+
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    limit = cgroup_cpu_limit();
+    if (limit > 0 && limit < n) n = limit;
+    return n > 0 ? n : 1;
+}
+
+uint64_t gort_os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
+
+long gort_os_max_map_count(void) {
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    long v = 65530; /* the kernel default */
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &v) != 1) v = 65530;
+        fclose(f);
+    }
+    return v;
+}

@@ -1,0 +1,76 @@
+/*
+ * thread.c — threads, clocks and raw output, POSIX (linux and darwin).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/os/os.h"
+
+int gort_os_thread_start(void *(*fn)(void *), void *arg) {
+    pthread_attr_t attr;
+    pthread_t t;
+    int err;
+
+    if ((err = pthread_attr_init(&attr)) != 0) return -err;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* g0 runs the scheduler and signal-free runtime code only: 256 KiB is
+     * plenty, and keeps many Ms cheap. */
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    err = pthread_create(&t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return -err;
+}
+
+int64_t gort_os_nanotime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void gort_os_nanosleep(int64_t ns) {
+    int64_t end = gort_os_nanotime() + ns;
+    while (ns > 0) {
+        struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+        nanosleep(&ts, NULL); /* EINTR: sleep again for what is left */
+        ns = end - gort_os_nanotime();
+    }
+}
+
+void gort_os_thread_yield(void) { sched_yield(); }
+
+void gort_os_write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static pthread_key_t note_key;
+static pthread_once_t note_once = PTHREAD_ONCE_INIT;
+
+static void note_free(void *p) {
+    gort_note_destroy(p);
+    free(p);
+}
+
+static void note_key_init(void) { pthread_key_create(&note_key, note_free); }
+
+gort_note *gort_os_thread_note(void) {
+    static _Thread_local gort_note *mine;
+    if (mine == NULL) {
+        pthread_once(&note_once, note_key_init);
+        mine = malloc(sizeof *mine);
+        if (mine == NULL) return NULL;
+        gort_note_init(mine);
+        pthread_setspecific(note_key, mine); /* destroyed at thread exit */
+    }
+    return mine;
+}
