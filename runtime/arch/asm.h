@@ -10,18 +10,26 @@
 #ifndef GORT_ASM_H
 #define GORT_ASM_H
 
+/* Statement separator inside one macro line: Apple's arm64 assembler reads
+ * ';' as a comment and separates statements with '%%'. */
+#if defined(__APPLE__) && defined(__aarch64__)
+#define GORT_SEP %%
+#else
+#define GORT_SEP ;
+#endif
+
 #if defined(__APPLE__)
 #define GORT_SYM(name) _##name
 #define GORT_TEXT .text
 #define GORT_FUNC(name) \
-    .globl GORT_SYM(name); .private_extern GORT_SYM(name); .p2align 4; GORT_SYM(name):
+    .globl GORT_SYM(name) GORT_SEP .private_extern GORT_SYM(name) GORT_SEP .p2align 4 GORT_SEP GORT_SYM(name):
 #define GORT_END(name)
 #define GORT_NOEXECSTACK
 #else
 #define GORT_SYM(name) name
 #define GORT_TEXT .text
 #define GORT_FUNC(name) \
-    .globl name; .hidden name; .type name, %function; .p2align 4; name:
+    .globl name GORT_SEP .hidden name GORT_SEP .type name, %function GORT_SEP .p2align 4 GORT_SEP name:
 #define GORT_END(name) .size name, . - name
 #define GORT_NOEXECSTACK .section .note.GNU-stack, "", %progbits
 #endif
