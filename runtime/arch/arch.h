@@ -26,12 +26,21 @@
 
 #include <stddef.h>
 
+#include "runtime/atomic.h" /* GORT_NORETURN */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gort_ctx {
     void *sp; /* saved stack pointer; the switch frame sits at sp */
 } gort_ctx;
 
 void gort_ctx_swap(gort_ctx *save, const gort_ctx *load);
-_Noreturn void gort_ctx_jump(const gort_ctx *load);
+GORT_NORETURN void gort_ctx_jump(const gort_ctx *load);
 void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* GORT_ARCH_H */

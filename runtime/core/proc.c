@@ -518,19 +518,33 @@ static G *steal_work(M *m, P *p) {
     return NULL;
 }
 
-/* p is beyond gort_maxprocs(): give it up and find another. */
+/* p is beyond gort_maxprocs(): give it up and find another.  Decided
+ * again under sched.lock, since the count may have grown back.  An M that
+ * stops here must not stay counted as spinning, or wakep would never wake
+ * anyone again. */
 static void retire_p(M *m) {
     P *p = m->p;
     gort_lock(&sched->lock);
+    if (p->id < atomic_load(&sched->gomaxprocs)) {
+        gort_unlock(&sched->lock);
+        return;
+    }
+    bool queued = !gort_runq_empty(p);
     p_drain(p);
     releasep(m);
     atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
     P *np = pidle_get();
     gort_unlock(&sched->lock);
-    if (np != NULL)
+    if (np != NULL) {
         acquirep(m, np);
-    else
-        stopm(m);
+        return;
+    }
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched->nmspinning, 1);
+    }
+    if (queued) gort_wakep(); /* its Gs are on the global queue now */
+    stopm(m);
 }
 
 /* Sleep until the earliest timer (deadline `until`) as the one timer

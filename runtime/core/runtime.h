@@ -19,7 +19,7 @@
 #ifndef GORT_CORE_RUNTIME_H
 #define GORT_CORE_RUNTIME_H
 
-#include <stdatomic.h>
+#include "runtime/atomic.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +27,10 @@
 #include "runtime/arch/arch.h"
 #include "runtime/gort.h"
 #include "runtime/os/os.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct G G;
 typedef struct M M;
@@ -64,13 +68,13 @@ typedef struct gort_timers {
     gort_os_lock lock;
     gort_tnode **heap;
     int32_t n, cap;
-    _Atomic int64_t next; /* when of heap[0]; 0: empty.  Read without lock. */
+    _Atomic(int64_t) next; /* when of heap[0]; 0: empty.  Read without lock. */
 } gort_timers;
 
 /* ---- G ---------------------------------------------------------------- */
 struct G {
     gort_ctx ctx; /* saved context while not running (offset 0)            */
-    _Atomic uint32_t status;
+    _Atomic(uint32_t) status;
     uint64_t id;
     void (*fn)(void *);
     void *arg;
@@ -112,15 +116,15 @@ struct M {
 #define RUNQ_SIZE 256
 struct P {
     int32_t id;
-    _Atomic uint32_t status;
+    _Atomic(uint32_t) status;
     M *m;     /* the M holding it (P_RUNNING)                               */
     P *link;  /* idle list                                                  */
     uint32_t schedtick; /* goroutines scheduled; global queue every 61st    */
     /* local run queue: a ring written by the owner (tail) and consumed by
      * the owner and thieves (head, with CAS), plus runnext: the G readied
      * last by this P's G, run next, inheriting the time slice. */
-    _Atomic uint32_t runqhead;
-    _Atomic uint32_t runqtail;
+    _Atomic(uint32_t) runqhead;
+    _Atomic(uint32_t) runqtail;
     _Atomic(G *) runq[RUNQ_SIZE];
     _Atomic(G *) runnext;
     /* dead Gs with default stacks, for reuse */
@@ -130,26 +134,26 @@ struct P {
     uint64_t goid_next, goid_end;
     gort_timers timers;
     /* counters; written by the owner only, summed by gort_stats_get */
-    _Atomic uint64_t n_spawned, n_exited, n_switches, n_steals, n_parks, n_preemptions;
+    _Atomic(uint64_t) n_spawned, n_exited, n_switches, n_steals, n_parks, n_preemptions;
 };
 
 /* ---- the scheduler's global state (proc.c) ---------------------------- */
 typedef struct gort_sched {
     gort_os_lock lock; /* guards everything below not marked atomic        */
     G *runq_head, *runq_tail; /* global run queue                          */
-    _Atomic int32_t runqsize;
+    _Atomic(int32_t) runqsize;
     P *pidle; /* idle Ps */
-    _Atomic int32_t npidle;
-    _Atomic int32_t nmspinning;
+    _Atomic(int32_t) npidle;
+    _Atomic(int32_t) nmspinning;
     M *midle; /* idle Ms */
     int32_t nmidle;
-    _Atomic int32_t mcount;
-    _Atomic int32_t gomaxprocs; /* Ps in use: allp[0..gomaxprocs)           */
-    _Atomic int32_t nallp;      /* Ps ever created (some may be P_GONE)     */
+    _Atomic(int32_t) mcount;
+    _Atomic(int32_t) gomaxprocs; /* Ps in use: allp[0..gomaxprocs)           */
+    _Atomic(int32_t) nallp;      /* Ps ever created (some may be P_GONE)     */
     P *allp[GORT_MAXPROCS_LIMIT];
     /* the M sleeping until the earliest timer (one at most) */
     M *timer_m;
-    _Atomic int64_t timer_until; /* its deadline; 0 when there is none      */
+    _Atomic(int64_t) timer_until; /* its deadline; 0 when there is none      */
     bool timer_poked;
     /* dead Gs beyond the per-P caches */
     gort_os_lock gfree_lock;
@@ -159,8 +163,8 @@ typedef struct gort_sched {
     gort_os_lock allg_lock;
     G **allg;
     size_t nallg, capallg;
-    _Atomic uint64_t goid_gen;
-    _Atomic uint64_t thread_spawned, thread_exited; /* Gs made off-P */
+    _Atomic(uint64_t) goid_gen;
+    _Atomic(uint64_t) thread_spawned; /* Gs spawned by threads without a P */
     size_t stack_size; /* default goroutine stack */
 } gort_sched;
 
@@ -192,7 +196,7 @@ void gort_park(bool (*unlockf)(G *g, void *arg), void *arg, const char *reason);
 void gort_ready(G *g, bool next);
 void gort_wakep(void);
 uint64_t gort_fastrand(void);
-_Noreturn void gort_fatal(const char *msg);
+GORT_NORETURN void gort_fatal(const char *msg);
 
 /* ---- runq.c ------------------------------------------------------------- */
 void gort_runq_put(P *p, G *g, bool next);
@@ -216,7 +220,7 @@ void gort_stack_check(G *g);
 /* If addr is in g's guard region, report the overflow and abort. */
 void gort_stack_fault(G *g, void *addr);
 /* Write "gort: goroutine N stack overflow (stack S bytes)" and abort. */
-_Noreturn void gort_stack_overflow(G *g, const char *how);
+GORT_NORETURN void gort_stack_overflow(G *g, const char *how);
 
 /* ---- timer.c ------------------------------------------------------------ */
 /* Add t to p's heap (p must be held by the calling M, or locked out). */
@@ -234,7 +238,10 @@ void gort_timers_notify(int64_t when);
 /* Go's semacquire/semrelease on a counter word: acquire waits until *addr
  * > 0 and decrements it; release increments it and wakes one waiter.
  * Goroutines park, plain threads block. */
-void gort_semacquire(_Atomic uint32_t *addr, const char *reason);
-void gort_semrelease(_Atomic uint32_t *addr);
+void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason);
+void gort_semrelease(_Atomic(uint32_t) *addr);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* GORT_CORE_RUNTIME_H */

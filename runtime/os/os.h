@@ -15,7 +15,7 @@
 #ifndef GORT_OS_H
 #define GORT_OS_H
 
-#include <stdatomic.h>
+#include "runtime/atomic.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +23,10 @@
 #if defined(__APPLE__)
 #include <os/lock.h>
 #include <pthread.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
 #endif
 
 /* ---- clocks ---------------------------------------------------------- */
@@ -61,7 +65,7 @@ uint64_t gort_os_thread_id(void);
 #if defined(__APPLE__)
 typedef struct gort_os_lock { os_unfair_lock l; } gort_os_lock;
 #else
-typedef struct gort_os_lock { _Atomic uint32_t key; /* 0 free, 1 held, 2 held+waiters */ } gort_os_lock;
+typedef struct gort_os_lock { _Atomic(uint32_t) key; /* 0 free, 1 held, 2 held+waiters */ } gort_os_lock;
 #endif
 void gort_os_lock_acquire(gort_os_lock *l);
 void gort_os_lock_release(gort_os_lock *l);
@@ -73,12 +77,12 @@ void gort_os_lock_release(gort_os_lock *l);
  * for reuse, when no one sleeps on it. */
 #if defined(__APPLE__)
 typedef struct gort_note {
-    _Atomic uint32_t key;
+    _Atomic(uint32_t) key;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } gort_note;
 #else
-typedef struct gort_note { _Atomic uint32_t key; } gort_note;
+typedef struct gort_note { _Atomic(uint32_t) key; } gort_note;
 #endif
 void gort_note_init(gort_note *n);
 void gort_note_destroy(gort_note *n);
@@ -110,4 +114,7 @@ void gort_sig_fault(int sig, void *addr);
 /* write(2) all of buf to fd, retrying EINTR; async-signal-safe. */
 void gort_os_write_all(int fd, const void *buf, size_t n);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* GORT_OS_H */

@@ -1,0 +1,49 @@
+"""Compiler and linker flags shared by gort's BUILD files.
+
+    load("//bazel:copts.bzl", "GORT_COPTS", "GORT_LINKOPTS", "GORT_TEST_COPTS")
+
+The language standard is not here: .bazelrc sets -std=c11 for C (--conlyopt)
+and -std=c++17 for C++ (--cxxopt) on every toolchain. copts also reach .S
+files, so everything below is harmless for assembly.
+"""
+
+# For runtime/ (C and .S), examples/ and any other C code of ours.
+GORT_COPTS = [
+    # Warnings are errors: the runtime must build warning-free with gcc
+    # (linux) and clang (zig, darwin).
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    # Hooks that do not apply on an OS take arguments they ignore.
+    "-Wno-unused-parameter",
+    # Keep the frame-pointer chain: stack traces from signal handlers,
+    # debuggers and perf walk it, and it is cheap on amd64/arm64.
+    "-fno-omit-frame-pointer",
+] + select({
+    # glibc hides gettid, pthread_getattr_np, REG_RIP/REG_* in ucontext,
+    # MAP_STACK/MAP_NORESERVE, ... from strict -std=c11 unless asked.
+    "@platforms//os:linux": ["-D_GNU_SOURCE"],
+    # macOS headers: ask for the full Darwin API (kqueue, ucontext_t
+    # fields, pthread_*_np) explicitly rather than rely on the default.
+    "@platforms//os:macos": ["-D_DARWIN_C_SOURCE"],
+    "//conditions:default": [],
+})
+
+# Link flags for anything that links the runtime (threads).
+GORT_LINKOPTS = select({
+    "@platforms//os:linux": ["-pthread"],
+    "//conditions:default": [],
+})
+
+# For tests/ and benchmarks/ (C++17 with googletest, benchmark, abseil).
+GORT_TEST_COPTS = [
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    # EXPECT_EQ(size, 3) and friends compare signed with unsigned.
+    "-Wno-sign-compare",
+    # Fixture and callback signatures often ignore arguments.
+    "-Wno-unused-parameter",
+    # Readable stacks in failures and under sanitizers.
+    "-fno-omit-frame-pointer",
+]

@@ -1,0 +1,482 @@
+// goroutine_test.cc — goroutines and the scheduler, through the public API
+// (and, where a test must see an M or a P, the internal header).
+
+#include <cerrno>
+#include <cfenv>
+#include <cstring>
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "absl/synchronization/mutex.h"
+#include "runtime/core/runtime.h"
+#include "tests/harness.h"
+
+namespace {
+
+using gort_test::Go;
+using gort_test::Main;
+using gort_test::Scale;
+
+class Goroutines : public gort_test::Test {};
+
+// Every goroutine started runs exactly once.
+TEST_F(Goroutines, EveryGoroutineRunsOnce) {
+  const long n = Scale(20000);
+  std::vector<std::atomic<int>> ran(n);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (long i = 0; i < n; i++) {
+      ASSERT_EQ(gort_waitgroup_add(&wg, 1), 0);
+      ASSERT_EQ(Go([&, i] {
+                  ran[i]++;
+                  gort_waitgroup_done(&wg);
+                }),
+                0);
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  for (long i = 0; i < n; i++) ASSERT_EQ(ran[i].load(), 1) << "goroutine " << i;
+}
+
+// One million goroutines, spawned by one goroutine, all complete.
+TEST_F(Goroutines, OneMillionComplete) {
+  static std::atomic<long> count;
+  static gort_waitgroup wg = GORT_WAITGROUP_INIT;
+  count = 0;
+  gort_stats before, after;
+  gort_stats_get(&before);
+  Main([] {
+    for (long i = 0; i < 1000000; i++) {
+      gort_waitgroup_add(&wg, 1);
+      ASSERT_EQ(gort_go(
+                    [](void*) {
+                      count++;
+                      gort_waitgroup_done(&wg);
+                    },
+                    nullptr),
+                0);
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  gort_stats_get(&after);
+  EXPECT_EQ(count.load(), 1000000);
+  EXPECT_GE(after.spawned - before.spawned, 1000000u);
+}
+
+// Goroutines started from plain threads (no runtime context) run, and a
+// plain thread can wait for them.
+TEST_F(Goroutines, StartedFromPlainThreads) {
+  std::atomic<long> count{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([&] {
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      EXPECT_EQ(gort_self(), 0u);
+      for (int i = 0; i < 500; i++) {
+        gort_waitgroup_add(&wg, 1);
+        EXPECT_EQ(Go([&] {
+                    EXPECT_NE(gort_self(), 0u);
+                    count++;
+                    gort_waitgroup_done(&wg);
+                  }),
+                  0);
+      }
+      gort_waitgroup_wait(&wg);  // blocks this thread
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(count.load(), 2000);
+}
+
+// CPU-bound goroutines spawned by one goroutine spread to every P: the
+// other Ps steal them.
+TEST_F(Goroutines, WorkSpreadsToEveryP) {
+  const int procs = 4;  // oversubscribed on small machines: still all used
+  int old = gort_maxprocs(procs);
+  std::atomic<int> used[GORT_MAXPROCS_LIMIT] = {};
+  gort_stats before, after;
+  gort_stats_get(&before);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < 400; i++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        volatile uint64_t x = 1;
+        for (int k = 0; k < 200000; k++) x = x * 6364136223846793005ull + 1;
+        used[gort_getm()->p->id]++;
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  gort_stats_get(&after);
+  for (int p = 0; p < procs; p++) EXPECT_GT(used[p].load(), 0) << "P " << p << " ran nothing";
+  EXPECT_GT(after.steals, before.steals);
+  gort_maxprocs(old);
+}
+
+// With one P, goroutines that yield take turns: a goroutine runs twice in a
+// row only when every other one has finished.
+TEST_F(Goroutines, YieldTakesTurns) {
+  int old = gort_maxprocs(1);
+  const int kG = 4, kRounds = 1000;
+  std::vector<int> order;
+  order.reserve(kG * kRounds);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int g = 0; g < kG; g++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&, g] {
+        for (int r = 0; r < kRounds; r++) {
+          order.push_back(g);  // one P: no data race
+          gort_yield();
+        }
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  gort_maxprocs(old);
+  ASSERT_EQ(order.size(), size_t{kG * kRounds});
+  std::vector<size_t> last(kG, 0);
+  for (size_t i = 0; i < order.size(); i++) last[order[i]] = i;
+  for (size_t i = 0; i + 1 < order.size(); i++) {
+    if (order[i] != order[i + 1]) continue;
+    for (int g = 0; g < kG; g++) {
+      if (g != order[i]) {
+        ASSERT_LT(last[g], i) << "goroutine " << order[i] << " ran twice at " << i;
+      }
+    }
+  }
+}
+
+// gort_sleep parks for at least the time asked, from goroutines (many at
+// once) and from plain threads.
+TEST_F(Goroutines, SleepNeverWakesEarly) {
+  Main([] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < 200; i++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&wg, i] {
+        int64_t want = (i % 20 + 1) * 500000;  // 0.5 .. 10 ms
+        int64_t t0 = gort_now();
+        gort_sleep(want);
+        EXPECT_GE(gort_now() - t0, want);
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  int64_t t0 = gort_now();
+  gort_sleep(2000000);  // plain thread
+  EXPECT_GE(gort_now() - t0, 2000000);
+}
+
+// A sleeping goroutine does not hold its thread: with one P, others run
+// while it sleeps.
+TEST_F(Goroutines, SleepParksOnlyTheGoroutine) {
+  int old = gort_maxprocs(1);
+  std::atomic<bool> sleeper_done{false};
+  std::atomic<long> work{0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    Go([&] {
+      gort_sleep(50000000);
+      sleeper_done = true;
+      gort_waitgroup_done(&wg);
+    });
+    Go([&] {
+      while (!sleeper_done) {
+        work++;
+        gort_yield();
+      }
+      gort_waitgroup_done(&wg);
+    });
+    gort_waitgroup_wait(&wg);
+  });
+  gort_maxprocs(old);
+  EXPECT_GT(work.load(), 0);
+}
+
+TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
+  EXPECT_EQ(gort_self(), 0u);
+  absl::Mutex mu;
+  std::set<uint64_t> ids;
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < 1000; i++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        uint64_t id = gort_self();
+        EXPECT_NE(id, 0u);
+        gort_yield();
+        EXPECT_EQ(gort_self(), id);
+        absl::MutexLock l(&mu);
+        EXPECT_TRUE(ids.insert(id).second) << "duplicate id " << id;
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_EQ(ids.size(), 1000u);
+}
+
+// errno is per goroutine: the value set before a park is there after it,
+// whichever thread the goroutine resumes on.  (errno is read through a
+// non-inlined function: see the thread-local rule in gort.h.)
+__attribute__((noinline)) int ReadErrno() { return errno; }
+__attribute__((noinline)) void WriteErrno(int v) { errno = v; }
+
+TEST_F(Goroutines, ErrnoSurvivesParks) {
+  int old = gort_maxprocs(2);
+  std::atomic<int> bad{0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int g = 0; g < 64; g++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&, g] {
+        for (int r = 0; r < 200; r++) {
+          WriteErrno(1000 + g * 1000 + r);
+          if (r % 2) {
+            gort_yield();
+          } else {
+            gort_sleep(10000);
+          }
+          if (ReadErrno() != 1000 + g * 1000 + r) bad++;
+        }
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  gort_maxprocs(old);
+  EXPECT_EQ(bad.load(), 0);
+}
+
+// The FP control state (MXCSR/x87 on amd64, FPCR on arm64) belongs to the
+// goroutine: a rounding mode set in one survives switches and does not
+// leak into the others.
+TEST_F(Goroutines, FpControlStateIsPerGoroutine) {
+  int old = gort_maxprocs(2);
+  std::atomic<int> bad{0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int g = 0; g < 16; g++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&, g] {
+        int mode = g % 2 ? FE_UPWARD : FE_TONEAREST;
+        if (g % 2) fesetround(FE_UPWARD);
+        for (int r = 0; r < 500; r++) {
+          gort_yield();
+          if (fegetround() != mode) bad++;
+        }
+        fesetround(FE_TONEAREST);
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  gort_maxprocs(old);
+  EXPECT_EQ(bad.load(), 0);
+}
+
+// Callee-saved registers survive switches: many values live across
+// gort_yield (the compiler keeps them in callee-saved integer and, on
+// arm64, d8-d15 registers) give the same result as without switching.
+__attribute__((noinline)) uint64_t Churn(uint64_t seed, bool yield) {
+  uint64_t a = seed * 3, b = seed * 5, c = seed * 7, d = seed * 11, e = seed * 13, f = seed * 17;
+  uint64_t g = seed * 19, h = seed * 23, i = seed * 29, j = seed * 31;
+  double x = seed * 0.5, y = seed * 0.25, z = seed * 0.125, w = seed * 2.0;
+  double u = seed * 1.5, v = seed * 3.5, s = seed * 0.75, t = seed * 1.25;
+  for (int r = 0; r < 200; r++) {
+    if (yield) gort_yield();
+    a += b ^ r; b += c; c += d * 3; d ^= e; e += f; f += g; g ^= h; h += i; i += j; j += a;
+    x += y; y *= 1.0001; z += w; w -= u * 0.001; u += v; v *= 0.999; s += t; t += x * 0.0001;
+  }
+  return a ^ b ^ c ^ d ^ e ^ f ^ g ^ h ^ i ^ j ^ (uint64_t)(x + y + z + w + u + v + s + t);
+}
+
+TEST_F(Goroutines, CalleeSavedRegistersSurviveSwitches) {
+  int old = gort_maxprocs(2);
+  std::atomic<int> bad{0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (uint64_t g = 1; g <= 32; g++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&, g] {
+        if (Churn(g, true) != Churn(g, false)) bad++;
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  gort_maxprocs(old);
+  EXPECT_EQ(bad.load(), 0);
+}
+
+// DESIGN.md hazard 5: the runtime re-reads its thread-local M after every
+// switch.  A goroutine woken by a plain thread lands on whichever M picks
+// it up; every time, the M the runtime thinks it is on must be the thread
+// it is on.
+__attribute__((noinline)) uint64_t KernelTid() { return gort_os_thread_id(); }
+
+TEST_F(Goroutines, RuntimeSeesItsOwnMAfterEveryMigration) {
+  int old = gort_maxprocs(2);
+  const int kMaxRounds = 50000, kEnough = 50;  // stop after 50 migrations
+  gort_sema ping = GORT_SEMA_INIT(0), pong = GORT_SEMA_INIT(0);
+  std::atomic<int> wrong{0}, migrations{0}, rounds{0};
+  std::atomic<bool> stop{false};
+  std::thread waker([&] {
+    while (!stop) {
+      gort_sema_release(&ping);
+      gort_sema_acquire(&pong);
+    }
+  });
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    std::atomic<bool> done{false};
+    Go([&] {  // keeps the other P busy, so the woken goroutine moves between Ms
+      while (!done) gort_yield();
+      gort_waitgroup_done(&wg);
+    });
+    Go([&] {
+      uint64_t last = 0;
+      for (int r = 0; !stop; r++) {
+        gort_sema_acquire(&ping);
+        uint64_t tid = KernelTid();
+        if (gort_getm()->tid != tid) wrong++;
+        if (last != 0 && tid != last) migrations++;
+        last = tid;
+        rounds = r + 1;
+        if (migrations >= kEnough || r + 1 == kMaxRounds) stop = true;
+        gort_sema_release(&pong);
+      }
+      done = true;
+      gort_waitgroup_done(&wg);
+    });
+    gort_waitgroup_wait(&wg);
+  });
+  waker.join();
+  gort_maxprocs(old);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(migrations.load(), 0) << "the goroutine never changed threads: the test proved nothing";
+  printf("migrations between threads: %d in %d rounds\n", migrations.load(), rounds.load());
+}
+
+TEST_F(Goroutines, MaxprocsQueriesAndSetsAtOnce) {
+  int old = gort_maxprocs(0);
+  ASSERT_GE(old, 1);
+  EXPECT_EQ(gort_maxprocs(3), old);
+  EXPECT_EQ(gort_maxprocs(-1), 3);
+  gort_stats s;
+  gort_stats_get(&s);
+  EXPECT_EQ(s.procs, 3u);
+  EXPECT_EQ(gort_maxprocs(GORT_MAXPROCS_LIMIT + 1), -EINVAL);
+  EXPECT_EQ(gort_maxprocs(0), 3);
+  // Shrinking while goroutines run loses none of them.
+  std::atomic<int> done{0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < 2000; i++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&, i] {
+        gort_yield();
+        if (i == 500) gort_maxprocs(1);
+        if (i == 1500) gort_maxprocs(2);
+        done++;
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_EQ(done.load(), 2000);
+  int last = gort_maxprocs(old);  // goroutines 500 and 1500 ran in either order
+  EXPECT_TRUE(last == 1 || last == 2) << last;
+}
+
+TEST_F(Goroutines, BadArgumentsGetErrnoNotCrash) {
+  EXPECT_EQ(gort_go(nullptr, nullptr), -EINVAL);
+  gort_go_attr tiny = {1, nullptr}, huge = {GORT_STACK_MAX + 1, nullptr};
+  EXPECT_EQ(gort_go_with([](void*) {}, nullptr, &tiny), -EINVAL);
+  EXPECT_EQ(gort_go_with([](void*) {}, nullptr, &huge), -EINVAL);
+  EXPECT_EQ(gort_main(nullptr, nullptr), -EINVAL);
+  gort_config bad = {-1, 0};
+  EXPECT_EQ(gort_init(&bad), -EINVAL);
+  gort_config bad_stack = {0, 12};
+  EXPECT_EQ(gort_init(&bad_stack), -EINVAL);
+  gort_config other = {gort_maxprocs(0) + 1, 0};
+  EXPECT_EQ(gort_init(&other), -EBUSY);  // already running with another config
+  EXPECT_EQ(gort_init(nullptr), 0);
+}
+
+// A goroutine with its own stack size can use most of it.
+TEST_F(Goroutines, CustomStackSize) {
+  Main([] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    gort_go_attr attr = {1 << 20, "big-stack"};
+    ASSERT_EQ(Go(
+                  [&] {
+                    volatile char buf[768 << 10];
+                    for (size_t i = 0; i < sizeof buf; i += 4096) buf[i] = (char)i;
+                    EXPECT_EQ(buf[4096], (char)4096);
+                    gort_waitgroup_done(&wg);
+                  },
+                  &attr),
+              0);
+    gort_waitgroup_wait(&wg);
+  });
+}
+
+TEST_F(Goroutines, MainNestsAndRunsFromManyThreads) {
+  std::atomic<int> ran{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([&] {
+      Main([&] {
+        Main([&] { ran++; });  // gort_main from a goroutine parks it
+      });
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ran.load(), 4);
+}
+
+TEST_F(Goroutines, DumpListsParkedGoroutines) {
+  gort_sema hold = GORT_SEMA_INIT(0);
+  gort_waitgroup wg = GORT_WAITGROUP_INIT;
+  gort_waitgroup_add(&wg, 1);
+  gort_go_attr attr = {0, "parked-on-sema"};
+  ASSERT_EQ(Go(
+                [&] {
+                  gort_sema_acquire(&hold);
+                  gort_waitgroup_done(&wg);
+                },
+                &attr),
+            0);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string out;
+  for (int tries = 0; tries < 1000 && out.find("parked-on-sema\" [waiting: semaphore") == std::string::npos;
+       tries++) {
+    gort_sleep(1000000);
+    gort_dump(fds[1]);
+    char buf[65536];
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    ssize_t n;
+    out.clear();
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, (size_t)n);
+  }
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_NE(out.find("\"parked-on-sema\" [waiting: semaphore"), std::string::npos) << out;
+  gort_sema_release(&hold);
+  gort_waitgroup_wait(&wg);
+}
+
+}  // namespace

@@ -1,0 +1,68 @@
+// harness.h — helpers shared by gort's googletest suites.
+//
+//   gort_test::Main(fn)       run fn as the main goroutine (gort_main)
+//   gort_test::Go(fn)         start fn as a goroutine
+//   gort_test::Test           fixture: fails a test that leaves goroutines
+//   gort_test::Scale(n)       shrink stress loops under qemu, grow them with
+//                             GORT_TEST_LONG=1
+#ifndef GORT_TESTS_HARNESS_H
+#define GORT_TESTS_HARNESS_H
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <functional>
+#include <utility>
+
+#include "runtime/gort.h"
+
+namespace gort_test {
+
+inline void Main(std::function<void()> fn) {
+  ASSERT_EQ(gort_main([](void* p) { (*static_cast<std::function<void()>*>(p))(); }, &fn), 0);
+}
+
+inline int Go(std::function<void()> fn, const gort_go_attr* attr = nullptr) {
+  auto* heap = new std::function<void()>(std::move(fn));
+  int rc = gort_go_with(
+      [](void* p) {
+        auto* f = static_cast<std::function<void()>*>(p);
+        (*f)();
+        delete f;
+      },
+      heap, attr);
+  if (rc != 0) delete heap;
+  return rc;
+}
+
+inline bool UnderQemu() { return std::getenv("GORT_UNDER_QEMU") != nullptr; }
+
+// n for a normal run; n/8 under qemu (about 10x slower); n*10 when
+// GORT_TEST_LONG is set.
+inline long Scale(long n) {
+  if (std::getenv("GORT_TEST_LONG") != nullptr) return n * 10;
+  if (UnderQemu()) return n / 8 > 0 ? n / 8 : 1;
+  return n;
+}
+
+inline uint64_t LiveGoroutines() {
+  gort_stats s;
+  gort_stats_get(&s);
+  return s.goroutines;
+}
+
+// Goroutines that signalled a waitgroup may still be on their way out:
+// wait (bounded) for the count to reach zero.
+inline uint64_t WaitForNoGoroutines() {
+  for (int i = 0; i < 10000 && LiveGoroutines() != 0; i++) gort_sleep(1000000);
+  return LiveGoroutines();
+}
+
+class Test : public ::testing::Test {
+ protected:
+  void TearDown() override { EXPECT_EQ(WaitForNoGoroutines(), 0u) << "the test left goroutines behind"; }
+};
+
+}  // namespace gort_test
+
+#endif  // GORT_TESTS_HARNESS_H

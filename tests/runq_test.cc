@@ -1,0 +1,127 @@
+// runq_test.cc — the per-P run queue in isolation (white box): FIFO order,
+// runnext, overflow to the global queue, and stealing with concurrent
+// thieves.  No runtime is started in this binary: the Gs are fakes that
+// only the queues touch.
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "runtime/core/runtime.h"
+
+namespace {
+
+struct Fixture : ::testing::Test {
+  void SetUp() override {
+    atomic_store(&gort_sched_g.gomaxprocs, 1);
+    for (auto& p : ps) {
+      p.reset(static_cast<P*>(calloc(1, sizeof(P))));
+      atomic_store(&p->status, (uint32_t)P_RUNNING);
+    }
+    gs.reset(static_cast<G*>(calloc(kG, sizeof(G))));
+  }
+  void TearDown() override {
+    // Empty the global queue for the next test.
+    gort_sched_g.runq_head = gort_sched_g.runq_tail = nullptr;
+    atomic_store(&gort_sched_g.runqsize, 0);
+  }
+  static constexpr int kG = 100000;
+  struct Free {
+    void operator()(void* p) const { free(p); }
+  };
+  std::unique_ptr<P, Free> ps[4];
+  std::unique_ptr<G, Free> gs;
+  G* g(int i) { return gs.get() + i; }
+};
+
+TEST_F(Fixture, FifoAndRunnextFirst) {
+  P* p = ps[0].get();
+  bool inherit;
+  EXPECT_TRUE(gort_runq_empty(p));
+  for (int i = 0; i < 10; i++) gort_runq_put(p, g(i), false);
+  gort_runq_put(p, g(10), true);
+  EXPECT_EQ(gort_runq_get(p, &inherit), g(10));
+  EXPECT_TRUE(inherit) << "a G from runnext inherits the time slice";
+  for (int i = 0; i < 10; i++) {
+    EXPECT_EQ(gort_runq_get(p, &inherit), g(i));
+    EXPECT_FALSE(inherit);
+  }
+  EXPECT_EQ(gort_runq_get(p, &inherit), nullptr);
+}
+
+TEST_F(Fixture, NewRunnextKicksOldToTail) {
+  P* p = ps[0].get();
+  bool inherit;
+  gort_runq_put(p, g(0), true);
+  gort_runq_put(p, g(1), true);
+  EXPECT_EQ(gort_runq_get(p, &inherit), g(1));
+  EXPECT_EQ(gort_runq_get(p, &inherit), g(0));
+}
+
+TEST_F(Fixture, OverflowMovesHalfToGlobalQueue) {
+  P* p = ps[0].get();
+  for (int i = 0; i < RUNQ_SIZE; i++) gort_runq_put(p, g(i), false);
+  EXPECT_EQ(gort_runq_len(p), (uint32_t)RUNQ_SIZE);
+  gort_runq_put(p, g(RUNQ_SIZE), false);  // full: half + the new one go global
+  EXPECT_EQ(gort_runq_len(p), (uint32_t)RUNQ_SIZE / 2);
+  EXPECT_EQ(atomic_load(&gort_sched_g.runqsize), RUNQ_SIZE / 2 + 1);
+  // Oldest first in the global queue too.
+  EXPECT_EQ(gort_sched_g.runq_head, g(0));
+  EXPECT_EQ(gort_sched_g.runq_tail, g(RUNQ_SIZE));
+}
+
+TEST_F(Fixture, StealTakesHalf) {
+  P *victim = ps[0].get(), *thief = ps[1].get();
+  bool inherit;
+  for (int i = 0; i < 10; i++) gort_runq_put(victim, g(i), false);
+  G* got = gort_runq_steal(thief, victim, false);
+  EXPECT_EQ(got, g(4));  // took g0..g4, runs the last, queues the rest
+  EXPECT_EQ(gort_runq_len(thief), 4u);
+  EXPECT_EQ(gort_runq_len(victim), 5u);
+  EXPECT_EQ(gort_runq_get(thief, &inherit), g(0));
+}
+
+TEST_F(Fixture, StealTakesRunnextOnlyWhenAsked) {
+  P *victim = ps[0].get(), *thief = ps[1].get();
+  atomic_store(&victim->status, (uint32_t)P_IDLE);  // no grace period
+  gort_runq_put(victim, g(7), true);
+  EXPECT_EQ(gort_runq_steal(thief, victim, false), nullptr);
+  EXPECT_EQ(gort_runq_steal(thief, victim, true), g(7));
+  EXPECT_TRUE(gort_runq_empty(victim));
+}
+
+// The owner keeps producing and consuming while three thieves steal: every
+// G comes out exactly once, in the owner, a thief, or the global queue.
+TEST_F(Fixture, ConcurrentThievesLoseNothing) {
+  P* owner = ps[0].get();
+  std::vector<std::atomic<int>> seen(kG);
+  std::atomic<bool> done{false};
+  auto consume = [&](G* x) {
+    if (x != nullptr) seen[x - gs.get()]++;
+  };
+  std::vector<std::thread> thieves;
+  for (int t = 1; t <= 3; t++)
+    thieves.emplace_back([&, t] {
+      P* mine = ps[t].get();
+      bool inherit;
+      while (!done.load()) {
+        consume(gort_runq_steal(mine, owner, (t & 1) != 0));
+        for (G* x; (x = gort_runq_get(mine, &inherit)) != nullptr;) consume(x);
+      }
+    });
+  bool inherit;
+  for (int i = 0; i < kG; i++) {
+    gort_runq_put(owner, g(i), i % 3 == 0);
+    if (i % 5 == 0) consume(gort_runq_get(owner, &inherit));
+  }
+  for (G* x; (x = gort_runq_get(owner, &inherit)) != nullptr;) consume(x);
+  done = true;
+  for (auto& t : thieves) t.join();
+  for (G* x = gort_sched_g.runq_head; x != nullptr; x = x->schedlink) consume(x);
+  for (int i = 0; i < kG; i++) ASSERT_EQ(seen[i].load(), 1) << "G " << i;
+}
+
+}  // namespace
