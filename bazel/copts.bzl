@@ -16,6 +16,9 @@ GORT_COPTS = [
     "-Werror",
     # Hooks that do not apply on an OS take arguments they ignore.
     "-Wno-unused-parameter",
+    # The runtime is always optimized, also in fastbuild: the tests test the
+    # code that ships, and `bazel run //benchmarks:...` measures it.
+    "-O2",
     # Keep the frame-pointer chain: stack traces from signal handlers,
     # debuggers and perf walk it, and it is cheap on amd64/arm64.
     "-fno-omit-frame-pointer",
@@ -46,4 +49,6 @@ GORT_TEST_COPTS = [
     "-Wno-unused-parameter",
     # Readable stacks in failures and under sanitizers.
     "-fno-omit-frame-pointer",
+    # Benchmarks measure optimized code under a plain `bazel run`.
+    "-O2",
 ]

@@ -1,0 +1,46 @@
+// bench_main.h — what gort's benchmark binaries share: a --smoke flag (run
+// every case once at a tiny size, used by the *_smoke tests so CI knows
+// the benchmarks work on every arch), and the wrapper that runs a C++
+// lambda as the main goroutine.
+#ifndef GORT_BENCHMARKS_BENCH_MAIN_H
+#define GORT_BENCHMARKS_BENCH_MAIN_H
+
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "runtime/gort.h"
+
+namespace gort_bench {
+
+inline bool& Smoke() {
+  static bool smoke = false;
+  return smoke;
+}
+
+// n normally; a tiny n under --smoke.
+inline long Size(long n) { return Smoke() ? (n / 1000 > 0 ? n / 1000 : 1) : n; }
+
+inline void RunMain(std::function<void()> fn) {
+  gort_main([](void* p) { (*static_cast<std::function<void()>*>(p))(); }, &fn);
+}
+
+// Strips --smoke, sets Smoke(), and makes google benchmark run each case
+// once; returns the remaining argc.
+inline int ParseArgs(int argc, char** argv, std::vector<char*>& args) {
+  static char min_time[] = "--benchmark_min_time=0";
+  for (int i = 0; i < argc; i++) {
+    if (std::strcmp(argv[i], "--smoke") == 0)
+      Smoke() = true;
+    else
+      args.push_back(argv[i]);
+  }
+  if (Smoke()) args.push_back(min_time);
+  return (int)args.size();
+}
+
+}  // namespace gort_bench
+
+#endif  // GORT_BENCHMARKS_BENCH_MAIN_H
