@@ -6,6 +6,9 @@
 
 #include <cstdlib>
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -75,6 +78,79 @@ void NullDeref(void*) { *(volatile int*)nullptr = 1; }
 TEST(StackDeathTest, OtherFaultsAreNotCalledOverflow) {
   EXPECT_EXIT(gort_main(NullDeref, nullptr), ::testing::KilledBySignal(SIGSEGV),
               ::testing::Not(::testing::HasSubstr("stack overflow")));
+}
+
+// ---- start-up configuration: each case runs in a fresh child process ----
+
+TEST(StartupDeathTest, MaxprocsFromEnvironment) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_MAXPROCS", "3", 1);
+        exit(gort_maxprocs(0));
+      },
+      ::testing::ExitedWithCode(3), "");
+}
+
+TEST(StartupDeathTest, MaxprocsDefaultsToTheAffinityMask) {
+  EXPECT_EXIT(
+      {
+        unsetenv("GORT_MAXPROCS");
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        sched_getaffinity(0, sizeof one, &one);
+        int first = 0;
+        while (!CPU_ISSET(first, &one)) first++;
+        CPU_ZERO(&one);
+        CPU_SET(first, &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0) exit(100);
+        exit(gort_maxprocs(0));
+      },
+      ::testing::ExitedWithCode(1), "");
+}
+
+TEST(StartupDeathTest, MalformedSettingsAreIgnoredWithAWarning) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_MAXPROCS", "lots", 1);
+        setenv("GORT_STACK_SIZE", "12", 1);
+        setenv("GORT_DEBUG", "nosuchknob=1", 1);
+        exit(gort_maxprocs(0) >= 1 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "gort: ignoring GORT_MAXPROCS=lots\n.*gort: ignoring GORT_STACK_SIZE=12\n.*gort: ignoring GORT_DEBUG item=nosuchknob");
+}
+
+// GORT_STACK_SIZE sets the default stack: 256 KiB lets a goroutine use
+// 160 KiB, which overflows the 64 KiB default (the next test).
+void UseStack(void*) { Recurse(0, (160 << 10) / 560); }
+
+TEST(StartupDeathTest, StackSizeFromEnvironment) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_STACK_SIZE", "256k", 1);
+        exit(gort_main(UseStack, nullptr) == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_DEATH(
+      {
+        unsetenv("GORT_STACK_SIZE");
+        gort_main(UseStack, nullptr);
+      },
+      "stack overflow \\(stack [0-9]+ bytes\\)");
+}
+
+// gort_init with a config before anything else starts the runtime with it.
+TEST(StartupDeathTest, InitTakesAConfig) {
+  EXPECT_EXIT(
+      {
+        gort_config cfg;  // (no braces: the comma would split the macro)
+        cfg.maxprocs = 5;
+        cfg.stack_size = 128 << 10;
+        if (gort_init(&cfg) != 0) exit(100);
+        if (gort_init(&cfg) != 0) exit(101);  // same config again: fine
+        exit(gort_maxprocs(0));
+      },
+      ::testing::ExitedWithCode(5), "");
 }
 
 }  // namespace

@@ -400,6 +400,35 @@ TEST_F(Goroutines, MaxprocsQueriesAndSetsAtOnce) {
   EXPECT_TRUE(last == 1 || last == 2) << last;
 }
 
+// Shrinking the P count moves the retired Ps' timers to P0: sleepers whose
+// timers were on them still wake, even while P0 always has work (so it
+// never steals, and no P is ever idle for the timer sleeper).
+TEST_F(Goroutines, SleepersOnRetiredPsStillWake) {
+  const int kSleepers = 64;
+  int old = gort_maxprocs(4);
+  std::atomic<int> started{0}, woke{0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, kSleepers + 1);
+    for (int i = 0; i < kSleepers; i++)
+      Go([&] {
+        started++;
+        gort_sleep(20 * 1000 * 1000);
+        woke++;
+        gort_waitgroup_done(&wg);
+      });
+    while (started < kSleepers) gort_yield();
+    gort_maxprocs(1);
+    Go([&] {  // keeps P0's run queue non-empty until every sleeper woke
+      while (woke < kSleepers) gort_yield();
+      gort_waitgroup_done(&wg);
+    });
+    gort_waitgroup_wait(&wg);
+  });
+  gort_maxprocs(old);
+  EXPECT_EQ(woke.load(), kSleepers);
+}
+
 TEST_F(Goroutines, BadArgumentsGetErrnoNotCrash) {
   EXPECT_EQ(gort_go(nullptr, nullptr), -EINVAL);
   gort_go_attr tiny = {1, nullptr}, huge = {GORT_STACK_MAX + 1, nullptr};

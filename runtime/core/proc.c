@@ -138,12 +138,13 @@ static P *releasep(M *m) {
 }
 
 /* Move everything runnable from p (which this M holds or which is idle)
- * to the global queue, and its free Gs to the global free list, so the P
- * can be retired. */
+ * to the global queue, its timers to P0, and its free Gs to the global
+ * free list, so the P can be retired. */
 static void p_drain(P *p) {
     bool inherit;
     G *g;
     while ((g = gort_runq_get(p, &inherit)) != NULL) gort_globrunq_put(g);
+    if (p->id != 0) gort_timers_move(p, sched->allp[0]); /* P0 is never retired */
     gort_lock(&sched->gfree_lock);
     while ((g = p->gfree) != NULL) {
         p->gfree = g->schedlink;
@@ -214,6 +215,11 @@ static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
 
 void gort_wakep(void) {
     int32_t zero = 0;
+    /* Store-load barrier: the caller just published a G (a release store
+     * of a run-queue tail, a plain mov on x86); a spinner publishes
+     * "not spinning" and then re-checks the queues.  Without the fence
+     * our loads below could pass our store and both sides miss. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&sched->npidle) == 0) return;
     if (atomic_load(&sched->nmspinning) != 0 ||
         !atomic_compare_exchange_strong(&sched->nmspinning, &zero, 1))
@@ -539,11 +545,14 @@ static void retire_p(M *m) {
         acquirep(m, np);
         return;
     }
-    if (m->spinning) {
+    /* Readiers that saw us spinning did not wake anyone: after dropping
+     * the count, wake someone ourselves (as find_runnable's re-check does). */
+    bool was_spinning = m->spinning;
+    if (was_spinning) {
         m->spinning = false;
         atomic_fetch_sub(&sched->nmspinning, 1);
     }
-    if (queued) gort_wakep(); /* its Gs are on the global queue now */
+    if (queued || was_spinning) gort_wakep(); /* queued: its Gs are global now */
     stopm(m);
 }
 

@@ -229,6 +229,8 @@ void gort_timer_add(P *p, gort_tnode *t);
 bool gort_timer_del(gort_tnode *t);
 /* Run p's timers due by now. */
 void gort_timers_run(P *p, int64_t now);
+/* Move every timer of from (being retired) into to's heap. */
+void gort_timers_move(P *from, P *to);
 /* Earliest timer over every P; 0 if none. */
 int64_t gort_timers_earliest(void);
 /* Called after a timer for `when` was added: wake whoever must fire it. */

@@ -82,12 +82,34 @@ static void heap_push(gort_timers *ts, gort_tnode *t) {
 
 void gort_timer_add(P *p, gort_tnode *t) {
     gort_timers *ts = &p->timers;
+    int64_t when = t->when; /* t may fire and be gone once unlocked */
     gort_lock(&ts->lock);
     t->owner = p;
     heap_push(ts, t);
     publish(ts);
     gort_unlock(&ts->lock);
-    gort_timers_notify(t->when);
+    gort_timers_notify(when);
+}
+
+/* The earliest deadline over all heaps does not change, so no one needs
+ * waking; publishing to before from keeps the timers visible to a
+ * concurrent gort_timers_earliest() throughout.  Called with sched.lock
+ * held: must not notify (that takes sched.lock). */
+void gort_timers_move(P *from, P *to) {
+    gort_timers *src = &from->timers, *dst = &to->timers;
+    gort_lock(&src->lock); /* order: the retiring P's heap, then P0's */
+    gort_lock(&dst->lock);
+    for (int32_t i = 0; i < src->n; i++) {
+        gort_tnode *t = src->heap[i];
+        t->idx = -1;
+        t->owner = to;
+        heap_push(dst, t);
+    }
+    publish(dst);
+    src->n = 0;
+    publish(src);
+    gort_unlock(&dst->lock);
+    gort_unlock(&src->lock);
 }
 
 bool gort_timer_del(gort_tnode *t) {
