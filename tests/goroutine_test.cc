@@ -429,6 +429,49 @@ TEST_F(Goroutines, SleepersOnRetiredPsStillWake) {
   EXPECT_EQ(woke.load(), kSleepers);
 }
 
+// gort_systemstack runs a function on the M's g0 (thread) stack: a
+// goroutine with a 16 KiB stack can call something that needs 64 KiB, and
+// the function's locals are not on the goroutine's stack.
+struct DeepCall {
+  uintptr_t g_lo, g_hi;  // the calling goroutine's stack
+  bool on_goroutine_stack;
+  int sum;
+};
+
+void UseLotsOfStack(void* arg) {
+  auto* c = static_cast<DeepCall*>(arg);
+  volatile char big[64 << 10];
+  for (size_t i = 0; i < sizeof big; i += 512) big[i] = (char)i;
+  uintptr_t here = (uintptr_t)&big[0];
+  c->on_goroutine_stack = here >= c->g_lo && here < c->g_hi;
+  for (size_t i = 0; i < sizeof big; i += 512) c->sum += big[i];
+}
+
+TEST_F(Goroutines, SystemstackRunsOnTheThreadStack) {
+  DeepCall c = {0, 0, true, 0};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    gort_go_attr small = {GORT_STACK_MIN, "small-stack"};
+    ASSERT_EQ(Go(
+                  [&] {
+                    G* g = gort_getg();
+                    c.g_lo = (uintptr_t)g->stack_lo;
+                    c.g_hi = c.g_lo + g->stack_size;
+                    gort_systemstack(UseLotsOfStack, &c);
+                    gort_yield();  // and the goroutine carries on normally
+                    gort_waitgroup_done(&wg);
+                  },
+                  &small),
+              0);
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_FALSE(c.on_goroutine_stack);
+  int want = 0;
+  for (size_t i = 0; i < (64 << 10); i += 512) want += (char)i;
+  EXPECT_EQ(c.sum, want);
+}
+
 TEST_F(Goroutines, BadArgumentsGetErrnoNotCrash) {
   EXPECT_EQ(gort_go(nullptr, nullptr), -EINVAL);
   gort_go_attr tiny = {1, nullptr}, huge = {GORT_STACK_MAX + 1, nullptr};

@@ -16,6 +16,11 @@
  *   gort_ctx_init(c, lo, size, entry, arg)
  *                              make *c resume as a call entry(arg) on the
  *                              stack [lo, lo+size); entry must not return.
+ *   gort_ctx_call_on(sp, fn, arg)
+ *                              call fn(arg) with the stack pointer at sp
+ *                              (rounded down to 16), return on the old
+ *                              stack (Go's systemstack, minus the g
+ *                              switch, which the core does).
  *
  * Each implementation lives in runtime/arch/<cpu>/: context.S (the switch,
  * ELF and Mach-O) and context.c (gort_ctx_init), with the frame layout in
@@ -39,6 +44,7 @@ typedef struct gort_ctx {
 void gort_ctx_swap(gort_ctx *save, const gort_ctx *load);
 GORT_NORETURN void gort_ctx_jump(const gort_ctx *load);
 void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
+void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
 
 #ifdef __cplusplus
 }

@@ -319,6 +319,22 @@ void gort_yield(void) {
     mcall(yield_m);
 }
 
+/* ---- systemstack -------------------------------------------------------- */
+
+/* Run fn(arg) on this M's g0 stack, below the frame g0 is suspended in
+ * (g0 cannot resume meanwhile: only this goroutine's mcall would resume
+ * it).  For work that needs more stack than a goroutine may have.  On g0
+ * or a plain thread, just call fn.  fn must not park. */
+void gort_systemstack(void (*fn)(void *), void *arg) {
+    M *m = gort_getm();
+    if (m == NULL || m->curg == NULL) {
+        fn(arg);
+        return;
+    }
+    /* 128 bytes below g0's saved sp: clear of its frame and red zone. */
+    gort_ctx_call_on((char *)m->g0ctx.sp - 128, fn, arg);
+}
+
 /* ===================================================================== */
 /* Goroutine creation and exit                                            */
 /* ===================================================================== */
@@ -916,7 +932,13 @@ static const char *status_name(uint32_t s) {
     }
 }
 
-void gort_dump(int fd) {
+static void dump(void *arg);
+
+/* Runs on g0 (gort_systemstack): safe from a goroutine with a small stack. */
+void gort_dump(int fd) { gort_systemstack(dump, &fd); }
+
+static void dump(void *arg) {
+    int fd = *(int *)arg;
     char line[256];
     int64_t now = gort_os_nanotime();
     int n;

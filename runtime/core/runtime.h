@@ -195,6 +195,8 @@ void gort_park(bool (*unlockf)(G *g, void *arg), void *arg, const char *reason);
 /* Make a waiting G runnable.  next: run it next on this P (runnext). */
 void gort_ready(G *g, bool next);
 void gort_wakep(void);
+/* Run fn(arg) on the M's g0 stack (Go's systemstack); fn must not park. */
+void gort_systemstack(void (*fn)(void *), void *arg);
 uint64_t gort_fastrand(void);
 GORT_NORETURN void gort_fatal(const char *msg);
 

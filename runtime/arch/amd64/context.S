@@ -42,6 +42,26 @@ GORT_FUNC(gort_ctx_jump)
     .cfi_endproc
 GORT_END(gort_ctx_jump)
 
+/* void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg):
+ * sp in rdi, fn in rsi, arg in rdx. */
+GORT_FUNC(gort_ctx_call_on)
+    .cfi_startproc
+    pushq   %rbp                        /* keep the old stack in rbp */
+    .cfi_def_cfa_offset 16
+    .cfi_offset rbp, -16
+    movq    %rsp, %rbp
+    .cfi_def_cfa_register rbp
+    andq    $-16, %rdi                  /* ABI: rsp 16-aligned at the call */
+    movq    %rdi, %rsp                  /* switch stacks */
+    movq    %rdx, %rdi                  /* fn(arg) */
+    callq   *%rsi
+    movq    %rbp, %rsp                  /* back on the old stack */
+    popq    %rbp
+    .cfi_def_cfa rsp, 8
+    ret
+    .cfi_endproc
+GORT_END(gort_ctx_call_on)
+
 /*
  * First frame of every new context: the switch "returns" here with the
  * entry function in r12 and its argument in r13, rsp 16-byte aligned.

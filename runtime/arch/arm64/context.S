@@ -57,6 +57,27 @@ GORT_FUNC(gort_ctx_jump)
     .cfi_endproc
 GORT_END(gort_ctx_jump)
 
+/* void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg):
+ * sp in x0, fn in x1, arg in x2. */
+GORT_FUNC(gort_ctx_call_on)
+    .cfi_startproc
+    stp     x29, x30, [sp, #-16]!               /* frame record on the old stack */
+    .cfi_def_cfa_offset 16
+    .cfi_offset x29, -16
+    .cfi_offset x30, -8
+    mov     x29, sp                             /* x29 remembers the old stack */
+    .cfi_def_cfa_register x29
+    and     x9, x0, #~15                        /* AAPCS64: sp 16-aligned */
+    mov     sp, x9                              /* switch stacks */
+    mov     x0, x2                              /* fn(arg) */
+    blr     x1
+    mov     sp, x29                             /* back on the old stack */
+    ldp     x29, x30, [sp], #16
+    .cfi_def_cfa sp, 0
+    ret
+    .cfi_endproc
+GORT_END(gort_ctx_call_on)
+
 /*
  * First frame of every new context: the switch "returns" here with the
  * entry function in x19 and its argument in x20, sp 16-byte aligned.
