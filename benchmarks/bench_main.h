@@ -27,6 +27,18 @@ inline void RunMain(std::function<void()> fn) {
   gort_main([](void* p) { (*static_cast<std::function<void()>*>(p))(); }, &fn);
 }
 
+// Runs fn as the main goroutine once per benchmark iteration; returns the
+// wall time of all of them, in ns.
+inline int64_t TimedRuns(benchmark::State& state, std::function<void()> fn) {
+  int64_t ns = 0;
+  for (auto _ : state) {
+    int64_t t0 = gort_now();
+    RunMain(fn);
+    ns += gort_now() - t0;
+  }
+  return ns;
+}
+
 // Strips --smoke, sets Smoke(), and makes google benchmark run each case
 // once; returns the remaining argc.
 inline int ParseArgs(int argc, char** argv, std::vector<char*>& args) {

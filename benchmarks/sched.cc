@@ -18,16 +18,11 @@ void Done(void*) { gort_waitgroup_done(&g_wg); }
 
 void BM_Spawn(benchmark::State& state) {
   const long n = gort_bench::Size(1000000);
-  int64_t ns = 0;
-  for (auto _ : state) {
-    int64_t t0 = gort_now();
-    gort_bench::RunMain([&] {
-      gort_waitgroup_add(&g_wg, n);
-      for (long i = 0; i < n; i++) gort_go(Done, nullptr);
-      gort_waitgroup_wait(&g_wg);
-    });
-    ns += gort_now() - t0;
-  }
+  int64_t ns = gort_bench::TimedRuns(state, [&] {
+    gort_waitgroup_add(&g_wg, n);
+    for (long i = 0; i < n; i++) gort_go(Done, nullptr);
+    gort_waitgroup_wait(&g_wg);
+  });
   state.counters["ns/goroutine"] = PerItem(ns, state.iterations() * n);
 }
 BENCHMARK(BM_Spawn)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
@@ -42,16 +37,11 @@ void Chain(void* arg) {
 
 void BM_ChainedSpawn(benchmark::State& state) {
   const long n = gort_bench::Size(1000000);
-  int64_t ns = 0;
-  for (auto _ : state) {
-    int64_t t0 = gort_now();
-    gort_bench::RunMain([&] {
-      gort_waitgroup_add(&g_wg, 1);
-      gort_go(Chain, (void*)(intptr_t)(n - 1));
-      gort_waitgroup_wait(&g_wg);
-    });
-    ns += gort_now() - t0;
-  }
+  int64_t ns = gort_bench::TimedRuns(state, [&] {
+    gort_waitgroup_add(&g_wg, 1);
+    gort_go(Chain, (void*)(intptr_t)(n - 1));
+    gort_waitgroup_wait(&g_wg);
+  });
   state.counters["ns/spawn"] = PerItem(ns, state.iterations() * n);
 }
 BENCHMARK(BM_ChainedSpawn)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
@@ -66,16 +56,11 @@ void Yielder(void*) {
 void BM_YieldMany(benchmark::State& state) {
   const long goroutines = 200;
   g_yields = gort_bench::Size(10000);
-  int64_t ns = 0;
-  for (auto _ : state) {
-    int64_t t0 = gort_now();
-    gort_bench::RunMain([&] {
-      gort_waitgroup_add(&g_wg, goroutines);
-      for (long i = 0; i < goroutines; i++) gort_go(Yielder, nullptr);
-      gort_waitgroup_wait(&g_wg);
-    });
-    ns += gort_now() - t0;
-  }
+  int64_t ns = gort_bench::TimedRuns(state, [&] {
+    gort_waitgroup_add(&g_wg, goroutines);
+    for (long i = 0; i < goroutines; i++) gort_go(Yielder, nullptr);
+    gort_waitgroup_wait(&g_wg);
+  });
   state.counters["ns/yield"] = PerItem(ns, state.iterations() * goroutines * g_yields);
 }
 BENCHMARK(BM_YieldMany)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
