@@ -96,7 +96,7 @@ TEST_F(Goroutines, StartedFromPlainThreads) {
 // other Ps steal them.
 TEST_F(Goroutines, WorkSpreadsToEveryP) {
   const int procs = 4;  // oversubscribed on small machines: still all used
-  int old = gort_maxprocs(procs);
+  gort_test::Procs procs_scope(procs);
   std::atomic<int> used[GORT_MAXPROCS_LIMIT] = {};
   gort_stats before, after;
   gort_stats_get(&before);
@@ -116,13 +116,12 @@ TEST_F(Goroutines, WorkSpreadsToEveryP) {
   gort_stats_get(&after);
   for (int p = 0; p < procs; p++) EXPECT_GT(used[p].load(), 0) << "P " << p << " ran nothing";
   EXPECT_GT(after.steals, before.steals);
-  gort_maxprocs(old);
 }
 
 // With one P, goroutines that yield take turns: a goroutine runs twice in a
 // row only when every other one has finished.
 TEST_F(Goroutines, YieldTakesTurns) {
-  int old = gort_maxprocs(1);
+  gort_test::Procs procs_scope(1);
   const int kG = 4, kRounds = 1000;
   std::vector<int> order;
   order.reserve(kG * kRounds);
@@ -140,7 +139,6 @@ TEST_F(Goroutines, YieldTakesTurns) {
     }
     gort_waitgroup_wait(&wg);
   });
-  gort_maxprocs(old);
   ASSERT_EQ(order.size(), size_t{kG * kRounds});
   std::vector<size_t> last(kG, 0);
   for (size_t i = 0; i < order.size(); i++) last[order[i]] = i;
@@ -179,7 +177,7 @@ TEST_F(Goroutines, SleepNeverWakesEarly) {
 // A sleeping goroutine does not hold its thread: with one P, others run
 // while it sleeps.
 TEST_F(Goroutines, SleepParksOnlyTheGoroutine) {
-  int old = gort_maxprocs(1);
+  gort_test::Procs procs_scope(1);
   std::atomic<bool> sleeper_done{false};
   std::atomic<long> work{0};
   Main([&] {
@@ -199,7 +197,6 @@ TEST_F(Goroutines, SleepParksOnlyTheGoroutine) {
     });
     gort_waitgroup_wait(&wg);
   });
-  gort_maxprocs(old);
   EXPECT_GT(work.load(), 0);
 }
 
@@ -233,7 +230,7 @@ __attribute__((noinline)) int ReadErrno() { return errno; }
 __attribute__((noinline)) void WriteErrno(int v) { errno = v; }
 
 TEST_F(Goroutines, ErrnoSurvivesParks) {
-  int old = gort_maxprocs(2);
+  gort_test::Procs procs_scope(2);
   std::atomic<int> bad{0};
   Main([&] {
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -254,7 +251,6 @@ TEST_F(Goroutines, ErrnoSurvivesParks) {
     }
     gort_waitgroup_wait(&wg);
   });
-  gort_maxprocs(old);
   EXPECT_EQ(bad.load(), 0);
 }
 
@@ -262,7 +258,7 @@ TEST_F(Goroutines, ErrnoSurvivesParks) {
 // goroutine: a rounding mode set in one survives switches and does not
 // leak into the others.
 TEST_F(Goroutines, FpControlStateIsPerGoroutine) {
-  int old = gort_maxprocs(2);
+  gort_test::Procs procs_scope(2);
   std::atomic<int> bad{0};
   Main([&] {
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -281,7 +277,6 @@ TEST_F(Goroutines, FpControlStateIsPerGoroutine) {
     }
     gort_waitgroup_wait(&wg);
   });
-  gort_maxprocs(old);
   EXPECT_EQ(bad.load(), 0);
 }
 
@@ -302,7 +297,7 @@ __attribute__((noinline)) uint64_t Churn(uint64_t seed, bool yield) {
 }
 
 TEST_F(Goroutines, CalleeSavedRegistersSurviveSwitches) {
-  int old = gort_maxprocs(2);
+  gort_test::Procs procs_scope(2);
   std::atomic<int> bad{0};
   Main([&] {
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -315,7 +310,6 @@ TEST_F(Goroutines, CalleeSavedRegistersSurviveSwitches) {
     }
     gort_waitgroup_wait(&wg);
   });
-  gort_maxprocs(old);
   EXPECT_EQ(bad.load(), 0);
 }
 
@@ -326,7 +320,7 @@ TEST_F(Goroutines, CalleeSavedRegistersSurviveSwitches) {
 __attribute__((noinline)) uint64_t KernelTid() { return gort_os_thread_id(); }
 
 TEST_F(Goroutines, RuntimeSeesItsOwnMAfterEveryMigration) {
-  int old = gort_maxprocs(2);
+  gort_test::Procs procs_scope(2);
   const int kMaxRounds = 50000, kEnough = 50;  // stop after 50 migrations
   gort_sema ping = GORT_SEMA_INIT(0), pong = GORT_SEMA_INIT(0);
   std::atomic<int> wrong{0}, migrations{0}, rounds{0};
@@ -363,7 +357,6 @@ TEST_F(Goroutines, RuntimeSeesItsOwnMAfterEveryMigration) {
     gort_waitgroup_wait(&wg);
   });
   waker.join();
-  gort_maxprocs(old);
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(migrations.load(), 0) << "the goroutine never changed threads: the test proved nothing";
   printf("migrations between threads: %d in %d rounds\n", migrations.load(), rounds.load());
@@ -405,7 +398,7 @@ TEST_F(Goroutines, MaxprocsQueriesAndSetsAtOnce) {
 // never steals, and no P is ever idle for the timer sleeper).
 TEST_F(Goroutines, SleepersOnRetiredPsStillWake) {
   const int kSleepers = 64;
-  int old = gort_maxprocs(4);
+  gort_test::Procs procs_scope(4);
   std::atomic<int> started{0}, woke{0};
   Main([&] {
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -425,7 +418,6 @@ TEST_F(Goroutines, SleepersOnRetiredPsStillWake) {
     });
     gort_waitgroup_wait(&wg);
   });
-  gort_maxprocs(old);
   EXPECT_EQ(woke.load(), kSleepers);
 }
 

@@ -5,6 +5,8 @@
 //   gort_test::Test           fixture: fails a test that leaves goroutines
 //   gort_test::Scale(n)       shrink stress loops under qemu, grow them with
 //                             GORT_TEST_LONG=1
+//   gort_test::Procs p(n)     set gort_maxprocs(n) for a scope; restored
+//                             even when an ASSERT leaves the test early
 #ifndef GORT_TESTS_HARNESS_H
 #define GORT_TESTS_HARNESS_H
 
@@ -57,6 +59,17 @@ inline uint64_t WaitForNoGoroutines() {
   for (int i = 0; i < 10000 && LiveGoroutines() != 0; i++) gort_sleep(1000000);
   return LiveGoroutines();
 }
+
+class Procs {
+ public:
+  explicit Procs(int n) : old_(gort_maxprocs(n)) {}
+  ~Procs() { gort_maxprocs(old_); }
+  Procs(const Procs&) = delete;
+  Procs& operator=(const Procs&) = delete;
+
+ private:
+  int old_;
+};
 
 class Test : public ::testing::Test {
  protected:

@@ -5,7 +5,9 @@
  * own lock (as Go's p.timers).  Timers are added to the heap of the adding
  * M's P and fired by whichever M looks: the owner at every schedule, a
  * thief while stealing (so an idle P's timers still fire), or the one M
- * that sleeps until the earliest timer when every P is idle.
+ * that sleeps until the earliest timer when every P is idle.  A P retired
+ * by gort_maxprocs hands its timers to P0 (gort_timers_move), which is
+ * never retired.
  *
  * Invariants:
  *   - heap[i]->idx == i; a timer not in a heap has idx == -1.
