@@ -95,9 +95,101 @@ GORT_API void gort_sleep(int64_t ns);
 GORT_API uint64_t gort_self(void);
 
 /* ===================================================================== */
+/* Channels                                                               */
+/* ===================================================================== */
+/* Go's channels: FIFO per channel; an unbuffered send completes only when
+ * a receiver takes the value; close wakes every waiter; receivers drain a
+ * closed buffered channel before they see -EPIPE (with elem zeroed).
+ * timeout_ns: < 0 waits forever, 0 does not wait (-EAGAIN), > 0 waits at
+ * most that long (-ETIMEDOUT). */
+
+typedef struct gort_chan gort_chan;
+
+/* elem_size 0 is allowed (elements carry no data).  NULL with errno
+ * EINVAL (elem_size * cap overflows) or ENOMEM. */
+GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
+/* Free c; no goroutine or thread may still use it. */
+GORT_API void gort_chan_free(gort_chan *c);
+/* 0; -EPIPE if c is closed; -EINVAL if c is NULL. */
+GORT_API int gort_chan_send(gort_chan *c, const void *elem);
+/* 0 with a value in *elem; -EPIPE when c is closed and drained (*elem
+ * zeroed); -EINVAL if c is NULL.  elem NULL discards the value. */
+GORT_API int gort_chan_recv(gort_chan *c, void *elem);
+GORT_API int gort_chan_send_timeout(gort_chan *c, const void *elem, int64_t timeout_ns);
+GORT_API int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t timeout_ns);
+/* 0; -EPIPE if already closed; -EINVAL if c is NULL. */
+GORT_API int gort_chan_close(gort_chan *c);
+GORT_API size_t gort_chan_len(const gort_chan *c);
+GORT_API size_t gort_chan_cap(const gort_chan *c);
+
+/* ===================================================================== */
+/* Select                                                                 */
+/* ===================================================================== */
+
+enum { GORT_SEND = 1, GORT_RECV = 2 };
+typedef struct gort_case {
+    gort_chan *chan; /* NULL: never ready                                 */
+    int op;          /* GORT_SEND or GORT_RECV                            */
+    void *elem;      /* the value to send, or where to receive (NULL: drop) */
+    int result;      /* out: 0, or -EPIPE (closed) for the chosen case    */
+} gort_case;
+
+/* Wait until one case can proceed, do it, and return its index; among
+ * ready cases the choice is uniformly random.  timeout_ns 0 is Go's
+ * default: -EAGAIN if nothing is ready; < 0 blocks forever (also with no
+ * cases); otherwise -ETIMEDOUT.  -EINVAL for a bad op or n too large. */
+GORT_API int gort_select(gort_case *cases, size_t n, int64_t timeout_ns);
+
+/* ===================================================================== */
+/* Timers                                                                 */
+/* ===================================================================== */
+
+typedef struct gort_timer gort_timer;
+/* Fire after after_ns, then every period_ns (0: once).  Each firing sends
+ * the fire time (int64_t, gort_now() ns) on the timer's channel, which
+ * holds one; a firing that finds it full is dropped, as Go's ticker does.
+ * NULL with errno EINVAL (negative times) or ENOMEM. */
+GORT_API gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns);
+GORT_API gort_chan *gort_timer_chan(gort_timer *t);
+/* Stop t and free it (and its channel); safe while it is firing.
+ * 0; -EINVAL if t is NULL. */
+GORT_API int gort_timer_stop(gort_timer *t);
+
+/* ===================================================================== */
 /* Sync                                                                   */
 /* ===================================================================== */
 /* Zero-initialisable, no destroy call; goroutines park, threads block.    */
+
+typedef struct gort_mutex { uint32_t state_[2]; } gort_mutex;
+#define GORT_MUTEX_INIT {{0, 0}}
+/* Spins briefly, then parks.  Fair under contention: a waiter that has
+ * waited over 1 ms switches the mutex to hand-off mode (Go's starvation
+ * mode).  unlock of an unlocked mutex: -EPERM.  trylock: 0 or -EBUSY. */
+GORT_API int gort_mutex_lock(gort_mutex *m);
+GORT_API int gort_mutex_trylock(gort_mutex *m);
+GORT_API int gort_mutex_unlock(gort_mutex *m);
+
+typedef struct gort_rwmutex { uint32_t state_[6]; } gort_rwmutex;
+#define GORT_RWMUTEX_INIT {{0, 0, 0, 0, 0, 0}}
+/* Many readers or one writer; a waiting writer blocks new readers.
+ * Unlocking what is not locked: -EPERM. */
+GORT_API int gort_rwmutex_rlock(gort_rwmutex *rw);
+GORT_API int gort_rwmutex_runlock(gort_rwmutex *rw);
+GORT_API int gort_rwmutex_lock(gort_rwmutex *rw);
+GORT_API int gort_rwmutex_unlock(gort_rwmutex *rw);
+
+typedef struct gort_cond { uint64_t state_[4]; } gort_cond;
+#define GORT_COND_INIT {{0, 0, 0, 0}}
+/* wait: unlock m, wait for signal/broadcast, lock m again.  m must be
+ * locked (-EPERM otherwise). */
+GORT_API int gort_cond_wait(gort_cond *c, gort_mutex *m);
+GORT_API int gort_cond_signal(gort_cond *c);
+GORT_API int gort_cond_broadcast(gort_cond *c);
+
+typedef struct gort_once { uint32_t state_[3]; } gort_once;
+#define GORT_ONCE_INIT {{0, 0, 0}}
+/* Call fn(arg) the first time only; every caller returns after it ran. */
+GORT_API int gort_once_do(gort_once *o, void (*fn)(void *), void *arg);
 
 typedef struct gort_waitgroup { uint64_t state_[2]; } gort_waitgroup;
 #define GORT_WAITGROUP_INIT {{0, 0}}

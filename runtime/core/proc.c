@@ -303,6 +303,32 @@ void gort_ready(G *g, bool next) {
     gort_wakep();
 }
 
+/* ---- sleepers: goroutines and threads alike ------------------------------ */
+
+void gort_sleeper_init(gort_sleeper *s) {
+    s->g = gort_getg();
+    s->note = NULL;
+    if (s->g == NULL && (s->note = gort_os_thread_note()) == NULL)
+        gort_fatal("gort: out of memory (thread note)");
+}
+
+void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+    if (s->g != NULL) {
+        gort_park(unlockf, arg, reason);
+        return;
+    }
+    if (unlockf != NULL && !unlockf(NULL, arg)) return;
+    gort_note_sleep(s->note);
+    gort_note_clear(s->note);
+}
+
+void gort_unblock(gort_sleeper *s) {
+    if (s->g != NULL)
+        gort_ready(s->g, true);
+    else
+        gort_note_wakeup(s->note);
+}
+
 /* ---- yield ---------------------------------------------------------------- */
 
 static G *yield_m(M *m, G *g) {
@@ -886,7 +912,7 @@ void gort_sleep(int64_t ns) {
         gort_yield();
         return;
     }
-    gort_tnode t = {gort_os_nanotime() + ns, 0, sleep_wake, g, -1, NULL};
+    gort_tnode t = {.when = gort_os_nanotime() + ns, .f = sleep_wake, .arg = g, .idx = -1};
     gort_park(sleep_commit, &t, "sleep");
 }
 

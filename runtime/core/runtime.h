@@ -61,7 +61,12 @@ struct gort_tnode {
     void (*f)(void *arg, int64_t now); /* runs on some M's g0; must not park  */
     void *arg;
     int32_t idx; /* position in the owner's heap; -1 when not in a heap       */
-    P *owner;    /* whose heap holds it                                      */
+    _Atomic(P *) owner; /* whose heap holds it (changes under its locks)     */
+    /* sync timers: timers_run counts running callbacks, so the owner of t
+     * can delete it and then wait until no callback touches it
+     * (gort_timer_del_sync).  Others (sleep) must not be touched after f. */
+    bool sync;
+    _Atomic(uint32_t) running;
 };
 
 typedef struct gort_timers {
@@ -194,6 +199,22 @@ void gort_unlock(gort_os_lock *l);
 void gort_park(bool (*unlockf)(G *g, void *arg), void *arg, const char *reason);
 /* Make a waiting G runnable.  next: run it next on this P (runnext). */
 void gort_ready(G *g, bool next);
+
+/* Someone blocked in the runtime: a parked goroutine, or a plain thread
+ * sleeping on its note.  Every wait queue (semaphores, channels, select,
+ * cond) holds these, so goroutines and threads mix freely. */
+typedef struct gort_sleeper {
+    G *g;            /* the goroutine, or NULL: a thread */
+    gort_note *note; /* the thread's note                */
+} gort_sleeper;
+/* Describe the caller (goroutine or thread). */
+void gort_sleeper_init(gort_sleeper *s);
+/* Block the caller: unlockf(g, arg) releases whatever protects the queue
+ * s was put on (for a goroutine on g0, after it parked); if it returns
+ * false the caller does not block.  Returns when gort_unblock(s) ran. */
+void gort_block(gort_sleeper *s, bool (*unlockf)(G *g, void *arg), void *arg, const char *reason);
+/* Wake s; the last touch of s (it may be on the woken caller's stack). */
+void gort_unblock(gort_sleeper *s);
 void gort_wakep(void);
 /* Run fn(arg) on the M's g0 stack (Go's systemstack); fn must not park. */
 void gort_systemstack(void (*fn)(void *), void *arg);
@@ -229,6 +250,9 @@ GORT_NORETURN void gort_stack_overflow(G *g, const char *how);
 void gort_timer_add(P *p, gort_tnode *t);
 /* Remove t from its heap; false if it was not in one (fired or removed). */
 bool gort_timer_del(gort_tnode *t);
+/* For a sync timer: remove it, then wait until its callback (if one was
+ * started) has returned.  After this, t may be freed. */
+void gort_timer_del_sync(gort_tnode *t);
 /* Run p's timers due by now. */
 void gort_timers_run(P *p, int64_t now);
 /* Move every timer of from (being retired) into to's heap. */
@@ -244,6 +268,10 @@ void gort_timers_notify(int64_t when);
  * Goroutines park, plain threads block. */
 void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason);
 void gort_semrelease(_Atomic(uint32_t) *addr);
+/* For the mutex: lifo queues at the head (a waiter that already waited);
+ * handoff gives the unit straight to the first waiter and yields to it. */
+void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason);
+void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff);
 
 #ifdef __cplusplus
 }

@@ -15,10 +15,13 @@
  *   - bucket.nwait counts queued waiters (and ones about to queue): a
  *     releaser that sees 0 after its increment may skip the lock, because
  *     an acquirer increments nwait before its last try (seq_cst on both).
- *   - Goroutines park; plain threads sleep on their thread note.  Either
- *     kind can wake the other.
- * Woken waiters retry the counter (no hand-off), so a barging acquirer can
- * overtake; FIFO among waiters keeps that bounded.
+ *   - Goroutines park; plain threads sleep on their thread note
+ *     (gort_sleeper).  Either kind can wake the other.
+ * Woken waiters retry the counter, so a barging acquirer can overtake;
+ * FIFO among waiters keeps that bounded.  The mutex's starvation mode
+ * needs more: a hand-off release takes the unit for the first waiter
+ * (ticket) and yields to it, and a waiter that already waited once queues
+ * at the head (lifo).
  */
 #include <errno.h>
 
@@ -28,23 +31,23 @@
 
 typedef struct waiter waiter;
 struct waiter {
-    _Atomic uint32_t *addr;
-    G *g;            /* the parked goroutine, or NULL: a thread    */
-    gort_note *note; /* the sleeping thread's note                 */
+    _Atomic(uint32_t) *addr;
+    gort_sleeper s;
+    bool ticket; /* a hand-off release took the unit for us */
     waiter *next;
 };
 
 typedef struct semroot {
     _Alignas(64) gort_os_lock lock; /* one cache line per bucket */
     waiter *head, *tail;
-    _Atomic uint32_t nwait;
+    _Atomic(uint32_t) nwait;
 } semroot;
 
 static semroot semtab[SEMTAB_SIZE];
 
-static semroot *root_of(_Atomic uint32_t *addr) { return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE]; }
+static semroot *root_of(_Atomic(uint32_t) *addr) { return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE]; }
 
-static bool can_acquire(_Atomic uint32_t *addr) {
+static bool can_acquire(_Atomic(uint32_t) *addr) {
     uint32_t v = atomic_load(addr);
     while (v > 0)
         if (atomic_compare_exchange_weak(addr, &v, v - 1)) return true;
@@ -57,12 +60,11 @@ static bool unlock_root(G *g, void *arg) {
     return true;
 }
 
-void gort_semacquire(_Atomic uint32_t *addr, const char *reason) {
+void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
     if (can_acquire(addr)) return;
     semroot *r = root_of(addr);
-    G *g = gort_getg();
-    waiter w = {addr, g, NULL, NULL};
-    if (g == NULL && (w.note = gort_os_thread_note()) == NULL) gort_fatal("gort: out of memory (thread note)");
+    waiter w = {addr, {NULL, NULL}, false, NULL};
+    gort_sleeper_init(&w.s);
 
     for (;;) {
         gort_lock(&r->lock);
@@ -73,23 +75,25 @@ void gort_semacquire(_Atomic uint32_t *addr, const char *reason) {
             return;
         }
         w.next = NULL;
-        if (r->tail != NULL)
-            r->tail->next = &w;
-        else
+        if (lifo && r->head != NULL) {
+            w.next = r->head;
             r->head = &w;
-        r->tail = &w;
-        if (g != NULL) {
-            gort_park(unlock_root, r, reason);
         } else {
-            gort_unlock(&r->lock);
-            gort_note_sleep(w.note);
-            gort_note_clear(w.note);
+            if (r->tail != NULL)
+                r->tail->next = &w;
+            else
+                r->head = &w;
+            r->tail = &w;
         }
-        if (can_acquire(addr)) return;
+        gort_block(&w.s, unlock_root, r, reason);
+        if (w.ticket || can_acquire(addr)) return;
+        lifo = true; /* waited once already: go first next time */
     }
 }
 
-void gort_semrelease(_Atomic uint32_t *addr) {
+void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) { gort_semacquire1(addr, false, reason); }
+
+void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
     semroot *r = root_of(addr);
     atomic_fetch_add(addr, 1);
     if (atomic_load(&r->nwait) == 0) return;
@@ -103,20 +107,23 @@ void gort_semrelease(_Atomic uint32_t *addr) {
         *link = w->next;
         if (r->tail == w) r->tail = prev;
         atomic_fetch_sub(&r->nwait, 1);
+        if (handoff && can_acquire(addr)) w->ticket = true;
         break;
     }
     gort_unlock(&r->lock);
     if (w == NULL) return;
-    if (w->g != NULL)
-        gort_ready(w->g, true);
-    else
-        gort_note_wakeup(w->note);
+    bool yield = handoff && w->ticket;
+    gort_unblock(&w->s);
+    /* The woken goroutine is in our runnext: yield runs it at once. */
+    if (yield && gort_getg() != NULL) gort_yield();
 }
+
+void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
 
 /* ---- gort_sema ---------------------------------------------------------- */
 
-static _Atomic uint32_t *sema_word(gort_sema *s) { return (_Atomic uint32_t *)(void *)&s->count_; }
-_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "gort_sema layout");
+static _Atomic(uint32_t) *sema_word(gort_sema *s) { return (_Atomic(uint32_t) *)(void *)&s->count_; }
+_Static_assert(sizeof(_Atomic(uint32_t)) == sizeof(uint32_t), "gort_sema layout");
 
 int gort_sema_acquire(gort_sema *s) {
     if (s == NULL) return -EINVAL;
@@ -137,8 +144,8 @@ int gort_sema_release(gort_sema *s) {
  * releases the semaphore once per waiter (Go's WaitGroup). */
 
 typedef struct wg_internal {
-    _Atomic uint64_t state;
-    _Atomic uint32_t sema;
+    _Atomic(uint64_t) state;
+    _Atomic(uint32_t) sema;
     uint32_t pad;
 } wg_internal;
 _Static_assert(sizeof(wg_internal) == sizeof(gort_waitgroup), "gort_waitgroup layout");

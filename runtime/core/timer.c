@@ -16,12 +16,16 @@
  *   - f runs with no lock held, and the timer is out of the heap (one-shot)
  *     or already re-inserted (periodic) before f runs: f may free a
  *     one-shot timer, e.g. by readying the goroutine whose stack holds it.
+ *   - A sync timer has running > 0 from its removal (under the heap lock)
+ *     until f returns, so gort_timer_del_sync can wait out a firing
+ *     callback before its owner frees it (select timeouts, gort_timer).
  *
  * Wakeups (gort_timers_notify): adding a timer publishes timers.next, then
  * reads sched.timer_until; the sleeping M publishes timer_until, then
  * re-scans every timers.next.  With seq_cst on both sides one of them sees
  * the other, so a new earlier timer is never slept through.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "runtime/core/runtime.h"
@@ -86,7 +90,7 @@ void gort_timer_add(P *p, gort_tnode *t) {
     gort_timers *ts = &p->timers;
     int64_t when = t->when; /* t may fire and be gone once unlocked */
     gort_lock(&ts->lock);
-    t->owner = p;
+    atomic_store(&t->owner, p);
     heap_push(ts, t);
     publish(ts);
     gort_unlock(&ts->lock);
@@ -104,7 +108,7 @@ void gort_timers_move(P *from, P *to) {
     for (int32_t i = 0; i < src->n; i++) {
         gort_tnode *t = src->heap[i];
         t->idx = -1;
-        t->owner = to;
+        atomic_store(&t->owner, to);
         heap_push(dst, t);
     }
     publish(dst);
@@ -116,11 +120,11 @@ void gort_timers_move(P *from, P *to) {
 
 bool gort_timer_del(gort_tnode *t) {
     for (;;) {
-        P *p = t->owner;
+        P *p = atomic_load(&t->owner);
         if (p == NULL) return false;
         gort_timers *ts = &p->timers;
         gort_lock(&ts->lock);
-        if (t->owner != p) { /* moved meanwhile: follow it */
+        if (atomic_load(&t->owner) != p) { /* moved meanwhile: follow it */
             gort_unlock(&ts->lock);
             continue;
         }
@@ -134,6 +138,14 @@ bool gort_timer_del(gort_tnode *t) {
     }
 }
 
+void gort_timer_del_sync(gort_tnode *t) {
+    gort_timer_del(t);
+    /* A callback started before the delete sets running under the heap
+     * lock; it is short (it readies a goroutine or sends on a buffered
+     * channel), so spin. */
+    while (atomic_load(&t->running) != 0) gort_os_thread_yield();
+}
+
 void gort_timers_run(P *p, int64_t now) {
     gort_timers *ts = &p->timers;
     int64_t next = atomic_load_explicit(&ts->next, memory_order_relaxed);
@@ -143,6 +155,7 @@ void gort_timers_run(P *p, int64_t now) {
         gort_tnode *t = ts->heap[0];
         void (*f)(void *, int64_t) = t->f;
         void *arg = t->arg;
+        bool sync = t->sync;
         if (t->period > 0) {
             /* Skip the periods already missed, as Go's ticker does. */
             t->when += t->period * (1 + (now - t->when) / t->period);
@@ -150,9 +163,11 @@ void gort_timers_run(P *p, int64_t now) {
         } else {
             heap_remove_at(ts, 0);
         }
+        if (sync) atomic_fetch_add(&t->running, 1); /* a counter: two Ms may fire a ticker */
         publish(ts);
         gort_unlock(&ts->lock);
-        f(arg, now); /* t may be gone after this */
+        f(arg, now); /* a non-sync t may be gone after this */
+        if (sync) atomic_fetch_sub(&t->running, 1);
         gort_lock(&ts->lock);
     }
     gort_unlock(&ts->lock);
@@ -166,4 +181,52 @@ int64_t gort_timers_earliest(void) {
         if (w != 0 && (best == 0 || w < best)) best = w;
     }
     return best;
+}
+
+/* ---- gort_timer: the public timer (Go's time.Timer / time.Ticker) --------
+ * A sync timer node plus a channel of one int64_t.  Each firing sends the
+ * fire time without blocking; a full channel drops it. */
+
+struct gort_timer {
+    gort_tnode node;
+    gort_chan *c;
+};
+
+static void fire(void *arg, int64_t now) {
+    gort_timer *t = arg;
+    (void)gort_chan_send_timeout(t->c, &now, 0); /* never blocks on g0 */
+}
+
+gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns) {
+    if (after_ns < 0 || period_ns < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    gort_lazy_init();
+    gort_timer *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->c = gort_chan_make(sizeof(int64_t), 1)) == NULL) {
+        free(t);
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->node.when = gort_os_nanotime() + after_ns;
+    t->node.period = period_ns;
+    t->node.f = fire;
+    t->node.arg = t;
+    t->node.idx = -1;
+    t->node.sync = true;
+    M *m = gort_getm();
+    /* A plain thread has no P: any heap will do, under its lock. */
+    gort_timer_add(m != NULL && m->p != NULL ? m->p : gort_sched_g.allp[0], &t->node);
+    return t;
+}
+
+gort_chan *gort_timer_chan(gort_timer *t) { return t != NULL ? t->c : NULL; }
+
+int gort_timer_stop(gort_timer *t) {
+    if (t == NULL) return -EINVAL;
+    gort_timer_del_sync(&t->node); /* waits out a firing callback */
+    gort_chan_free(t->c);
+    free(t);
+    return 0;
 }

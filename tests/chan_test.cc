@@ -1,0 +1,317 @@
+// chan_test.cc — channels: one test per rule of the contract (API.md,
+// "Channels"), with goroutines and plain threads on either side.
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "tests/harness.h"
+
+namespace {
+
+using gort_test::Go;
+using gort_test::Main;
+using gort_test::Scale;
+
+class Chan : public gort_test::Test {};
+
+struct ChanFree {
+  void operator()(gort_chan* c) const { gort_chan_free(c); }
+};
+using ChanPtr = std::unique_ptr<gort_chan, ChanFree>;
+
+ChanPtr Make(size_t elem, size_t cap) { return ChanPtr(gort_chan_make(elem, cap)); }
+
+// Values come out in the order they went in, buffered or not.
+TEST_F(Chan, FifoPerChannel) {
+  for (size_t cap : {0, 1, 7, 128}) {
+    auto c = Make(sizeof(long), cap);
+    const long n = 10000;
+    Main([&] {
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        for (long i = 0; i < n; i++) ASSERT_EQ(gort_chan_send(c.get(), &i), 0);
+        gort_waitgroup_done(&wg);
+      });
+      for (long i = 0; i < n; i++) {
+        long v = -1;
+        ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
+        ASSERT_EQ(v, i) << "cap " << cap;
+      }
+      gort_waitgroup_wait(&wg);
+    });
+  }
+}
+
+// An unbuffered send completes only when a receiver has taken the value.
+TEST_F(Chan, UnbufferedSendWaitsForTheReceiver) {
+  auto c = Make(sizeof(int), 0);
+  std::atomic<bool> sent{false}, received{false};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      int v = 42;
+      ASSERT_EQ(gort_chan_send(c.get(), &v), 0);
+      EXPECT_TRUE(received.load()) << "send returned before the receive";
+      sent = true;
+      gort_waitgroup_done(&wg);
+    });
+    gort_sleep(20 * 1000 * 1000);
+    EXPECT_FALSE(sent.load());
+    int v = 0;
+    received = true;  // set before the receive can complete the send
+    ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
+    EXPECT_EQ(v, 42);
+    gort_waitgroup_wait(&wg);
+  });
+}
+
+TEST_F(Chan, BufferedSendsDoNotWaitUntilFull) {
+  auto c = Make(sizeof(int), 3);
+  for (int i = 0; i < 3; i++) EXPECT_EQ(gort_chan_send_timeout(c.get(), &i, 0), 0);
+  EXPECT_EQ(gort_chan_len(c.get()), 3u);
+  EXPECT_EQ(gort_chan_cap(c.get()), 3u);
+  int v = 9;
+  EXPECT_EQ(gort_chan_send_timeout(c.get(), &v, 0), -EAGAIN);
+  EXPECT_EQ(gort_chan_recv(c.get(), &v), 0);
+  EXPECT_EQ(v, 0);
+  EXPECT_EQ(gort_chan_len(c.get()), 2u);
+}
+
+TEST_F(Chan, TryOperationsOnAnEmptyOrFullChannel) {
+  auto u = Make(sizeof(int), 0);
+  int v = 1;
+  EXPECT_EQ(gort_chan_send_timeout(u.get(), &v, 0), -EAGAIN);  // no receiver
+  EXPECT_EQ(gort_chan_recv_timeout(u.get(), &v, 0), -EAGAIN);  // no sender
+}
+
+TEST_F(Chan, TimedOperationsTimeOut) {
+  auto c = Make(sizeof(int), 0);
+  int v = 1;
+  int64_t t0 = gort_now();
+  EXPECT_EQ(gort_chan_recv_timeout(c.get(), &v, 5 * 1000 * 1000), -ETIMEDOUT);  // plain thread
+  EXPECT_GE(gort_now() - t0, 5 * 1000 * 1000);
+  Main([&] {
+    int64_t t1 = gort_now();
+    EXPECT_EQ(gort_chan_send_timeout(c.get(), &v, 5 * 1000 * 1000), -ETIMEDOUT);  // goroutine
+    EXPECT_GE(gort_now() - t1, 5 * 1000 * 1000);
+  });
+  // The timed-out waiters are gone: a later pair meets normally.
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      int x = 7;
+      EXPECT_EQ(gort_chan_send(c.get(), &x), 0);
+      gort_waitgroup_done(&wg);
+    });
+    int y = 0;
+    EXPECT_EQ(gort_chan_recv_timeout(c.get(), &y, 10LL * 1000 * 1000 * 1000), 0);
+    EXPECT_EQ(y, 7);
+    gort_waitgroup_wait(&wg);
+  });
+}
+
+// Closing wakes every waiter: receivers get -EPIPE with the element
+// zeroed, senders -EPIPE.
+TEST_F(Chan, CloseWakesEveryWaiter) {
+  auto r = Make(sizeof(long), 0), s = Make(sizeof(long), 0);
+  std::atomic<int> woke{0};
+  std::vector<std::thread> threads;
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < 50; i++) {
+      gort_waitgroup_add(&wg, 2);
+      Go([&] {
+        long v = 123;
+        EXPECT_EQ(gort_chan_recv(r.get(), &v), -EPIPE);
+        EXPECT_EQ(v, 0) << "not zeroed";
+        woke++;
+        gort_waitgroup_done(&wg);
+      });
+      Go([&] {
+        long v = 5;
+        EXPECT_EQ(gort_chan_send(s.get(), &v), -EPIPE);
+        woke++;
+        gort_waitgroup_done(&wg);
+      });
+    }
+    for (int i = 0; i < 4; i++)
+      threads.emplace_back([&] {
+        long v = 1;
+        EXPECT_EQ(gort_chan_recv(r.get(), &v), -EPIPE);
+        woke++;
+      });
+    gort_sleep(20 * 1000 * 1000);  // let them all block
+    EXPECT_EQ(gort_chan_close(r.get()), 0);
+    EXPECT_EQ(gort_chan_close(s.get()), 0);
+    gort_waitgroup_wait(&wg);
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(woke.load(), 104);
+}
+
+TEST_F(Chan, ClosedBufferedChannelDrainsFirst) {
+  auto c = Make(sizeof(int), 4);
+  for (int i = 1; i <= 3; i++) ASSERT_EQ(gort_chan_send(c.get(), &i), 0);
+  ASSERT_EQ(gort_chan_close(c.get()), 0);
+  int v;
+  for (int i = 1; i <= 3; i++) {
+    ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
+    EXPECT_EQ(v, i);
+  }
+  v = 99;
+  EXPECT_EQ(gort_chan_recv(c.get(), &v), -EPIPE);
+  EXPECT_EQ(v, 0);
+  EXPECT_EQ(gort_chan_recv_timeout(c.get(), &v, 0), -EPIPE);  // closed beats "would block"
+}
+
+TEST_F(Chan, SendOnClosedAndDoubleCloseArePipeErrors) {
+  auto c = Make(sizeof(int), 1);
+  ASSERT_EQ(gort_chan_close(c.get()), 0);
+  int v = 1;
+  EXPECT_EQ(gort_chan_send(c.get(), &v), -EPIPE);
+  EXPECT_EQ(gort_chan_send_timeout(c.get(), &v, 0), -EPIPE);
+  EXPECT_EQ(gort_chan_close(c.get()), -EPIPE);
+}
+
+TEST_F(Chan, NullChannelAndBadSizesAreEinval) {
+  int v = 0;
+  EXPECT_EQ(gort_chan_send(nullptr, &v), -EINVAL);
+  EXPECT_EQ(gort_chan_recv(nullptr, &v), -EINVAL);
+  EXPECT_EQ(gort_chan_send_timeout(nullptr, &v, 0), -EINVAL);
+  EXPECT_EQ(gort_chan_recv_timeout(nullptr, &v, 10), -EINVAL);
+  EXPECT_EQ(gort_chan_close(nullptr), -EINVAL);
+  EXPECT_EQ(gort_chan_len(nullptr), 0u);
+  EXPECT_EQ(gort_chan_cap(nullptr), 0u);
+  errno = 0;
+  EXPECT_EQ(gort_chan_make(SIZE_MAX / 2, 4), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+// Elements of size 0 carry no data; the pointer is ignored.
+TEST_F(Chan, ZeroSizedElements) {
+  auto c = Make(0, 2);
+  EXPECT_EQ(gort_chan_send(c.get(), nullptr), 0);
+  EXPECT_EQ(gort_chan_send(c.get(), nullptr), 0);
+  EXPECT_EQ(gort_chan_len(c.get()), 2u);
+  EXPECT_EQ(gort_chan_recv(c.get(), nullptr), 0);
+  auto u = Make(0, 0);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      EXPECT_EQ(gort_chan_recv(u.get(), nullptr), 0);
+      gort_waitgroup_done(&wg);
+    });
+    EXPECT_EQ(gort_chan_send(u.get(), nullptr), 0);
+    gort_waitgroup_wait(&wg);
+  });
+}
+
+TEST_F(Chan, ReceiveIntoNullDiscards) {
+  auto c = Make(sizeof(int), 1);
+  int v = 5;
+  ASSERT_EQ(gort_chan_send(c.get(), &v), 0);
+  EXPECT_EQ(gort_chan_recv(c.get(), nullptr), 0);
+  EXPECT_EQ(gort_chan_len(c.get()), 0u);
+}
+
+// Large elements are copied whole, through the buffer and by hand-off.
+TEST_F(Chan, LargeElements) {
+  struct Big {
+    char bytes[1000];
+  };
+  for (size_t cap : {0, 2}) {
+    auto c = Make(sizeof(Big), cap);
+    Main([&] {
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        for (int i = 0; i < 100; i++) {
+          Big b;
+          memset(b.bytes, i, sizeof b.bytes);
+          ASSERT_EQ(gort_chan_send(c.get(), &b), 0);
+        }
+        gort_waitgroup_done(&wg);
+      });
+      for (int i = 0; i < 100; i++) {
+        Big b;
+        ASSERT_EQ(gort_chan_recv(c.get(), &b), 0);
+        for (char ch : b.bytes) ASSERT_EQ(ch, (char)i);
+      }
+      gort_waitgroup_wait(&wg);
+    });
+  }
+}
+
+// Plain threads and goroutines on the two ends of one channel.
+TEST_F(Chan, ThreadsAndGoroutinesMix) {
+  auto c = Make(sizeof(long), 0);
+  const long per = Scale(20000);
+  std::atomic<long> sum{0};
+  std::thread sender([&] {
+    for (long i = 1; i <= per; i++) ASSERT_EQ(gort_chan_send(c.get(), &i), 0);
+  });
+  std::thread receiver([&] {
+    for (long i = 0; i < per; i++) {
+      long v;
+      ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
+      sum += v;
+    }
+  });
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      for (long i = 0; i < per; i++) {
+        long v;
+        ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
+        sum += v;
+      }
+      gort_waitgroup_done(&wg);
+    });
+    for (long i = 1; i <= per; i++) ASSERT_EQ(gort_chan_send(c.get(), &i), 0);
+    gort_waitgroup_wait(&wg);
+  });
+  sender.join();
+  receiver.join();
+  EXPECT_EQ(sum.load(), 2 * per * (per + 1) / 2);
+}
+
+// A ping-pong hands each goroutine to the other's P (runnext): it runs
+// without any steal.
+TEST_F(Chan, PingPongStaysOnOneP) {
+  auto ping = Make(sizeof(int), 0), pong = Make(sizeof(int), 0);
+  gort_stats before, after;
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      int v;
+      for (int i = 0; i < 10000; i++) {
+        gort_chan_recv(ping.get(), &v);
+        gort_chan_send(pong.get(), &v);
+      }
+      gort_waitgroup_done(&wg);
+    });
+    gort_sleep(1000000);
+    gort_stats_get(&before);
+    for (int i = 0; i < 10000; i++) {
+      int v = i;
+      gort_chan_send(ping.get(), &v);
+      gort_chan_recv(pong.get(), &v);
+      ASSERT_EQ(v, i);
+    }
+    gort_stats_get(&after);
+    gort_waitgroup_wait(&wg);
+  });
+  // 20,000 handoffs; a few steals may race in, but not one per handoff.
+  EXPECT_LT(after.steals - before.steals, 1000u);
+}
+
+}  // namespace
