@@ -43,6 +43,9 @@ typedef struct op op;
 struct op {
     gort_sleeper s;
     _Atomic(uint32_t) done; /* 0: waiting; 1: claimed                    */
+    bool contended;         /* several claimants (a select, or a timeout):
+                               claim with a CAS; else only the one waker
+                               holding the channel lock can: a store */
     int which;              /* the case that completed; -1: timed out    */
     int result;             /* its result: 0 or -EPIPE                   */
 };
@@ -102,6 +105,10 @@ static waiter *wq_claim(wq *q) {
     while ((w = q->head) != NULL) {
         uint32_t zero = 0;
         wq_remove(q, w);
+        if (!w->op->contended) {
+            atomic_store_explicit(&w->op->done, 1, memory_order_relaxed);
+            return w;
+        }
         if (atomic_compare_exchange_strong(&w->op->done, &zero, 1)) return w;
     }
     return NULL;
@@ -245,8 +252,9 @@ static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
     gort_note_clear(o->s.note);
 }
 
-static void op_init(op *o) {
+static void op_init(op *o, bool contended) {
     gort_sleeper_init(&o->s);
+    o->contended = contended;
     atomic_store_explicit(&o->done, 0, memory_order_relaxed);
     o->which = -1;
     o->result = 0;
@@ -292,7 +300,7 @@ static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
         return r;
     }
     op o;
-    op_init(&o);
+    op_init(&o, timeout_ns > 0);
     waiter w = {&o, c, elem, 0, false, NULL, NULL, NULL};
     wq_push(send ? &c->sendq : &c->recvq, &w);
     gort_chan *one[1] = {c};
@@ -440,7 +448,7 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
     }
 
     op o; /* pass 2: queue a waiter on every case and block */
-    op_init(&o);
+    op_init(&o, live > 1 || timeout_ns > 0);
     for (i = 0; i < live; i++) {
         gort_case *k = &cases[order[i]];
         waiter *w = &waiters[i];

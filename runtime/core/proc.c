@@ -213,13 +213,18 @@ static void startm(P *p, bool spinning) {
 
 static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
 
+/* The caller published a G; a spinner publishes "not spinning" and then
+ * re-checks the queues.  The caller's store must be ordered before our
+ * loads (a store-load barrier), or both sides can miss each other.  A
+ * runnext exchange or a lock is such a barrier already; a run-queue tail
+ * store (release, a plain mov on x86) is not: then fence here. */
+void gort_wakep_after(bool fence) {
+    if (fence) atomic_thread_fence(memory_order_seq_cst);
+    gort_wakep();
+}
+
 void gort_wakep(void) {
     int32_t zero = 0;
-    /* Store-load barrier: the caller just published a G (a release store
-     * of a run-queue tail, a plain mov on x86); a spinner publishes
-     * "not spinning" and then re-checks the queues.  Without the fence
-     * our loads below could pass our store and both sides miss. */
-    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&sched->npidle) == 0) return;
     if (atomic_load(&sched->nmspinning) != 0 ||
         !atomic_compare_exchange_strong(&sched->nmspinning, &zero, 1))
@@ -270,7 +275,7 @@ static void p_count(_Atomic uint64_t *c) {
 /* ---- park ---------------------------------------------------------------- */
 
 static G *park_m(M *m, G *g) {
-    g->waitsince = gort_os_nanotime();
+    g->waitsince = gort_os_nanotime_coarse(); /* for the dump only */
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
     p_count(&m->p->n_parks);
     if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
@@ -292,15 +297,16 @@ void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
 void gort_ready(G *g, bool next) {
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
+    bool fence = false;
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     if (p != NULL) {
-        gort_runq_put(p, g, next);
+        fence = gort_runq_put(p, g, next);
     } else {
         gort_lock(&sched->lock);
         gort_globrunq_put(g);
         gort_unlock(&sched->lock);
     }
-    gort_wakep();
+    gort_wakep_after(fence);
 }
 
 /* ---- sleepers: goroutines and threads alike ------------------------------ */
@@ -497,17 +503,18 @@ int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
     g->saved_errno = 0;
     g->waitreason = NULL;
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
+    bool fence = false;
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     if (p != NULL) {
         p_count(&p->n_spawned);
-        gort_runq_put(p, g, true);
+        fence = gort_runq_put(p, g, true);
     } else {
         atomic_fetch_add(&sched->thread_spawned, 1);
         gort_lock(&sched->lock);
         gort_globrunq_put(g);
         gort_unlock(&sched->lock);
     }
-    gort_wakep();
+    gort_wakep_after(fence);
     return 0;
 }
 
@@ -966,7 +973,7 @@ void gort_dump(int fd) { gort_systemstack(dump, &fd); }
 static void dump(void *arg) {
     int fd = *(int *)arg;
     char line[256];
-    int64_t now = gort_os_nanotime();
+    int64_t now = gort_os_nanotime_coarse(); /* the clock of waitsince */
     int n;
 
     gort_lock(&sched->allg_lock);

@@ -58,10 +58,11 @@ static bool runq_put_slow(P *p, G *g, uint32_t head, uint32_t tail) {
     return true;
 }
 
-void gort_runq_put(P *p, G *g, bool next) {
+bool gort_runq_put(P *p, G *g, bool next) {
     if (next) {
-        G *old = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
-        if (old == NULL) return;
+        /* seq_cst: a full barrier, which gort_wakep relies on. */
+        G *old = atomic_exchange_explicit(&p->runnext, g, memory_order_seq_cst);
+        if (old == NULL) return false;
         g = old; /* kick the old runnext to the tail of the ring */
     }
     for (;;) {
@@ -70,9 +71,9 @@ void gort_runq_put(P *p, G *g, bool next) {
         if (tail - head < RUNQ_SIZE) {
             atomic_store_explicit(RQ_SLOT(p, tail), g, memory_order_relaxed);
             atomic_store_explicit(&p->runqtail, tail + 1, memory_order_release);
-            return;
+            return true;
         }
-        if (runq_put_slow(p, g, head, tail)) return;
+        if (runq_put_slow(p, g, head, tail)) return false; /* under sched.lock */
     }
 }
 

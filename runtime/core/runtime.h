@@ -216,13 +216,19 @@ void gort_block(gort_sleeper *s, bool (*unlockf)(G *g, void *arg), void *arg, co
 /* Wake s; the last touch of s (it may be on the woken caller's stack). */
 void gort_unblock(gort_sleeper *s);
 void gort_wakep(void);
+/* gort_wakep after publishing a G: with a store-load fence first when the
+ * publication was a plain release store (fenced: gort_runq_put's result). */
+void gort_wakep_after(bool fenced);
 /* Run fn(arg) on the M's g0 stack (Go's systemstack); fn must not park. */
 void gort_systemstack(void (*fn)(void *), void *arg);
 uint64_t gort_fastrand(void);
 GORT_NORETURN void gort_fatal(const char *msg);
 
 /* ---- runq.c ------------------------------------------------------------- */
-void gort_runq_put(P *p, G *g, bool next);
+/* Returns true if it published with a plain release store to the ring,
+ * which needs a fence before gort_wakep (see there); false if the G went
+ * only to runnext (a seq_cst exchange) or through sched.lock. */
+bool gort_runq_put(P *p, G *g, bool next);
 G *gort_runq_get(P *p, bool *inherit);
 G *gort_runq_steal(P *p, P *victim, bool stealnext);
 bool gort_runq_empty(P *p);

@@ -31,6 +31,9 @@ extern "C" {
 
 /* ---- clocks ---------------------------------------------------------- */
 int64_t gort_os_nanotime(void);            /* monotonic, ns */
+/* The same clock, cheaper and coarser (a few ms): for bookkeeping such as
+ * how long a goroutine has been parked, never for timers. */
+int64_t gort_os_nanotime_coarse(void);
 void gort_os_nanosleep(int64_t ns);        /* whole duration, EINTR retried */
 void gort_os_thread_yield(void);           /* sched_yield */
 

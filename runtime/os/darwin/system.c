@@ -78,3 +78,6 @@ uint64_t gort_os_thread_id(void) {
 
 /* darwin has no per-process mapping cap comparable to vm.max_map_count. */
 long gort_os_max_map_count(void) { return 1L << 30; }
+
+/* darwin's monotonic clock is already cheap (commpage). */
+int64_t gort_os_nanotime_coarse(void) { return gort_os_nanotime(); }

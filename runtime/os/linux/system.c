@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/os/os.h"
@@ -79,4 +80,12 @@ long gort_os_max_map_count(void) {
         fclose(f);
     }
     return v;
+}
+
+/* CLOCK_MONOTONIC_COARSE is the tick-granular monotonic clock: the vDSO
+ * reads it without touching the TSC (~4 ns instead of ~25 ns here). */
+int64_t gort_os_nanotime_coarse(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

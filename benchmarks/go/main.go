@@ -1,0 +1,164 @@
+// Command main runs the workloads of BENCHMARKS.md in Go, with the same
+// sizes and the same printed figure as gort's benchmarks, so the two can
+// be compared in one run on one machine:
+//
+//	go run benchmarks/go/main.go -workload pingpong
+//
+// It prints "<workload> <figure> <value>", e.g. "pingpong ns/roundtrip 210.5".
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+)
+
+func pingpong() (string, float64) {
+	const n = 1000000
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			v := <-ping
+			pong <- v
+		}
+	}()
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		ping <- i
+		<-pong
+	}
+	return "ns/roundtrip", float64(time.Since(t0).Nanoseconds()) / n
+}
+
+func buffered() (string, float64) {
+	const n = 10000000
+	c := make(chan int, 128)
+	t0 := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			c <- i
+		}
+		close(c)
+	}()
+	sum := 0
+	for v := range c {
+		sum += v
+	}
+	_ = sum
+	return "ns/message", float64(time.Since(t0).Nanoseconds()) / n
+}
+
+func selectBench() (string, float64) {
+	const n, per = 4000000, 1000000
+	var cs [4]chan int
+	t0 := time.Now()
+	for i := range cs {
+		cs[i] = make(chan int)
+		go func(c chan int) {
+			for i := 0; i < per; i++ {
+				c <- i
+			}
+		}(cs[i])
+	}
+	sum := 0
+	for i := 0; i < n; i++ {
+		select {
+		case v := <-cs[0]:
+			sum += v
+		case v := <-cs[1]:
+			sum += v
+		case v := <-cs[2]:
+			sum += v
+		case v := <-cs[3]:
+			sum += v
+		}
+	}
+	return "ns/message", float64(time.Since(t0).Nanoseconds()) / n
+}
+
+func mutex() (string, float64) {
+	const n = 10000000
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	counter := 0
+	t0 := time.Now()
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			for i := 0; i < n/4; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	return "ns/increment", float64(time.Since(t0).Nanoseconds()) / n
+}
+
+func spawn() (string, float64) {
+	const n = 1000000
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go wg.Done()
+	}
+	wg.Wait()
+	return "ns/goroutine", float64(time.Since(t0).Nanoseconds()) / n
+}
+
+func chainedSpawn() (string, float64) {
+	const n = 1000000
+	done := make(chan struct{})
+	var chain func(left int)
+	chain = func(left int) {
+		if left == 0 {
+			close(done)
+			return
+		}
+		go chain(left - 1)
+	}
+	t0 := time.Now()
+	go chain(n - 1)
+	<-done
+	return "ns/spawn", float64(time.Since(t0).Nanoseconds()) / n
+}
+
+func yieldMany() (string, float64) {
+	const g, yields = 200, 10000
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(g)
+	for i := 0; i < g; i++ {
+		go func() {
+			for j := 0; j < yields; j++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	return "ns/yield", float64(time.Since(t0).Nanoseconds()) / (g * yields)
+}
+
+func main() {
+	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many")
+	flag.Parse()
+	runs := map[string]func() (string, float64){
+		"pingpong": pingpong, "buffered": buffered, "select": selectBench, "mutex": mutex,
+		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany,
+	}
+	run, ok := runs[*workload]
+	if !ok {
+		fmt.Fprintln(os.Stderr, "unknown workload", *workload)
+		os.Exit(2)
+	}
+	run() // warm-up, as gort's benchmarks run several iterations
+	figure, v := run()
+	fmt.Printf("%s %s %.1f\n", *workload, figure, v)
+}
