@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -73,7 +74,11 @@ TEST(StackDeathTest, CustomStackOverflowIsReported) {
 }
 
 // A fault that is not a stack overflow is left to the default action.
-void NullDeref(void*) { *(volatile int*)nullptr = 1; }
+// (A PROT_NONE page, not NULL: UBSan would report a null store first.)
+void NullDeref(void*) {
+  void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *(volatile int*)page = 1;
+}
 
 TEST(StackDeathTest, OtherFaultsAreNotCalledOverflow) {
   EXPECT_EXIT(gort_main(NullDeref, nullptr), ::testing::KilledBySignal(SIGSEGV),
