@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -114,6 +115,37 @@ TEST_F(Chan, TimedOperationsTimeOut) {
     EXPECT_EQ(y, 7);
     gort_waitgroup_wait(&wg);
   });
+}
+
+// A huge timeout means "wait", not a deadline that overflowed into the
+// past (from a goroutine and from a plain thread).
+TEST_F(Chan, HugeTimeoutWaits) {
+  auto c = Make(sizeof(int), 0);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      gort_sleep(5 * 1000 * 1000);
+      int v = 3;
+      EXPECT_EQ(gort_chan_send(c.get(), &v), 0);
+      gort_waitgroup_done(&wg);
+    });
+    int v = 0;
+    EXPECT_EQ(gort_chan_recv_timeout(c.get(), &v, INT64_MAX), 0);
+    EXPECT_EQ(v, 3);
+    gort_waitgroup_wait(&wg);
+  });
+  std::thread t([&] {
+    int v = 0;
+    EXPECT_EQ(gort_chan_recv_timeout(c.get(), &v, INT64_MAX), 0);
+    EXPECT_EQ(v, 4);
+  });
+  Main([&] {
+    gort_sleep(5 * 1000 * 1000);
+    int v = 4;
+    EXPECT_EQ(gort_chan_send(c.get(), &v), 0);
+  });
+  t.join();
 }
 
 // Closing wakes every waiter: receivers get -EPIPE with the element

@@ -114,6 +114,13 @@ TEST_F(Sync, SemaBoundsConcurrency) {
   EXPECT_EQ(gort_sema_release(nullptr), -EINVAL);
 }
 
+TEST_F(Sync, SemaOverflowIsRefused) {
+  gort_sema full = GORT_SEMA_INIT(UINT32_MAX);
+  EXPECT_EQ(gort_sema_release(&full), -EOVERFLOW);
+  EXPECT_EQ(gort_sema_acquire(&full), 0);  // the count was not wrapped to 0
+  EXPECT_EQ(gort_sema_release(&full), 0);
+}
+
 // A plain thread wakes a goroutine, and a goroutine wakes a plain thread,
 // through the same semaphore, many times.
 TEST_F(Sync, SemaPingPongBetweenThreadAndGoroutine) {

@@ -204,14 +204,17 @@ typedef struct block_ctx {
  * then release the channels.  In that order: once a channel is unlocked a
  * waker may complete the op and the goroutine may run, delete its timer
  * and return, so the timer must be in a heap by then (lock order: channel,
- * then timer heap).  The timer may fire at once: the G is parked. */
+ * then timer heap).  The timer may fire at once: the G is parked, but once
+ * the timer is armed the goroutine may run and leave block(), whose frame
+ * holds *b: read everything needed from b before arming. */
 static bool block_unlock(G *g, void *arg) {
     block_ctx *b = arg;
+    lockset *ls = b->ls; /* b may be gone once the timer is armed */
     if (g != NULL && b->timer != NULL) {
         M *m = gort_getm();
         gort_timer_add(m->p, b->timer);
     }
-    unlock_all(b->ls);
+    unlock_all(ls); /* the lockset outlives this: its owner needs these locks to leave */
     return true;
 }
 
@@ -232,7 +235,7 @@ static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
     gort_tnode t = {.f = timeout_fire, .arg = o, .idx = -1, .sync = true};
     block_ctx b = {ls, NULL};
     if (timeout_ns > 0) {
-        t.when = gort_os_nanotime() + timeout_ns;
+        t.when = gort_deadline(timeout_ns);
         b.timer = &t;
     }
     if (o->s.g != NULL) {

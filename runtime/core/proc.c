@@ -919,7 +919,7 @@ void gort_sleep(int64_t ns) {
         gort_yield();
         return;
     }
-    gort_tnode t = {.when = gort_os_nanotime() + ns, .f = sleep_wake, .arg = g, .idx = -1};
+    gort_tnode t = {.when = gort_deadline(ns), .f = sleep_wake, .arg = g, .idx = -1};
     gort_park(sleep_commit, &t, "sleep");
 }
 

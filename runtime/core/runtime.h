@@ -183,6 +183,13 @@ extern gort_debug gort_debug_g;
 /* Parse GORT_MAXPROCS / GORT_STACK_SIZE / GORT_DEBUG into cfg/gort_debug_g. */
 void gort_env_parse(gort_config *cfg);
 
+/* gort_now() + ns, saturating: a huge timeout means "never", not a
+ * deadline in the past. */
+static inline int64_t gort_deadline(int64_t ns) {
+    int64_t now = gort_os_nanotime();
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* ---- proc.c ------------------------------------------------------------- */
 /* The calling thread's M, or NULL on a plain thread.  Not inlined, so a
  * compiler cannot keep an old thread's TLS address across a switch. */

@@ -93,9 +93,9 @@ void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
 
 void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) { gort_semacquire1(addr, false, reason); }
 
-void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
+/* Wake one waiter for a unit just added to *addr. */
+static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
     semroot *r = root_of(addr);
-    atomic_fetch_add(addr, 1);
     if (atomic_load(&r->nwait) == 0) return;
     gort_lock(&r->lock);
     waiter **link = &r->head, *prev = NULL, *w;
@@ -118,6 +118,11 @@ void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
     if (yield && gort_getg() != NULL) gort_yield();
 }
 
+void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
+    atomic_fetch_add(addr, 1);
+    sem_wake(addr, handoff);
+}
+
 void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
 
 /* ---- gort_sema ---------------------------------------------------------- */
@@ -133,8 +138,11 @@ int gort_sema_acquire(gort_sema *s) {
 
 int gort_sema_release(gort_sema *s) {
     if (s == NULL) return -EINVAL;
-    if (atomic_load(sema_word(s)) == UINT32_MAX) return -EOVERFLOW;
-    gort_semrelease(sema_word(s));
+    uint32_t v = atomic_load(sema_word(s));
+    do {
+        if (v == UINT32_MAX) return -EOVERFLOW; /* checked and added in one step */
+    } while (!atomic_compare_exchange_weak(sema_word(s), &v, v + 1));
+    sem_wake(sema_word(s), false);
     return 0;
 }
 

@@ -162,12 +162,14 @@ int gort_rwmutex_rlock(gort_rwmutex *grw) {
 int gort_rwmutex_runlock(gort_rwmutex *grw) {
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
-    int32_t r = atomic_fetch_sub(&rw->readers, 1) - 1;
+    int32_t old = atomic_load(&rw->readers), r;
+    do {
+        /* No reader is in: refuse without touching the count (a transient
+         * wrong count would strand a concurrent writer or reader). */
+        if (old == 0 || old == -RWMAX) return -EPERM;
+        r = old - 1;
+    } while (!atomic_compare_exchange_weak(&rw->readers, &old, r));
     if (r >= 0) return 0;
-    if (r + 1 == 0 || r + 1 == -RWMAX) { /* no reader was in */
-        atomic_fetch_add(&rw->readers, 1);
-        return -EPERM;
-    }
     /* A writer waits: the last reader out lets it in. */
     if (atomic_fetch_sub(&rw->readerwait, 1) - 1 == 0) gort_semrelease(&rw->writer_sem);
     return 0;
@@ -235,7 +237,12 @@ int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
     gort_unlock(&c->lock);
 
     int err = gort_mutex_unlock(gm);
-    if (err != 0) return err;
+    if (err != 0) {
+        /* Our ticket will never queue; a signal may be spent on it.  Turn
+         * that lost signal into spurious wakeups, which a cond allows. */
+        gort_cond_broadcast(gc);
+        return err;
+    }
     gort_lock(&c->lock);
     if (ticket_before(w.ticket, c->notify)) { /* signalled already */
         gort_unlock(&c->lock);

@@ -209,7 +209,7 @@ gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns) {
         errno = ENOMEM;
         return NULL;
     }
-    t->node.when = gort_os_nanotime() + after_ns;
+    t->node.when = gort_deadline(after_ns);
     t->node.period = period_ns;
     t->node.f = fire;
     t->node.arg = t;

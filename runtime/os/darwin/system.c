@@ -52,7 +52,8 @@ bool gort_note_sleep_for(gort_note *n, int64_t ns) {
     bool set;
 
     gettimeofday(&now, NULL);
-    int64_t when = (int64_t)now.tv_sec * 1000000000 + (int64_t)now.tv_usec * 1000 + ns;
+    int64_t wall = (int64_t)now.tv_sec * 1000000000 + (int64_t)now.tv_usec * 1000;
+    int64_t when = ns > INT64_MAX - wall ? INT64_MAX : wall + ns; /* saturate */
     deadline.tv_sec = (time_t)(when / 1000000000);
     deadline.tv_nsec = (long)(when % 1000000000);
     pthread_mutex_lock(&n->mu);

@@ -64,7 +64,8 @@ void gort_note_sleep(gort_note *n) {
 }
 
 bool gort_note_sleep_for(gort_note *n, int64_t ns) {
-    int64_t deadline = gort_os_nanotime() + ns;
+    int64_t now = gort_os_nanotime();
+    int64_t deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
         int64_t left = deadline - gort_os_nanotime();
         if (left <= 0) return false;

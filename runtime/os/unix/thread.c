@@ -32,7 +32,8 @@ int64_t gort_os_nanotime(void) {
 }
 
 void gort_os_nanosleep(int64_t ns) {
-    int64_t end = gort_os_nanotime() + ns;
+    int64_t now = gort_os_nanotime();
+    int64_t end = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
     while (ns > 0) {
         struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
         nanosleep(&ts, NULL); /* EINTR: sleep again for what is left */
