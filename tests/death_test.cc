@@ -30,7 +30,7 @@ void OverflowForever(void*) { Recurse(0, -1); }
 
 TEST(StackDeathTest, GuardPageOverflowNamesTheGoroutine) {
   EXPECT_DEATH(gort_main(OverflowForever, nullptr),
-               "gort: goroutine [0-9]+ stack overflow \\(stack [0-9]+ bytes\\)");
+               "gort: goroutine [0-9]+ \"main\" stack overflow \\(stack [0-9]+ bytes\\)");
 }
 
 // Past the guard-page budget a stack is canary-checked at every switch.
@@ -56,7 +56,7 @@ TEST(StackDeathTest, CanaryOverflowNamesTheGoroutine) {
         setenv("GORT_DEBUG", "stackguard=0", 1);
         gort_main(StartAnotherThenOverflow, nullptr);
       },
-      "gort: goroutine [0-9]+ stack overflow \\(stack [0-9]+ bytes, canary clobbered\\)");
+      "gort: goroutine [0-9]+ \"main\" stack overflow \\(stack [0-9]+ bytes, canary clobbered\\)");
 }
 
 // Overflow on a custom-size stack (its own mapping and guard page).
@@ -70,7 +70,7 @@ void OverflowCustom(void*) {
 
 TEST(StackDeathTest, CustomStackOverflowIsReported) {
   EXPECT_DEATH(gort_main(OverflowCustom, nullptr),
-               "gort: goroutine [0-9]+ stack overflow \\(stack 262144 bytes\\)");
+               "gort: goroutine [0-9]+ \"custom\" stack overflow \\(stack 262144 bytes\\)");
 }
 
 // A fault that is not a stack overflow is left to the default action.

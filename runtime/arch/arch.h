@@ -29,9 +29,11 @@
 #ifndef GORT_ARCH_H
 #define GORT_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime/atomic.h" /* GORT_NORETURN */
+#include "runtime/text.h"    /* GORT_NOPREEMPT */
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +47,48 @@ void gort_ctx_swap(gort_ctx *save, const gort_ctx *load);
 GORT_NORETURN void gort_ctx_jump(const gort_ctx *load);
 void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
+
+/*
+ * Asynchronous preemption (runtime/arch/<cpu>/preempt.S and preempt.c).
+ * The core's SIGURG handler decides that the interrupted goroutine may stop
+ * here; the arch layer makes it stop, through the signal context c (read
+ * and written with the OS's gort_sigctx_* accessors):
+ *
+ *   gort_arch_preempt_init()     once at start-up (amd64: size the XSAVE area).
+ *   gort_arch_preempt_room()     bytes below the interrupted sp the injected
+ *                                call needs, red zone included; the core
+ *                                checks the goroutine's stack has them.
+ *   gort_arch_preempt_inject(c)  edit c so that, when the handler returns,
+ *                                the goroutine calls gort_async_preempt as
+ *                                if the interrupted instruction had (Go's
+ *                                pushCall).
+ *   gort_async_preempt           the trampoline: saves every general, vector
+ *                                and flag register, calls the core's
+ *                                gort_async_preempt_park(), and when the
+ *                                goroutine runs again (on any M) restores
+ *                                them all and continues at the interrupted
+ *                                pc.  amd64 returns with a plain ret.  arm64
+ *                                has no register free for the final jump
+ *                                (x16-x18 may all be live in C), so it
+ *                                restores the FP state, calls the core's
+ *                                gort_async_preempt_resuming(frame), and
+ *                                raises SIGURG at itself; the handler then
+ *                                calls gort_arch_preempt_resume.
+ *   gort_arch_preempt_resume(c, frame)
+ *                                arm64: if c is that request, load every
+ *                                saved register into c (the kernel's
+ *                                sigreturn then restores them all at once)
+ *                                and return true.  amd64: false.
+ */
+typedef struct gort_sigctx gort_sigctx;
+void gort_arch_preempt_init(void);
+size_t gort_arch_preempt_room(void);
+void gort_arch_preempt_inject(gort_sigctx *c);
+bool gort_arch_preempt_resume(gort_sigctx *c, void *frame);
+void gort_async_preempt(void);
+/* Implemented by the core, called by the trampoline on the goroutine. */
+void gort_async_preempt_park(void);
+void gort_async_preempt_resuming(void *frame);
 
 #ifdef __cplusplus
 }

@@ -75,7 +75,7 @@ struct gort_chan {
 
 /* ---- queues (c->lock held) ------------------------------------------------ */
 
-static void wq_push(wq *q, waiter *w) {
+GORT_NOPREEMPT static void wq_push(wq *q, waiter *w) {
     w->next = NULL;
     w->prev = q->tail;
     if (q->tail != NULL)
@@ -86,7 +86,7 @@ static void wq_push(wq *q, waiter *w) {
     w->queued = true;
 }
 
-static void wq_remove(wq *q, waiter *w) {
+GORT_NOPREEMPT static void wq_remove(wq *q, waiter *w) {
     if (w->prev != NULL)
         w->prev->next = w->next;
     else
@@ -100,7 +100,7 @@ static void wq_remove(wq *q, waiter *w) {
 
 /* The first waiter whose op we can claim; others (claimed elsewhere) are
  * dropped from the queue. */
-static waiter *wq_claim(wq *q) {
+GORT_NOPREEMPT static waiter *wq_claim(wq *q) {
     waiter *w;
     while ((w = q->head) != NULL) {
         uint32_t zero = 0;
@@ -114,18 +114,18 @@ static waiter *wq_claim(wq *q) {
     return NULL;
 }
 
-static void *slot(gort_chan *c, size_t i) { return c->buf + ((c->head + i) % c->cap) * c->elem_size; }
+GORT_NOPREEMPT static void *slot(gort_chan *c, size_t i) { return c->buf + ((c->head + i) % c->cap) * c->elem_size; }
 
-static void copy_elem(gort_chan *c, void *dst, const void *src) {
+GORT_NOPREEMPT static void copy_elem(gort_chan *c, void *dst, const void *src) {
     if (c->elem_size != 0 && dst != NULL) memcpy(dst, src, c->elem_size);
 }
 
-static void zero_elem(gort_chan *c, void *dst) {
+GORT_NOPREEMPT static void zero_elem(gort_chan *c, void *dst) {
     if (c->elem_size != 0 && dst != NULL) memset(dst, 0, c->elem_size);
 }
 
 /* Complete a claimed waiter's case. */
-static void fill(waiter *w, int result) {
+GORT_NOPREEMPT static void fill(waiter *w, int result) {
     w->op->which = w->idx;
     w->op->result = result;
 }
@@ -134,7 +134,7 @@ static void fill(waiter *w, int result) {
  * Return 0 or -EPIPE when done, -EAGAIN when it would block; *wake is a
  * claimed waiter to wake once the lock is released. */
 
-static int try_send(gort_chan *c, const void *elem, waiter **wake) {
+GORT_NOPREEMPT static int try_send(gort_chan *c, const void *elem, waiter **wake) {
     waiter *w;
     if (c->closed) return -EPIPE;
     if ((w = wq_claim(&c->recvq)) != NULL) { /* hand off */
@@ -151,7 +151,7 @@ static int try_send(gort_chan *c, const void *elem, waiter **wake) {
     return -EAGAIN;
 }
 
-static int try_recv(gort_chan *c, void *elem, waiter **wake) {
+GORT_NOPREEMPT static int try_recv(gort_chan *c, void *elem, waiter **wake) {
     waiter *w;
     if ((w = wq_claim(&c->sendq)) != NULL) {
         if (c->cap == 0) {
@@ -187,11 +187,11 @@ typedef struct lockset {
     size_t n;
 } lockset;
 
-static void lock_all(lockset *ls) {
+GORT_NOPREEMPT static void lock_all(lockset *ls) {
     for (size_t i = 0; i < ls->n; i++) gort_lock(&ls->chans[i]->lock);
 }
 
-static void unlock_all(lockset *ls) {
+GORT_NOPREEMPT static void unlock_all(lockset *ls) {
     for (size_t i = ls->n; i > 0; i--) gort_unlock(&ls->chans[i - 1]->lock);
 }
 
@@ -207,7 +207,7 @@ typedef struct block_ctx {
  * then timer heap).  The timer may fire at once: the G is parked, but once
  * the timer is armed the goroutine may run and leave block(), whose frame
  * holds *b: read everything needed from b before arming. */
-static bool block_unlock(G *g, void *arg) {
+GORT_NOPREEMPT static bool block_unlock(G *g, void *arg) {
     block_ctx *b = arg;
     lockset *ls = b->ls; /* b may be gone once the timer is armed */
     if (g != NULL && b->timer != NULL) {
@@ -218,7 +218,7 @@ static bool block_unlock(G *g, void *arg) {
     return true;
 }
 
-static void timeout_fire(void *arg, int64_t now) {
+GORT_NOPREEMPT static void timeout_fire(void *arg, int64_t now) {
     op *o = arg;
     uint32_t zero = 0;
     (void)now;
@@ -231,7 +231,7 @@ static void timeout_fire(void *arg, int64_t now) {
 /* Block o, whose waiters are queued on the locked channels of ls, until a
  * case completes or timeout_ns (> 0; < 0: forever) passes.  Returns with
  * the channels unlocked and o->which set. */
-static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
+GORT_NOPREEMPT static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
     gort_tnode t = {.f = timeout_fire, .arg = o, .idx = -1, .sync = true};
     block_ctx b = {ls, NULL};
     if (timeout_ns > 0) {
@@ -255,7 +255,7 @@ static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
     gort_note_clear(o->s.note);
 }
 
-static void op_init(op *o, bool contended) {
+GORT_NOPREEMPT static void op_init(op *o, bool contended) {
     gort_sleeper_init(&o->s);
     o->contended = contended;
     atomic_store_explicit(&o->done, 0, memory_order_relaxed);
@@ -265,7 +265,7 @@ static void op_init(op *o, bool contended) {
 
 /* ---- channels ------------------------------------------------------------ */
 
-gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
+GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
     gort_chan *c;
     if (elem_size != 0 && cap > SIZE_MAX / 2 / elem_size) {
         errno = EINVAL;
@@ -285,13 +285,14 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
     return c;
 }
 
-void gort_chan_free(gort_chan *c) {
+GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
     if (c == NULL) return;
     free(c->buf);
     free(c);
 }
 
-static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
+GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
+    gort_preempt_check();
     waiter *wake = NULL;
     int r;
     if (c == NULL) return -EINVAL;
@@ -316,18 +317,18 @@ static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
     return -ETIMEDOUT;
 }
 
-int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
-int gort_chan_recv(gort_chan *c, void *elem) { return chan_op(c, elem, false, -1); }
+GORT_NOPREEMPT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
+GORT_NOPREEMPT int gort_chan_recv(gort_chan *c, void *elem) { return chan_op(c, elem, false, -1); }
 
-int gort_chan_send_timeout(gort_chan *c, const void *elem, int64_t timeout_ns) {
+GORT_NOPREEMPT int gort_chan_send_timeout(gort_chan *c, const void *elem, int64_t timeout_ns) {
     return chan_op(c, (void *)elem, true, timeout_ns);
 }
 
-int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t timeout_ns) {
+GORT_NOPREEMPT int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t timeout_ns) {
     return chan_op(c, elem, false, timeout_ns);
 }
 
-int gort_chan_close(gort_chan *c) {
+GORT_NOPREEMPT int gort_chan_close(gort_chan *c) {
     waiter *wake = NULL, *w;
     if (c == NULL) return -EINVAL;
     gort_lock(&c->lock);
@@ -355,7 +356,7 @@ int gort_chan_close(gort_chan *c) {
     return 0;
 }
 
-size_t gort_chan_len(const gort_chan *cc) {
+GORT_NOPREEMPT size_t gort_chan_len(const gort_chan *cc) {
     gort_chan *c = (gort_chan *)cc;
     if (c == NULL) return 0;
     gort_lock(&c->lock);
@@ -364,26 +365,27 @@ size_t gort_chan_len(const gort_chan *cc) {
     return n;
 }
 
-size_t gort_chan_cap(const gort_chan *c) { return c != NULL ? c->cap : 0; }
+GORT_NOPREEMPT size_t gort_chan_cap(const gort_chan *c) { return c != NULL ? c->cap : 0; }
 
 /* ---- select -------------------------------------------------------------- */
 
 #define SELECT_MAX 65536
 #define SELECT_STACK 16 /* up to this many cases need no allocation */
 
-static int cmp_chan(const void *a, const void *b) {
+GORT_NOPREEMPT static int cmp_chan(const void *a, const void *b) {
     uintptr_t x = (uintptr_t) * (gort_chan *const *)a, y = (uintptr_t) * (gort_chan *const *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Go's empty select: park (or block the thread) forever. */
-static GORT_NORETURN void block_forever(void) {
+GORT_NOPREEMPT static GORT_NORETURN void block_forever(void) {
     gort_sleeper s;
     gort_sleeper_init(&s);
     for (;;) gort_block(&s, NULL, NULL, "select (no cases)"); /* no one wakes it */
 }
 
-int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
+GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
+    gort_preempt_check();
     uint32_t order_buf[SELECT_STACK];
     gort_chan *chans_buf[SELECT_STACK];
     waiter waiters_buf[SELECT_STACK];

@@ -5,6 +5,9 @@
  *   GORT_STACK_SIZE=bytes default goroutine stack (suffix k/K or m/M allowed)
  *   GORT_DEBUG=a=1,b=2    debug knobs (gort_debug in runtime.h):
  *       stackguard=0      no guard pages: every stack is canary-checked
+ *       asyncpreemptoff=1 no preemption signals: a goroutine is preempted
+ *                         only when it enters the runtime
+ *       schedtrace=MS     one line of scheduler state on stderr every MS ms
  * Malformed values are ignored, with one line on stderr.
  */
 #include <stdio.h>
@@ -13,16 +16,16 @@
 
 #include "runtime/core/runtime.h"
 
-gort_debug gort_debug_g = {1};
+gort_debug gort_debug_g = {.stackguard = 1};
 
-static void warn(const char *name, const char *value) {
+GORT_NOPREEMPT static void warn(const char *name, const char *value) {
     char line[160];
     int n = snprintf(line, sizeof line, "gort: ignoring %s=%s\n", name, value);
     if (n > 0) gort_os_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* A non-negative integer with an optional k/m suffix; -1 if malformed. */
-static long long parse_size(const char *s) {
+GORT_NOPREEMPT static long long parse_size(const char *s) {
     char *end;
     long long v = strtoll(s, &end, 10);
     if (end == s || v < 0) return -1;
@@ -31,7 +34,7 @@ static long long parse_size(const char *s) {
     return *end == 0 ? v : -1;
 }
 
-static void parse_debug(const char *list) {
+GORT_NOPREEMPT static void parse_debug(const char *list) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -40,12 +43,16 @@ static void parse_debug(const char *list) {
         if (eq != NULL) *eq = 0;
         if (v >= 0 && strcmp(item, "stackguard") == 0)
             gort_debug_g.stackguard = (int)v;
+        else if (v >= 0 && strcmp(item, "asyncpreemptoff") == 0)
+            gort_debug_g.asyncpreemptoff = (int)v;
+        else if (v >= 0 && v <= 3600000 && strcmp(item, "schedtrace") == 0)
+            gort_debug_g.schedtrace = (int)v;
         else
             warn("GORT_DEBUG item", item);
     }
 }
 
-void gort_env_parse(gort_config *cfg) {
+GORT_NOPREEMPT void gort_env_parse(gort_config *cfg) {
     const char *s;
     if ((s = getenv("GORT_MAXPROCS")) != NULL && *s) {
         long long v = parse_size(s);

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/core/runtime.h"
 
@@ -53,14 +54,14 @@ static _Thread_local M *tls_m __attribute__((tls_model("initial-exec")));
 #define GORT_NOIPA __attribute__((noinline))
 #endif
 
-GORT_NOIPA M *gort_getm(void) { return tls_m; }
+GORT_NOPREEMPT GORT_NOIPA M *gort_getm(void) { return tls_m; }
 
-G *gort_getg(void) {
+GORT_NOPREEMPT G *gort_getg(void) {
     M *m = gort_getm();
     return m != NULL ? m->curg : NULL;
 }
 
-_Noreturn void gort_fatal(const char *msg) {
+GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
     M *m = tls_m;
     char line[512];
     int n;
@@ -72,19 +73,19 @@ _Noreturn void gort_fatal(const char *msg) {
     abort();
 }
 
-void gort_lock(gort_os_lock *l) {
+GORT_NOPREEMPT void gort_lock(gort_os_lock *l) {
     M *m = gort_getm();
     if (m != NULL) m->locks++;
     gort_os_lock_acquire(l);
 }
 
-void gort_unlock(gort_os_lock *l) {
+GORT_NOPREEMPT void gort_unlock(gort_os_lock *l) {
     M *m = gort_getm();
     gort_os_lock_release(l);
     if (m != NULL) m->locks--;
 }
 
-static uint64_t xorshift(uint64_t *s) {
+GORT_NOPREEMPT static uint64_t xorshift(uint64_t *s) {
     uint64_t x = *s;
     x ^= x << 13;
     x ^= x >> 7;
@@ -92,7 +93,7 @@ static uint64_t xorshift(uint64_t *s) {
     return *s = x;
 }
 
-uint64_t gort_fastrand(void) {
+GORT_NOPREEMPT uint64_t gort_fastrand(void) {
     static _Thread_local uint64_t thread_rand;
     M *m = gort_getm();
     uint64_t *s = m != NULL ? &m->rand : &thread_rand;
@@ -106,41 +107,43 @@ uint64_t gort_fastrand(void) {
 
 static gort_sched *const sched = &gort_sched_g;
 
-static void pidle_put(P *p) {
+GORT_NOPREEMPT static void pidle_put(P *p) {
     atomic_store_explicit(&p->status, P_IDLE, memory_order_relaxed);
     p->link = sched->pidle;
     sched->pidle = p;
     atomic_fetch_add(&sched->npidle, 1);
 }
 
-static P *pidle_get(void) {
+GORT_NOPREEMPT static P *pidle_get(void) {
     P *p = sched->pidle;
     if (p != NULL) {
         sched->pidle = p->link;
         atomic_fetch_sub(&sched->npidle, 1);
+        if (sched->sysmon_wait) gort_sysmon_wake();
     }
     return p;
 }
 
-static void acquirep(M *m, P *p) {
-    if (p->m != NULL || atomic_load_explicit(&p->status, memory_order_relaxed) != P_IDLE)
+GORT_NOPREEMPT static void acquirep(M *m, P *p) {
+    if (atomic_load_explicit(&p->m, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&p->status, memory_order_relaxed) != P_IDLE)
         gort_fatal("gort: acquirep: P is not idle");
     m->p = p;
-    p->m = m;
+    atomic_store_explicit(&p->m, m, memory_order_relaxed);
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
 }
 
-static P *releasep(M *m) {
+GORT_NOPREEMPT static P *releasep(M *m) {
     P *p = m->p;
     m->p = NULL;
-    p->m = NULL;
+    atomic_store_explicit(&p->m, NULL, memory_order_relaxed);
     return p;
 }
 
 /* Move everything runnable from p (which this M holds or which is idle)
  * to the global queue, its timers to P0, and its free Gs to the global
  * free list, so the P can be retired. */
-static void p_drain(P *p) {
+GORT_NOPREEMPT static void p_drain(P *p) {
     bool inherit;
     G *g;
     while ((g = gort_runq_get(p, &inherit)) != NULL) gort_globrunq_put(g);
@@ -157,7 +160,7 @@ static void p_drain(P *p) {
 }
 
 /* Put an M to sleep until startm hands it a P. */
-static void stopm(M *m) {
+GORT_NOPREEMPT static void stopm(M *m) {
     gort_lock(&sched->lock);
     m->schedlink = sched->midle;
     sched->midle = m;
@@ -171,7 +174,7 @@ static void stopm(M *m) {
 
 static void *mstart(void *arg);
 
-static void newm(P *p, bool spinning) {
+GORT_NOPREEMPT static void newm(P *p, bool spinning) {
     M *m = calloc(1, sizeof *m);
     int err;
     if (m == NULL) gort_fatal("gort: out of memory creating a thread (M)");
@@ -189,7 +192,7 @@ static void newm(P *p, bool spinning) {
 
 /* Run some M on p (an idle one if p is NULL); spinning: the caller already
  * counted it in nmspinning. */
-static void startm(P *p, bool spinning) {
+GORT_NOPREEMPT static void startm(P *p, bool spinning) {
     gort_lock(&sched->lock);
     if (p == NULL && (p = pidle_get()) == NULL) {
         gort_unlock(&sched->lock);
@@ -218,12 +221,12 @@ static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
  * loads (a store-load barrier), or both sides can miss each other.  A
  * runnext exchange or a lock is such a barrier already; a run-queue tail
  * store (release, a plain mov on x86) is not: then fence here. */
-void gort_wakep_after(bool fence) {
+GORT_NOPREEMPT void gort_wakep_after(bool fence) {
     if (fence) atomic_thread_fence(memory_order_seq_cst);
     gort_wakep();
 }
 
-void gort_wakep(void) {
+GORT_NOPREEMPT void gort_wakep(void) {
     int32_t zero = 0;
     if (atomic_load(&sched->npidle) == 0) return;
     if (atomic_load(&sched->nmspinning) != 0 ||
@@ -238,7 +241,7 @@ void gort_wakep(void) {
 
 /* Switch from the running G to this M's g0, which runs fn(m, g) there.
  * Returns when the G is resumed, possibly on another M. */
-static void mcall(G *(*fn)(M *, G *)) {
+GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     M *m = gort_getm();
     G *g = m->curg;
     g->saved_errno = errno;
@@ -249,13 +252,16 @@ static void mcall(G *(*fn)(M *, G *)) {
 
 /* Run g on m until it switches back; then run its after_switch action,
  * which may hand back a G to run at once (a park that was cancelled). */
-static void run(M *m, G *g, bool inherit) {
+GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
     while (g != NULL) {
         P *p = m->p;
-        if (!inherit) p->schedtick++;
+        if (!inherit)
+            atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
         atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                               memory_order_relaxed);
         g->m = m;
+        g->since = gort_clock();
         m->curg = g;
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno = g->saved_errno;
@@ -268,14 +274,14 @@ static void run(M *m, G *g, bool inherit) {
     }
 }
 
-static void p_count(_Atomic uint64_t *c) {
+GORT_NOPREEMPT static void p_count(_Atomic uint64_t *c) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
 /* ---- park ---------------------------------------------------------------- */
 
-static G *park_m(M *m, G *g) {
-    g->waitsince = gort_os_nanotime_coarse(); /* for the dump only */
+GORT_NOPREEMPT static G *park_m(M *m, G *g) {
+    g->since = gort_clock(); /* for the dump only */
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
     p_count(&m->p->n_parks);
     if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
@@ -285,7 +291,7 @@ static G *park_m(M *m, G *g) {
     return NULL;
 }
 
-void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+GORT_NOPREEMPT void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
     M *m = gort_getm();
     G *g = m->curg;
     g->waitreason = reason;
@@ -294,10 +300,11 @@ void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
     mcall(park_m);
 }
 
-void gort_ready(G *g, bool next) {
+GORT_NOPREEMPT void gort_ready(G *g, bool next) {
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
     bool fence = false;
+    g->since = gort_clock();
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     if (p != NULL) {
         fence = gort_runq_put(p, g, next);
@@ -311,14 +318,14 @@ void gort_ready(G *g, bool next) {
 
 /* ---- sleepers: goroutines and threads alike ------------------------------ */
 
-void gort_sleeper_init(gort_sleeper *s) {
+GORT_NOPREEMPT void gort_sleeper_init(gort_sleeper *s) {
     s->g = gort_getg();
     s->note = NULL;
     if (s->g == NULL && (s->note = gort_os_thread_note()) == NULL)
         gort_fatal("gort: out of memory (thread note)");
 }
 
-void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+GORT_NOPREEMPT void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const char *reason) {
     if (s->g != NULL) {
         gort_park(unlockf, arg, reason);
         return;
@@ -328,7 +335,7 @@ void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const 
     gort_note_clear(s->note);
 }
 
-void gort_unblock(gort_sleeper *s) {
+GORT_NOPREEMPT void gort_unblock(gort_sleeper *s) {
     if (s->g != NULL)
         gort_ready(s->g, true);
     else
@@ -337,13 +344,29 @@ void gort_unblock(gort_sleeper *s) {
 
 /* ---- yield ---------------------------------------------------------------- */
 
-static G *yield_m(M *m, G *g) {
+GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     gort_runq_put(m->p, g, false); /* behind everything already waiting */
     return NULL;
 }
 
-void gort_yield(void) {
+/* ---- preemption ---------------------------------------------------------- */
+
+/* Like a yield, but behind everything: on the global queue, so the Gs
+ * waiting on this P and elsewhere run first (Go's gopreempt_m). */
+GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
+    p_count(&m->p->n_preemptions);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    g->since = gort_clock();
+    gort_lock(&sched->lock);
+    gort_globrunq_put(g);
+    gort_unlock(&sched->lock);
+    return NULL;
+}
+
+GORT_NOPREEMPT void gort_preempt_park(void) { mcall(preempt_m); }
+
+GORT_NOPREEMPT void gort_yield(void) {
     if (gort_getg() == NULL) {
         gort_os_thread_yield();
         return;
@@ -357,7 +380,7 @@ void gort_yield(void) {
  * (g0 cannot resume meanwhile: only this goroutine's mcall would resume
  * it).  For work that needs more stack than a goroutine may have.  On g0
  * or a plain thread, just call fn.  fn must not park. */
-void gort_systemstack(void (*fn)(void *), void *arg) {
+GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
     M *m = gort_getm();
     if (m == NULL || m->curg == NULL) {
         fn(arg);
@@ -373,7 +396,7 @@ void gort_systemstack(void (*fn)(void *), void *arg) {
 
 #define GFREE_MAX 64 /* per-P free G cache; half moves to/from the global list */
 
-static void gfput(P *p, G *g) {
+GORT_NOPREEMPT static void gfput(P *p, G *g) {
     if (p == NULL) {
         gort_lock(&sched->gfree_lock);
         g->schedlink = sched->gfree;
@@ -397,7 +420,7 @@ static void gfput(P *p, G *g) {
     gort_unlock(&sched->gfree_lock);
 }
 
-static G *gfget(P *p) {
+GORT_NOPREEMPT static G *gfget(P *p) {
     G *g;
     if (p == NULL || p->gfree == NULL) {
         if (sched->gfree == NULL) return NULL; /* racy peek; fine */
@@ -425,7 +448,7 @@ static G *gfget(P *p) {
     return g;
 }
 
-static G *g_new(void) {
+GORT_NOPREEMPT static G *g_new(void) {
     G *g = calloc(1, sizeof *g);
     if (g == NULL) return NULL;
     gort_lock(&sched->allg_lock);
@@ -446,7 +469,7 @@ static G *g_new(void) {
     return g;
 }
 
-static uint64_t new_goid(P *p) {
+GORT_NOPREEMPT static uint64_t new_goid(P *p) {
     enum { BATCH = 16 };
     if (p == NULL) return atomic_fetch_add(&sched->goid_gen, 1) + 1;
     if (p->goid_next == p->goid_end) {
@@ -456,7 +479,7 @@ static uint64_t new_goid(P *p) {
     return p->goid_next++;
 }
 
-static G *goexit_m(M *m, G *g) {
+GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     P *p = m->p;
     atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
     p_count(&p->n_exited);
@@ -469,14 +492,15 @@ static G *goexit_m(M *m, G *g) {
     return NULL;
 }
 
-static void g_main(void *arg) {
+GORT_NOPREEMPT static void g_main(void *arg) {
     G *g = arg;
     g->fn(g->arg);
     mcall(goexit_m);
     gort_fatal("gort: a dead goroutine was resumed");
 }
 
-int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
+GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
+    gort_preempt_check();
     size_t size;
     G *g;
     int err;
@@ -518,9 +542,9 @@ int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
     return 0;
 }
 
-int gort_go(void (*fn)(void *), void *arg) { return gort_go_with(fn, arg, NULL); }
+GORT_NOPREEMPT int gort_go(void (*fn)(void *), void *arg) { return gort_go_with(fn, arg, NULL); }
 
-uint64_t gort_self(void) {
+GORT_NOPREEMPT uint64_t gort_self(void) {
     G *g = gort_getg();
     return g != NULL ? g->id : 0;
 }
@@ -529,24 +553,24 @@ uint64_t gort_self(void) {
 /* Finding work                                                           */
 /* ===================================================================== */
 
-static void become_spinning(M *m) {
+GORT_NOPREEMPT static void become_spinning(M *m) {
     m->spinning = true;
     atomic_fetch_add(&sched->nmspinning, 1);
 }
 
 /* A spinning M found work: stop spinning and let another M look. */
-static void reset_spinning(M *m) {
+GORT_NOPREEMPT static void reset_spinning(M *m) {
     m->spinning = false;
     if (atomic_fetch_sub(&sched->nmspinning, 1) <= 0) gort_fatal("gort: negative nmspinning");
     gort_wakep();
 }
 
 /* Fire p's due timers (they ready goroutines onto this M's P). */
-static void check_timers(P *p) {
+GORT_NOPREEMPT static void check_timers(P *p) {
     if (atomic_load_explicit(&p->timers.next, memory_order_relaxed) != 0) gort_timers_run(p, gort_os_nanotime());
 }
 
-static G *steal_work(M *m, P *p) {
+GORT_NOPREEMPT static G *steal_work(M *m, P *p) {
     int32_t procs = atomic_load(&sched->gomaxprocs);
     int32_t nallp = atomic_load(&sched->nallp);
     for (int round = 0; round < 4; round++) {
@@ -577,7 +601,7 @@ static G *steal_work(M *m, P *p) {
  * again under sched.lock, since the count may have grown back.  An M that
  * stops here must not stay counted as spinning, or wakep would never wake
  * anyone again. */
-static void retire_p(M *m) {
+GORT_NOPREEMPT static void retire_p(M *m) {
     P *p = m->p;
     gort_lock(&sched->lock);
     if (p->id < atomic_load(&sched->gomaxprocs)) {
@@ -608,7 +632,7 @@ static void retire_p(M *m) {
 /* Sleep until the earliest timer (deadline `until`) as the one timer
  * sleeper, then take an idle P to fire it; or, if another M already is
  * the sleeper, park. */
-static void timer_sleep(M *m, int64_t until) {
+GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
     gort_lock(&sched->lock);
     if (sched->timer_m != NULL) {
         bool poke = until < atomic_load(&sched->timer_until) && !sched->timer_poked;
@@ -638,7 +662,7 @@ static void timer_sleep(M *m, int64_t until) {
         stopm(m);
 }
 
-void gort_timers_notify(int64_t when) {
+GORT_NOPREEMPT void gort_timers_notify(int64_t when) {
     int64_t until = atomic_load(&sched->timer_until);
     if (until == 0) {
         gort_wakep();
@@ -655,7 +679,7 @@ void gort_timers_notify(int64_t when) {
 
 /* Find a runnable G for m, which holds a P; blocks (parking m) until there
  * is one.  Returns with m holding a P. */
-static G *find_runnable(M *m, bool *inherit) {
+GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
     for (;;) {
         P *p = m->p;
         G *g;
@@ -665,7 +689,7 @@ static G *find_runnable(M *m, bool *inherit) {
             continue;
         }
         check_timers(p);
-        if (p->schedtick % 61 == 0 && atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0) {
+        if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 && atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0) {
             gort_lock(&sched->lock);
             g = gort_globrunq_get(p, 1);
             gort_unlock(&sched->lock);
@@ -728,7 +752,7 @@ static G *find_runnable(M *m, bool *inherit) {
     }
 }
 
-static _Noreturn void schedule_loop(M *m) {
+GORT_NOPREEMPT static _Noreturn void schedule_loop(M *m) {
     for (;;) {
         bool inherit;
         G *g = find_runnable(m, &inherit);
@@ -737,10 +761,11 @@ static _Noreturn void schedule_loop(M *m) {
     }
 }
 
-static void *mstart(void *arg) {
+GORT_NOPREEMPT static void *mstart(void *arg) {
     M *m = arg;
     tls_m = m;
     m->tid = gort_os_thread_id();
+    m->thread = gort_os_thread_self();
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
     acquirep(m, m->nextp);
@@ -752,7 +777,7 @@ static void *mstart(void *arg) {
 /* Start-up, maxprocs                                                     */
 /* ===================================================================== */
 
-static P *p_new(int32_t id) {
+GORT_NOPREEMPT static P *p_new(int32_t id) {
     P *p = calloc(1, sizeof *p);
     if (p == NULL) gort_fatal("gort: out of memory creating a P");
     p->id = id;
@@ -761,7 +786,7 @@ static P *p_new(int32_t id) {
 }
 
 /* Make Ps [old, n) usable; sched.lock held. */
-static void procs_grow(int32_t old, int32_t n) {
+GORT_NOPREEMPT static void procs_grow(int32_t old, int32_t n) {
     for (int32_t i = old; i < n; i++) {
         P *p = sched->allp[i];
         if (p == NULL) {
@@ -774,7 +799,7 @@ static void procs_grow(int32_t old, int32_t n) {
 
 /* Retire idle Ps at or beyond n; sched.lock held.  Running ones retire
  * themselves at their next schedule. */
-static void procs_shrink(int32_t n) {
+GORT_NOPREEMPT static void procs_shrink(int32_t n) {
     P **link = &sched->pidle;
     while (*link != NULL) {
         P *p = *link;
@@ -791,14 +816,14 @@ static void procs_shrink(int32_t n) {
 
 static gort_config init_cfg;
 
-static int cfg_check(const gort_config *cfg) {
+GORT_NOPREEMPT static int cfg_check(const gort_config *cfg) {
     if (cfg->maxprocs < 0 || cfg->maxprocs > GORT_MAXPROCS_LIMIT) return -EINVAL;
     if (cfg->stack_size != 0 && (cfg->stack_size < GORT_STACK_MIN || cfg->stack_size > GORT_STACK_MAX))
         return -EINVAL;
     return 0;
 }
 
-static void rt_start(const gort_config *user) {
+GORT_NOPREEMPT static void rt_start(const gort_config *user) {
     gort_config cfg = {0, 0};
     size_t page = gort_os_pagesize();
     int err;
@@ -813,14 +838,18 @@ static void rt_start(const gort_config *user) {
     if (cfg.stack_size == 0) cfg.stack_size = (size_t)64 << 10;
     init_cfg = cfg;
     sched->stack_size = (cfg.stack_size + page - 1) & ~(page - 1);
+    atomic_store(&sched->clock, gort_os_nanotime());
+    gort_os_text_init();
+    gort_arch_preempt_init();
     if ((err = gort_os_signals_install()) != 0) gort_fatal("gort: cannot install signal handlers");
     gort_lock(&sched->lock);
     procs_grow(0, cfg.maxprocs);
     atomic_store(&sched->gomaxprocs, cfg.maxprocs);
     gort_unlock(&sched->lock);
+    gort_sysmon_start();
 }
 
-static int start_once(const gort_config *cfg) {
+GORT_NOPREEMPT static int start_once(const gort_config *cfg) {
     int st = atomic_load_explicit(&init_state, memory_order_acquire);
     if (st == 2) return 1;
     int zero = 0;
@@ -833,11 +862,11 @@ static int start_once(const gort_config *cfg) {
     return 1;
 }
 
-void gort_lazy_init(void) {
+GORT_NOPREEMPT void gort_lazy_init(void) {
     if (atomic_load_explicit(&init_state, memory_order_acquire) != 2) start_once(NULL);
 }
 
-int gort_init(const gort_config *cfg) {
+GORT_NOPREEMPT int gort_init(const gort_config *cfg) {
     if (cfg != NULL) {
         int err = cfg_check(cfg);
         if (err != 0) return err;
@@ -850,7 +879,7 @@ int gort_init(const gort_config *cfg) {
     return 0;
 }
 
-int gort_maxprocs(int n) {
+GORT_NOPREEMPT int gort_maxprocs(int n) {
     if (n > GORT_MAXPROCS_LIMIT) return -EINVAL;
     gort_lazy_init();
     gort_lock(&sched->lock);
@@ -867,7 +896,7 @@ int gort_maxprocs(int n) {
     return old;
 }
 
-int64_t gort_now(void) { return gort_os_nanotime(); }
+GORT_NOPREEMPT int64_t gort_now(void) { return gort_os_nanotime(); }
 
 /* ===================================================================== */
 /* gort_main, sleep                                                       */
@@ -879,13 +908,13 @@ struct main_call {
     _Atomic uint32_t done;
 };
 
-static void main_trampoline(void *arg) {
+GORT_NOPREEMPT static void main_trampoline(void *arg) {
     struct main_call *c = arg;
     c->fn(c->arg);
     gort_semrelease(&c->done); /* last touch of *c */
 }
 
-int gort_main(void (*fn)(void *), void *arg) {
+GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
     struct main_call c = {fn, arg, 0};
     gort_go_attr attr = {0, "main"};
     int err;
@@ -896,20 +925,21 @@ int gort_main(void (*fn)(void *), void *arg) {
     return 0;
 }
 
-static void sleep_wake(void *arg, int64_t now) {
+GORT_NOPREEMPT static void sleep_wake(void *arg, int64_t now) {
     (void)now;
     gort_ready(arg, false);
 }
 
 /* On g0: arm the timer only now that the G is parked, so it cannot be
  * readied while still running. */
-static bool sleep_commit(G *g, void *arg) {
+GORT_NOPREEMPT static bool sleep_commit(G *g, void *arg) {
     (void)g;
     gort_timer_add(gort_getm()->p, arg);
     return true;
 }
 
-void gort_sleep(int64_t ns) {
+GORT_NOPREEMPT void gort_sleep(int64_t ns) {
+    gort_preempt_check();
     G *g = gort_getg();
     if (g == NULL) {
         if (ns > 0) gort_os_nanosleep(ns);
@@ -927,7 +957,7 @@ void gort_sleep(int64_t ns) {
 /* Signals: stack overflow                                                */
 /* ===================================================================== */
 
-void gort_sig_fault(int sig, void *addr) {
+GORT_NOPREEMPT void gort_sig_fault(int sig, void *addr) {
     (void)sig;
     M *m = tls_m;
     if (m != NULL && m->curg != NULL) gort_stack_fault(m->curg, addr);
@@ -937,7 +967,7 @@ void gort_sig_fault(int sig, void *addr) {
 /* Introspection                                                          */
 /* ===================================================================== */
 
-void gort_stats_get(gort_stats *out) {
+GORT_NOPREEMPT void gort_stats_get(gort_stats *out) {
     uint64_t spawned = atomic_load(&sched->thread_spawned), exited = 0;
     memset(out, 0, sizeof *out);
     int32_t n = atomic_load(&sched->nallp);
@@ -956,7 +986,7 @@ void gort_stats_get(gort_stats *out) {
     out->procs = (uint64_t)(atomic_load(&init_state) == 2 ? atomic_load(&sched->gomaxprocs) : 0);
 }
 
-static const char *status_name(uint32_t s) {
+GORT_NOPREEMPT static const char *status_name(uint32_t s) {
     switch (s) {
     case G_RUNNABLE: return "runnable";
     case G_RUNNING: return "running";
@@ -965,30 +995,58 @@ static const char *status_name(uint32_t s) {
     }
 }
 
-static void dump(void *arg);
-
-/* Runs on g0 (gort_systemstack): safe from a goroutine with a small stack. */
-void gort_dump(int fd) { gort_systemstack(dump, &fd); }
-
-static void dump(void *arg) {
-    int fd = *(int *)arg;
-    char line[256];
-    int64_t now = gort_os_nanotime_coarse(); /* the clock of waitsince */
-    int n;
-
-    gort_lock(&sched->allg_lock);
+/* One line per live goroutine:
+ *   goroutine 7 "worker" [waiting: chan receive, 1200 ms]
+ *   goroutine 9 "" [running on M2, 3 ms]
+ * Async-signal-safe (the SIGQUIT handler calls it): no stdio, no malloc;
+ * if allg_lock stays taken (it may be held by the interrupted thread) the
+ * list is read without it. */
+GORT_NOPREEMPT static void dump_to(int fd, bool from_signal) {
+    int64_t now = gort_os_nanotime();
+    bool locked = false;
+    if (!from_signal) {
+        gort_lock(&sched->allg_lock);
+        locked = true;
+    }
     for (size_t i = 0; i < sched->nallg; i++) {
         G *g = sched->allg[i];
-        uint32_t s = atomic_load_explicit(&g->status, memory_order_acquire);
-        if (s == G_DEAD) continue;
-        if (s == G_WAITING)
-            n = snprintf(line, sizeof line, "goroutine %llu \"%s\" [waiting: %s, %lld ms]\n",
-                         (unsigned long long)g->id, g->name ? g->name : "", g->waitreason ? g->waitreason : "?",
-                         (long long)((now - g->waitsince) / 1000000));
-        else
-            n = snprintf(line, sizeof line, "goroutine %llu \"%s\" [%s]\n", (unsigned long long)g->id,
-                         g->name ? g->name : "", status_name(s));
-        if (n > 0) gort_os_write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        char line[256], *p = line, *end = line + sizeof line - 1;
+        uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+        if (st == G_DEAD) continue;
+        M *m = st == G_RUNNING ? g->m : NULL;
+        int64_t ms = g->since != 0 && now > g->since ? (now - g->since) / 1000000 : 0;
+        p = gort_put_str(p, end, "goroutine ");
+        p = gort_put_u64(p, end, g->id);
+        p = gort_put_str(p, end, " \"");
+        p = gort_put_str(p, end, g->name != NULL ? g->name : "");
+        p = gort_put_str(p, end, "\" [");
+        p = gort_put_str(p, end, status_name(st));
+        if (st == G_WAITING) {
+            p = gort_put_str(p, end, ": ");
+            p = gort_put_str(p, end, g->waitreason != NULL ? g->waitreason : "?");
+        }
+        if (m != NULL) {
+            p = gort_put_str(p, end, " on M");
+            p = gort_put_u64(p, end, (uint64_t)m->id);
+        }
+        p = gort_put_str(p, end, ", ");
+        p = gort_put_u64(p, end, (uint64_t)ms);
+        p = gort_put_str(p, end, " ms]\n");
+        gort_os_write_all(fd, line, (size_t)(p - line));
     }
-    gort_unlock(&sched->allg_lock);
+    if (locked) gort_unlock(&sched->allg_lock);
+}
+
+GORT_NOPREEMPT static void dump(void *arg) { dump_to(*(int *)arg, false); }
+
+/* Runs on g0 (gort_systemstack): safe from a goroutine with a small stack. */
+GORT_NOPREEMPT void gort_dump(int fd) { gort_systemstack(dump, &fd); }
+
+/* SIGQUIT, when the program has no handler of its own: as Go does, print
+ * every goroutine and exit with status 2. */
+GORT_NOPREEMPT _Noreturn void gort_sig_quit(void) {
+    static const char head[] = "SIGQUIT: quit\n";
+    gort_os_write_all(2, head, sizeof head - 1);
+    dump_to(2, true);
+    _exit(2);
 }

@@ -93,9 +93,13 @@ struct G {
     void *stack_map;   /* own mapping (non-default size), else NULL          */
     size_t stack_map_size;
     const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
-    /* for the dump */
+    /* for the dump: why it waits, and since when it has been in its
+     * status (gort_clock) */
     const char *waitreason;
-    int64_t waitsince;
+    int64_t since;
+    /* arm64 async preemption: the trampoline's frame while it asks the
+     * signal handler to restore it (arch.h) */
+    void *resume_frame;
 };
 
 /* ---- M ---------------------------------------------------------------- */
@@ -108,6 +112,8 @@ struct M {
     P *nextp;     /* P handed over by startm before waking this M           */
     bool spinning; /* looking for work without any (counted in nmspinning) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
+    gort_os_thread thread;          /* where preemption signals go          */
+    _Atomic(uint32_t) preempt_sigs; /* signals sent, not yet handled        */
     gort_note park; /* where an idle M sleeps                                */
     M *schedlink;   /* idle M list                                          */
     uint64_t rand;  /* xorshift state for steal order and select            */
@@ -122,9 +128,15 @@ struct M {
 struct P {
     int32_t id;
     _Atomic(uint32_t) status;
-    M *m;     /* the M holding it (P_RUNNING)                               */
+    _Atomic(M *) m; /* the M holding it (P_RUNNING); sysmon reads it      */
     P *link;  /* idle list                                                  */
-    uint32_t schedtick; /* goroutines scheduled; global queue every 61st    */
+    /* time slices started (a runnext G inherits the slice: no tick); the
+     * global queue is checked every 61st.  Written by the owner only. */
+    _Atomic(uint32_t) schedtick;
+    /* sysmon's request to end the slice numbered preempt_tick - 1 (0: no
+     * request): the running G yields at its next runtime entry, or at once
+     * by signal (preempt.c). */
+    _Atomic(uint32_t) preempt_tick;
     /* local run queue: a ring written by the owner (tail) and consumed by
      * the owner and thieves (head, with CAS), plus runnext: the G readied
      * last by this P's G, run next, inheriting the time slice. */
@@ -169,6 +181,10 @@ typedef struct gort_sched {
     G **allg;
     size_t nallg, capallg;
     _Atomic(uint64_t) goid_gen;
+    /* sysmon (preempt.c) */
+    gort_note sysmon_note;     /* where it sleeps                           */
+    bool sysmon_wait;          /* parked until a P leaves the idle list     */
+    _Atomic(int64_t) clock;    /* gort_os_nanotime() at its last wake-up    */
     _Atomic(uint64_t) thread_spawned; /* Gs spawned by threads without a P */
     size_t stack_size; /* default goroutine stack */
 } gort_sched;
@@ -177,7 +193,9 @@ extern gort_sched gort_sched_g;
 
 /* ---- debug settings (env.c) ------------------------------------------- */
 typedef struct gort_debug {
-    int stackguard; /* 0: canary-check every stack instead of guard pages */
+    int stackguard;       /* 0: canary-check every stack instead of guard pages */
+    int asyncpreemptoff;  /* 1: preempt only at runtime entries, no signals      */
+    int schedtrace;       /* > 0: print scheduler state every this many ms       */
 } gort_debug;
 extern gort_debug gort_debug_g;
 /* Parse GORT_MAXPROCS / GORT_STACK_SIZE / GORT_DEBUG into cfg/gort_debug_g. */
@@ -185,7 +203,7 @@ void gort_env_parse(gort_config *cfg);
 
 /* gort_now() + ns, saturating: a huge timeout means "never", not a
  * deadline in the past. */
-static inline int64_t gort_deadline(int64_t ns) {
+GORT_NOPREEMPT static inline int64_t gort_deadline(int64_t ns) {
     int64_t now = gort_os_nanotime();
     return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
@@ -230,6 +248,32 @@ void gort_wakep_after(bool fenced);
 void gort_systemstack(void (*fn)(void *), void *arg);
 uint64_t gort_fastrand(void);
 GORT_NORETURN void gort_fatal(const char *msg);
+
+/* A coarse clock (sysmon's last reading of gort_os_nanotime, at most
+ * ~10 ms old while any P runs) for stamping G status changes cheaply. */
+GORT_NOPREEMPT static inline int64_t gort_clock(void) {
+    return atomic_load_explicit(&gort_sched_g.clock, memory_order_relaxed);
+}
+/* Async-signal-safe formatting into [p, end): returns the new p. */
+char *gort_put_str(char *p, char *end, const char *s);
+char *gort_put_u64(char *p, char *end, uint64_t v);
+
+/* ---- preempt.c ---------------------------------------------------------- */
+/* Start sysmon (once, at start-up). */
+void gort_sysmon_start(void);
+/* A P left the idle list: wake sysmon if it sleeps for want of work
+ * (sched.lock held). */
+void gort_sysmon_wake(void);
+/* The cooperative preemption point, at every runtime entry: if sysmon
+ * asked the running goroutine's time slice to end, yield to the others. */
+void gort_preempt_check(void);
+/* Does sysmon want p's current time slice to end? */
+GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
+    uint32_t req = atomic_load_explicit(&p->preempt_tick, memory_order_relaxed);
+    return req != 0 && req - 1 == atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+}
+/* proc.c: park the running G as preempted: runnable, on the global queue. */
+void gort_preempt_park(void);
 
 /* ---- runq.c ------------------------------------------------------------- */
 /* Returns true if it published with a plain release store to the ring,

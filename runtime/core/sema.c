@@ -45,22 +45,22 @@ typedef struct semroot {
 
 static semroot semtab[SEMTAB_SIZE];
 
-static semroot *root_of(_Atomic(uint32_t) *addr) { return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE]; }
+GORT_NOPREEMPT static semroot *root_of(_Atomic(uint32_t) *addr) { return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE]; }
 
-static bool can_acquire(_Atomic(uint32_t) *addr) {
+GORT_NOPREEMPT static bool can_acquire(_Atomic(uint32_t) *addr) {
     uint32_t v = atomic_load(addr);
     while (v > 0)
         if (atomic_compare_exchange_weak(addr, &v, v - 1)) return true;
     return false;
 }
 
-static bool unlock_root(G *g, void *arg) {
+GORT_NOPREEMPT static bool unlock_root(G *g, void *arg) {
     (void)g;
     gort_unlock(&((semroot *)arg)->lock);
     return true;
 }
 
-void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
+GORT_NOPREEMPT void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
     if (can_acquire(addr)) return;
     semroot *r = root_of(addr);
     waiter w = {addr, {NULL, NULL}, false, NULL};
@@ -91,10 +91,10 @@ void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
     }
 }
 
-void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) { gort_semacquire1(addr, false, reason); }
+GORT_NOPREEMPT void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) { gort_semacquire1(addr, false, reason); }
 
 /* Wake one waiter for a unit just added to *addr. */
-static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
+GORT_NOPREEMPT static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
     semroot *r = root_of(addr);
     if (atomic_load(&r->nwait) == 0) return;
     gort_lock(&r->lock);
@@ -118,25 +118,26 @@ static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
     if (yield && gort_getg() != NULL) gort_yield();
 }
 
-void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
+GORT_NOPREEMPT void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
     atomic_fetch_add(addr, 1);
     sem_wake(addr, handoff);
 }
 
-void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
+GORT_NOPREEMPT void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
 
 /* ---- gort_sema ---------------------------------------------------------- */
 
-static _Atomic(uint32_t) *sema_word(gort_sema *s) { return (_Atomic(uint32_t) *)(void *)&s->count_; }
+GORT_NOPREEMPT static _Atomic(uint32_t) *sema_word(gort_sema *s) { return (_Atomic(uint32_t) *)(void *)&s->count_; }
 _Static_assert(sizeof(_Atomic(uint32_t)) == sizeof(uint32_t), "gort_sema layout");
 
-int gort_sema_acquire(gort_sema *s) {
+GORT_NOPREEMPT int gort_sema_acquire(gort_sema *s) {
+    gort_preempt_check();
     if (s == NULL) return -EINVAL;
     gort_semacquire(sema_word(s), "semaphore");
     return 0;
 }
 
-int gort_sema_release(gort_sema *s) {
+GORT_NOPREEMPT int gort_sema_release(gort_sema *s) {
     if (s == NULL) return -EINVAL;
     uint32_t v = atomic_load(sema_word(s));
     do {
@@ -159,7 +160,7 @@ typedef struct wg_internal {
 _Static_assert(sizeof(wg_internal) == sizeof(gort_waitgroup), "gort_waitgroup layout");
 _Static_assert(_Alignof(wg_internal) <= _Alignof(gort_waitgroup), "gort_waitgroup alignment");
 
-int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
+GORT_NOPREEMPT int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
     wg_internal *wg = (wg_internal *)(void *)wgp;
     if (wg == NULL) return -EINVAL;
     uint64_t old = atomic_load(&wg->state), now;
@@ -176,9 +177,10 @@ int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
     return 0;
 }
 
-int gort_waitgroup_done(gort_waitgroup *wg) { return gort_waitgroup_add(wg, -1); }
+GORT_NOPREEMPT int gort_waitgroup_done(gort_waitgroup *wg) { return gort_waitgroup_add(wg, -1); }
 
-int gort_waitgroup_wait(gort_waitgroup *wgp) {
+GORT_NOPREEMPT int gort_waitgroup_wait(gort_waitgroup *wgp) {
+    gort_preempt_check();
     wg_internal *wg = (wg_internal *)(void *)wgp;
     if (wg == NULL) return -EINVAL;
     uint64_t old = atomic_load(&wg->state);

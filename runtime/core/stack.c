@@ -48,15 +48,15 @@ static struct {
     bool ready;
 } slab;
 
-static uint64_t canary_value(const uint64_t *where) { return slab.seed ^ (uint64_t)(uintptr_t)where; }
+GORT_NOPREEMPT static uint64_t canary_value(const uint64_t *where) { return slab.seed ^ (uint64_t)(uintptr_t)where; }
 
-static void slab_init(void) {
+GORT_NOPREEMPT static void slab_init(void) {
     slab.budget = gort_debug_g.stackguard ? gort_os_max_map_count() / 8 : 0;
     slab.seed = (uint64_t)gort_os_nanotime() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&slab;
     slab.ready = true;
 }
 
-static int slab_new(size_t slot) {
+GORT_NOPREEMPT static int slab_new(size_t slot) {
     size_t page = gort_os_pagesize();
     char *base = gort_os_map(page + SLAB_SLOTS * slot);
     if (base == NULL) return -ENOMEM;
@@ -67,7 +67,7 @@ static int slab_new(size_t slot) {
 }
 
 /* Carve one default-size stack for g; sched.stack_size is page-aligned. */
-static int slot_alloc(G *g) {
+GORT_NOPREEMPT static int slot_alloc(G *g) {
     size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
     char *lo;
     bool first, guard = false;
@@ -104,7 +104,7 @@ static int slot_alloc(G *g) {
     return 0;
 }
 
-int gort_stack_alloc(G *g, size_t size) {
+GORT_NOPREEMPT int gort_stack_alloc(G *g, size_t size) {
     size_t page = gort_os_pagesize();
 
     if (size == gort_sched_g.stack_size) return slot_alloc(g);
@@ -123,7 +123,7 @@ int gort_stack_alloc(G *g, size_t size) {
     return 0;
 }
 
-void gort_stack_release(G *g) {
+GORT_NOPREEMPT void gort_stack_release(G *g) {
     if (g->stack_map == NULL) return;
     gort_os_unmap(g->stack_map, g->stack_map_size);
     g->stack_map = NULL;
@@ -131,13 +131,13 @@ void gort_stack_release(G *g) {
     g->stack_size = 0;
 }
 
-/* Minimal async-signal-safe formatting for the fatal line. */
-static char *put_str(char *p, char *end, const char *s) {
+/* Minimal async-signal-safe formatting (runtime.h). */
+GORT_NOPREEMPT char *gort_put_str(char *p, char *end, const char *s) {
     while (*s && p < end) *p++ = *s++;
     return p;
 }
 
-static char *put_u64(char *p, char *end, uint64_t v) {
+GORT_NOPREEMPT char *gort_put_u64(char *p, char *end, uint64_t v) {
     char tmp[24];
     int n = 0;
     do tmp[n++] = (char)('0' + v % 10), v /= 10;
@@ -146,25 +146,30 @@ static char *put_u64(char *p, char *end, uint64_t v) {
     return p;
 }
 
-_Noreturn void gort_stack_overflow(G *g, const char *how) {
+GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how) {
     char buf[256], *p = buf, *end = buf + sizeof buf - 1;
-    p = put_str(p, end, "gort: goroutine ");
-    p = put_u64(p, end, g->id);
-    p = put_str(p, end, " stack overflow (stack ");
-    p = put_u64(p, end, g->stack_size);
-    p = put_str(p, end, " bytes");
-    p = put_str(p, end, how);
-    p = put_str(p, end, ")\n");
+    p = gort_put_str(p, end, "gort: goroutine ");
+    p = gort_put_u64(p, end, g->id);
+    if (g->name != NULL) {
+        p = gort_put_str(p, end, " \"");
+        p = gort_put_str(p, end, g->name);
+        p = gort_put_str(p, end, "\"");
+    }
+    p = gort_put_str(p, end, " stack overflow (stack ");
+    p = gort_put_u64(p, end, g->stack_size);
+    p = gort_put_str(p, end, " bytes");
+    p = gort_put_str(p, end, how);
+    p = gort_put_str(p, end, ")\n");
     gort_os_write_all(2, buf, (size_t)(p - buf));
     abort();
 }
 
-void gort_stack_check(G *g) {
+GORT_NOPREEMPT void gort_stack_check(G *g) {
     if (g->canary != NULL && *g->canary != canary_value(g->canary))
         gort_stack_overflow(g, ", canary clobbered");
 }
 
-void gort_stack_fault(G *g, void *addr) {
+GORT_NOPREEMPT void gort_stack_fault(G *g, void *addr) {
     uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)g->stack_lo, page = gort_os_pagesize();
     if (g->stack_lo != NULL && a < lo && a >= lo - page) gort_stack_overflow(g, "");
 }

@@ -38,14 +38,14 @@ typedef struct mutex {
 } mutex;
 _Static_assert(sizeof(mutex) == sizeof(gort_mutex), "gort_mutex layout");
 
-static mutex *mu(gort_mutex *m) { return (mutex *)(void *)m; }
+GORT_NOPREEMPT static mutex *mu(gort_mutex *m) { return (mutex *)(void *)m; }
 
-static bool can_spin(int iter) {
+GORT_NOPREEMPT static bool can_spin(int iter) {
     /* Spin only while another P may be running the holder. */
     return iter < 4 && atomic_load(&gort_sched_g.gomaxprocs) > 1;
 }
 
-static void spin(void) {
+GORT_NOPREEMPT static void spin(void) {
     for (int i = 0; i < 30; i++) {
 #if defined(__x86_64__)
         __asm__ volatile("pause");
@@ -55,7 +55,7 @@ static void spin(void) {
     }
 }
 
-static void mutex_lock_slow(mutex *m) {
+GORT_NOPREEMPT static void mutex_lock_slow(mutex *m) {
     int64_t wait_start = 0;
     bool starving = false, awoke = false;
     int iter = 0;
@@ -97,14 +97,15 @@ static void mutex_lock_slow(mutex *m) {
     }
 }
 
-int gort_mutex_lock(gort_mutex *gm) {
+GORT_NOPREEMPT int gort_mutex_lock(gort_mutex *gm) {
+    gort_preempt_check();
     if (gm == NULL) return -EINVAL;
     int32_t zero = 0;
     if (!atomic_compare_exchange_strong(&mu(gm)->state, &zero, MUTEX_LOCKED)) mutex_lock_slow(mu(gm));
     return 0;
 }
 
-int gort_mutex_trylock(gort_mutex *gm) {
+GORT_NOPREEMPT int gort_mutex_trylock(gort_mutex *gm) {
     if (gm == NULL) return -EINVAL;
     mutex *m = mu(gm);
     int32_t old = atomic_load(&m->state);
@@ -112,7 +113,7 @@ int gort_mutex_trylock(gort_mutex *gm) {
     return atomic_compare_exchange_strong(&m->state, &old, old | MUTEX_LOCKED) ? 0 : -EBUSY;
 }
 
-int gort_mutex_unlock(gort_mutex *gm) {
+GORT_NOPREEMPT int gort_mutex_unlock(gort_mutex *gm) {
     if (gm == NULL) return -EINVAL;
     mutex *m = mu(gm);
     int32_t old = atomic_load(&m->state), new;
@@ -150,16 +151,17 @@ typedef struct rwmutex {
 } rwmutex;
 _Static_assert(sizeof(rwmutex) == sizeof(gort_rwmutex), "gort_rwmutex layout");
 
-static rwmutex *rwm(gort_rwmutex *rw) { return (rwmutex *)(void *)rw; }
+GORT_NOPREEMPT static rwmutex *rwm(gort_rwmutex *rw) { return (rwmutex *)(void *)rw; }
 
-int gort_rwmutex_rlock(gort_rwmutex *grw) {
+GORT_NOPREEMPT int gort_rwmutex_rlock(gort_rwmutex *grw) {
+    gort_preempt_check();
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
     if (atomic_fetch_add(&rw->readers, 1) + 1 < 0) gort_semacquire(&rw->reader_sem, "rwmutex rlock");
     return 0;
 }
 
-int gort_rwmutex_runlock(gort_rwmutex *grw) {
+GORT_NOPREEMPT int gort_rwmutex_runlock(gort_rwmutex *grw) {
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
     int32_t old = atomic_load(&rw->readers), r;
@@ -175,7 +177,8 @@ int gort_rwmutex_runlock(gort_rwmutex *grw) {
     return 0;
 }
 
-int gort_rwmutex_lock(gort_rwmutex *grw) {
+GORT_NOPREEMPT int gort_rwmutex_lock(gort_rwmutex *grw) {
+    gort_preempt_check();
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
     gort_mutex_lock(&rw->w); /* one writer at a time */
@@ -185,7 +188,7 @@ int gort_rwmutex_lock(gort_rwmutex *grw) {
     return 0;
 }
 
-int gort_rwmutex_unlock(gort_rwmutex *grw) {
+GORT_NOPREEMPT int gort_rwmutex_unlock(gort_rwmutex *grw) {
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
     int32_t r = atomic_load(&rw->readers);
@@ -216,17 +219,18 @@ typedef struct cond {
 } cond;
 _Static_assert(sizeof(cond) <= sizeof(gort_cond), "gort_cond layout");
 
-static cond *cv(gort_cond *c) { return (cond *)(void *)c; }
+GORT_NOPREEMPT static cond *cv(gort_cond *c) { return (cond *)(void *)c; }
 
-static bool ticket_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+GORT_NOPREEMPT static bool ticket_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
-static bool unlock_cond(G *g, void *arg) {
+GORT_NOPREEMPT static bool unlock_cond(G *g, void *arg) {
     (void)g;
     gort_unlock(&((cond *)arg)->lock);
     return true;
 }
 
-int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
+GORT_NOPREEMPT int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
+    gort_preempt_check();
     if (gc == NULL || gm == NULL) return -EINVAL;
     if (!(atomic_load(&mu(gm)->state) & MUTEX_LOCKED)) return -EPERM;
     cond *c = cv(gc);
@@ -258,7 +262,7 @@ int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
     return gort_mutex_lock(gm);
 }
 
-int gort_cond_signal(gort_cond *gc) {
+GORT_NOPREEMPT int gort_cond_signal(gort_cond *gc) {
     if (gc == NULL) return -EINVAL;
     cond *c = cv(gc);
     cwaiter *w, *prev = NULL;
@@ -282,7 +286,7 @@ int gort_cond_signal(gort_cond *gc) {
     return 0;
 }
 
-int gort_cond_broadcast(gort_cond *gc) {
+GORT_NOPREEMPT int gort_cond_broadcast(gort_cond *gc) {
     if (gc == NULL) return -EINVAL;
     cond *c = cv(gc);
     gort_lock(&c->lock);
@@ -306,7 +310,7 @@ typedef struct once {
 } once;
 _Static_assert(sizeof(once) == sizeof(gort_once), "gort_once layout");
 
-int gort_once_do(gort_once *go, void (*fn)(void *), void *arg) {
+GORT_NOPREEMPT int gort_once_do(gort_once *go, void (*fn)(void *), void *arg) {
     if (go == NULL || fn == NULL) return -EINVAL;
     once *o = (once *)(void *)go;
     if (atomic_load_explicit(&o->done, memory_order_acquire)) return 0;

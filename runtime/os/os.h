@@ -16,6 +16,7 @@
 #define GORT_OS_H
 
 #include "runtime/atomic.h"
+#include "runtime/text.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,10 @@ long gort_os_max_map_count(void);
 int gort_os_thread_start(void *(*fn)(void *), void *arg);
 /* The kernel's id of the calling thread (gettid / pthread_threadid_np). */
 uint64_t gort_os_thread_id(void);
+/* A handle another thread can signal the calling thread by: the thread id
+ * for tgkill (linux), the pthread_t for pthread_kill (darwin). */
+typedef uintptr_t gort_os_thread;
+gort_os_thread gort_os_thread_self(void);
 
 /* ---- the runtime lock ------------------------------------------------ */
 /* A mutex for the runtime's short critical sections; zero is unlocked.
@@ -100,10 +105,15 @@ void gort_note_wakeup(gort_note *n);
 gort_note *gort_os_thread_note(void);
 
 /* ---- signals --------------------------------------------------------- */
-/* Install the runtime's handlers for SIGSEGV and SIGBUS (SA_ONSTACK),
- * remembering what was installed before so it can be chained to.  A fault
+/* The interrupted thread's registers in a signal handler: a ucontext_t,
+ * read and written only through the gort_sigctx_* accessors below. */
+typedef struct gort_sigctx gort_sigctx;
+
+/* Install the runtime's handlers, all SA_ONSTACK, remembering what was
+ * installed before so they can chain to it: SIGSEGV and SIGBUS (a fault
  * first goes to the core's gort_sig_fault(); if that returns, the previous
- * handler (or the default action) gets it. */
+ * handler or the default action gets it), SIGURG (preemption, below) and
+ * SIGQUIT (only if the program left it at the default). */
 int gort_os_signals_install(void);
 /* Give the calling thread (an M; Ms never exit) an alternate signal stack
  * of size bytes, so the handlers can report a stack overflow.  0 or -errno. */
@@ -112,6 +122,58 @@ int gort_os_sigaltstack_alloc(size_t size);
 /* Implemented by the core, called by the OS signal handler on the faulting
  * thread: returns only if the fault is not a goroutine stack overflow. */
 void gort_sig_fault(int sig, void *addr);
+
+/* Preemption requests travel as SIGURG, as in Go: rarely used by programs,
+ * ignored by default, and gdb passes it silently.  The handler runs on the
+ * M's sigaltstack and calls the core's gort_sig_preempt(ctx, from_self)
+ * (from_self: the signal may have been sent by this process to this
+ * thread, as gort_os_signal_preempt does); if that returns false the
+ * signal was not the runtime's and goes to the handler the program had
+ * installed (or is ignored, SIGURG's default). */
+bool gort_sig_preempt(gort_sigctx *ctx, bool from_self);
+/* Send the preemption signal to thread t; 0 or -errno. */
+int gort_os_signal_preempt(gort_os_thread t);
+/* Make sure the runtime's SIGURG handler is the installed one: a handler
+ * the program installed after gort_init replaces it, so before sending a
+ * preemption signal the core calls this, which puts the runtime's back
+ * and chains the program's behind it. */
+void gort_os_signal_preempt_reclaim(void);
+/* Unblock SIGURG in the calling thread (the arm64 trampoline needs it). */
+void gort_os_signal_preempt_unblock(void);
+/* SIGQUIT: if the program has no handler of its own, the runtime's calls
+ * the core's gort_sig_quit (print every goroutine, exit 2), as Go does. */
+GORT_NORETURN void gort_sig_quit(void);
+
+/* ---- signal contexts (os x arch: runtime/os/<os>/sigctx_<cpu>.c) ------ */
+/* The interrupted thread's registers, as the kernel saved them for a
+ * signal handler (a ucontext_t); the handler may change them, and the
+ * kernel resumes the thread with the changed values.  Only these
+ * accessors know the layout (Go's signal_linux_amd64.go and friends). */
+uintptr_t gort_sigctx_pc(const gort_sigctx *c);
+uintptr_t gort_sigctx_sp(const gort_sigctx *c);
+void gort_sigctx_set_pc(gort_sigctx *c, uintptr_t pc);
+void gort_sigctx_set_sp(gort_sigctx *c, uintptr_t sp);
+#if defined(__aarch64__)
+/* x0..x30 (x30 is the link register), and the condition flags NZCV (the
+ * top four bits of pstate/cpsr; the rest of pstate is kept). */
+uint64_t gort_sigctx_reg(const gort_sigctx *c, int i);
+void gort_sigctx_set_reg(gort_sigctx *c, int i, uint64_t v);
+void gort_sigctx_set_nzcv(gort_sigctx *c, uint64_t nzcv);
+/* q0..q31 (512 bytes), FPSR and FPCR.  darwin: written into the context.
+ * linux: nothing to do — the arm64 trampoline restores them itself before
+ * it raises the signal with raw system calls, which keep them. */
+void gort_sigctx_set_fp(gort_sigctx *c, const void *q, uint64_t fpsr, uint64_t fpcr);
+#endif
+
+/* ---- code: where a goroutine may be stopped -------------------------- */
+/* Record, once at start-up, where the runtime's own code (the gort_text
+ * section, text.h) and the program's code lie. */
+void gort_os_text_init(void);
+/* True if pc is in the program's own code: the main executable, or (linux)
+ * a library loaded before gort_init that is not a system one (libc, the
+ * dynamic loader, the vdso, libgcc, libstdc++, libm, sanitizer runtimes);
+ * and never in gort_text.  Async-signal-safe. */
+bool gort_os_pc_is_user(uintptr_t pc);
 
 /* ---- low-level output ------------------------------------------------- */
 /* write(2) all of buf to fd, retrying EINTR; async-signal-safe. */

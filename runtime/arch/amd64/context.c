@@ -11,9 +11,9 @@
 _Static_assert(offsetof(gort_ctx, sp) == 0, "context.S loads the sp at offset 0");
 _Static_assert(FRAME_SIZE % 16 == 0, "frame keeps the stack 16-byte aligned");
 
-void gort_ctx_entry(void); /* context.S */
+GORT_NOPREEMPT void gort_ctx_entry(void); /* context.S */
 
-void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
+GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     unsigned char *sp = (unsigned char *)(top - FRAME_SIZE);
     uint32_t mxcsr = MXCSR_DEFAULT;

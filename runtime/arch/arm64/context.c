@@ -12,11 +12,11 @@ _Static_assert(offsetof(gort_ctx, sp) == 0, "context.S loads the sp at offset 0"
 _Static_assert(FRAME_SIZE % 16 == 0, "sp must stay 16-byte aligned");
 _Static_assert(FRAME_X30 == FRAME_X29 + 8, "x29/x30 are stored as a pair");
 
-void gort_ctx_entry(void); /* context.S */
+GORT_NOPREEMPT void gort_ctx_entry(void); /* context.S */
 
-static void put64(unsigned char *sp, int off, uint64_t v) { memcpy(sp + off, &v, sizeof v); }
+GORT_NOPREEMPT static void put64(unsigned char *sp, int off, uint64_t v) { memcpy(sp + off, &v, sizeof v); }
 
-void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
+GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     unsigned char *sp = (unsigned char *)(top - FRAME_SIZE);
     memset(sp, 0, FRAME_SIZE);

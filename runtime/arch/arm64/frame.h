@@ -40,4 +40,31 @@
 
 #define FPCR_DEFAULT 0 /* round to nearest, no flush-to-zero, no traps */
 
+/*
+ * The async-preemption frame, shared by preempt.S and preempt.c.
+ * gort_arch_preempt_inject moves sp below the red zone (darwin: 128 bytes;
+ * linux: none) and pushes 16 bytes holding the interrupted x30; the
+ * trampoline stores everything else below that:
+ *
+ *   sp+0    x0 ... x29        (x29 at PF_X29, the interrupted pc right
+ *   sp+240  interrupted pc     after it: a frame record unwinders follow)
+ *   sp+248  NZCV
+ *   sp+256  FPSR  FPCR
+ *   sp+272  q0 ... q31
+ *   sp+784  interrupted x30, 8 bytes unused   (pushed by the inject)
+ */
+#define PF_X29 232
+#define PF_PC 240
+#define PF_NZCV 248
+#define PF_FPSR 256
+#define PF_FPCR 264
+#define PF_Q 272
+#define PF_SIZE 784
+#define PF_PUSHED 16
+#if defined(__APPLE__)
+#define PF_RED_ZONE 128
+#else
+#define PF_RED_ZONE 0
+#endif
+
 #endif

@@ -16,36 +16,36 @@
 
 #include "runtime/os/os.h"
 
-void gort_os_lock_acquire(gort_os_lock *l) { os_unfair_lock_lock(&l->l); }
-void gort_os_lock_release(gort_os_lock *l) { os_unfair_lock_unlock(&l->l); }
+GORT_NOPREEMPT void gort_os_lock_acquire(gort_os_lock *l) { os_unfair_lock_lock(&l->l); }
+GORT_NOPREEMPT void gort_os_lock_release(gort_os_lock *l) { os_unfair_lock_unlock(&l->l); }
 
-void gort_note_init(gort_note *n) {
+GORT_NOPREEMPT void gort_note_init(gort_note *n) {
     atomic_store_explicit(&n->key, 0, memory_order_relaxed);
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
 }
 
-void gort_note_destroy(gort_note *n) {
+GORT_NOPREEMPT void gort_note_destroy(gort_note *n) {
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
 }
 
-void gort_note_clear(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
+GORT_NOPREEMPT void gort_note_clear(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
 
-void gort_note_wakeup(gort_note *n) {
+GORT_NOPREEMPT void gort_note_wakeup(gort_note *n) {
     pthread_mutex_lock(&n->mu);
     atomic_store_explicit(&n->key, 1, memory_order_release);
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
 }
 
-void gort_note_sleep(gort_note *n) {
+GORT_NOPREEMPT void gort_note_sleep(gort_note *n) {
     pthread_mutex_lock(&n->mu);
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) pthread_cond_wait(&n->cv, &n->mu);
     pthread_mutex_unlock(&n->mu);
 }
 
-bool gort_note_sleep_for(gort_note *n, int64_t ns) {
+GORT_NOPREEMPT bool gort_note_sleep_for(gort_note *n, int64_t ns) {
     /* pthread_cond_timedwait takes a wall-clock deadline on darwin. */
     struct timeval now;
     struct timespec deadline;
@@ -64,21 +64,23 @@ bool gort_note_sleep_for(gort_note *n, int64_t ns) {
     return set;
 }
 
-int gort_os_ncpu(void) {
+GORT_NOPREEMPT int gort_os_ncpu(void) {
     int n = 0;
     size_t len = sizeof n;
     if (sysctlbyname("hw.activecpu", &n, &len, NULL, 0) != 0 || n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? n : 1;
 }
 
-uint64_t gort_os_thread_id(void) {
+GORT_NOPREEMPT uint64_t gort_os_thread_id(void) {
     uint64_t id = 0;
     pthread_threadid_np(NULL, &id);
     return id;
 }
 
+GORT_NOPREEMPT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)pthread_self(); }
+
 /* darwin has no per-process mapping cap comparable to vm.max_map_count. */
-long gort_os_max_map_count(void) { return 1L << 30; }
+GORT_NOPREEMPT long gort_os_max_map_count(void) { return 1L << 30; }
 
 /* darwin's monotonic clock is already cheap (commpage). */
-int64_t gort_os_nanotime_coarse(void) { return gort_os_nanotime(); }
+GORT_NOPREEMPT int64_t gort_os_nanotime_coarse(void) { return gort_os_nanotime(); }

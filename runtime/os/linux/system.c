@@ -13,7 +13,7 @@
 
 /* ceil(quota / period) from a cgroup v2 "cpu.max" ("max 100000" or
  * "150000 100000"), or 0 when there is no quota. */
-static int cgroup2_limit(const char *path) {
+GORT_NOPREEMPT static int cgroup2_limit(const char *path) {
     char buf[64];
     long quota, period;
     int n = 0;
@@ -26,7 +26,7 @@ static int cgroup2_limit(const char *path) {
     return n;
 }
 
-static long read_long(const char *path) {
+GORT_NOPREEMPT static long read_long(const char *path) {
     long v = -1;
     FILE *f = fopen(path, "re");
     if (f == NULL) return -1;
@@ -36,7 +36,7 @@ static long read_long(const char *path) {
 }
 
 /* The CPU quota of this process's cgroup, v2 then v1; 0 when unlimited. */
-static int cgroup_cpu_limit(void) {
+GORT_NOPREEMPT static int cgroup_cpu_limit(void) {
     char line[512], path[600];
     int n = 0;
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -59,7 +59,7 @@ static int cgroup_cpu_limit(void) {
     return n;
 }
 
-int gort_os_ncpu(void) {
+GORT_NOPREEMPT int gort_os_ncpu(void) {
     cpu_set_t set;
     int n = 0, limit;
 
@@ -70,9 +70,11 @@ int gort_os_ncpu(void) {
     return n > 0 ? n : 1;
 }
 
-uint64_t gort_os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
+GORT_NOPREEMPT uint64_t gort_os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
 
-long gort_os_max_map_count(void) {
+GORT_NOPREEMPT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)syscall(SYS_gettid); }
+
+GORT_NOPREEMPT long gort_os_max_map_count(void) {
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
     long v = 65530; /* the kernel default */
     if (f != NULL) {
@@ -84,7 +86,7 @@ long gort_os_max_map_count(void) {
 
 /* CLOCK_MONOTONIC_COARSE is the tick-granular monotonic clock: the vDSO
  * reads it without touching the TSC (~4 ns instead of ~25 ns here). */
-int64_t gort_os_nanotime_coarse(void) {
+GORT_NOPREEMPT int64_t gort_os_nanotime_coarse(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -3,31 +3,52 @@
  *
  * Layering (as Go's signal_unix.go): this file installs handlers, owns the
  * alternate signal stacks and chains to whatever handler was there before;
- * the core decides what a signal means (gort_sig_fault).
+ * the core decides what a signal means (gort_sig_fault, gort_sig_preempt,
+ * gort_sig_quit), and the arch layer edits the interrupted context.
  *
- * Invariant: a handler runs on the M's sigaltstack (SA_ONSTACK), so it
- * works even when the goroutine's stack is exhausted.  Threads that are
- * not Ms have no sigaltstack from us; for them the fault is not ours and is
- * chained.
+ * Invariants:
+ *   - Every handler runs on the M's sigaltstack (SA_ONSTACK), so it works
+ *     even when the goroutine's stack is exhausted.  Threads that are not
+ *     Ms have no sigaltstack from us; for them no signal is the runtime's
+ *     and each is chained.
+ *   - Handlers preserve errno.
+ *   - The program's own SIGURG handler keeps getting its signals: the one
+ *     it had before gort_init is chained at install; one it installs later
+ *     replaces ours until the next preemption request, which reclaims the
+ *     slot and chains it (gort_os_signal_preempt_reclaim).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include "runtime/os/os.h"
 
 static struct sigaction prev_segv, prev_bus;
 
-static void chain(int sig, siginfo_t *info, void *uctx) {
+/* The program's SIGURG handler, swapped in whole by the reclaiming thread
+ * (sysmon) while handlers may read it: two slots and an index. */
+static struct sigaction prev_urg[2];
+static _Atomic(int) prev_urg_idx;
+
+GORT_NOPREEMPT static void call_handler(const struct sigaction *h, int sig, siginfo_t *info, void *uctx) {
+    if ((h->sa_flags & SA_SIGINFO) && h->sa_sigaction != NULL)
+        h->sa_sigaction(sig, info, uctx);
+    else if (h->sa_handler != SIG_DFL && h->sa_handler != SIG_IGN)
+        h->sa_handler(sig);
+}
+
+GORT_NOPREEMPT static void chain_fault(int sig, siginfo_t *info, void *uctx) {
     struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
 
-    if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction != NULL) {
-        prev->sa_sigaction(sig, info, uctx);
-        return;
-    }
-    if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
-        prev->sa_handler(sig);
+    if (((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction != NULL) ||
+        (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN)) {
+        call_handler(prev, sig, info, uctx);
         return;
     }
     /* Default action: uninstall ourselves and return; the faulting
@@ -35,26 +56,77 @@ static void chain(int sig, siginfo_t *info, void *uctx) {
     signal(sig, SIG_DFL);
 }
 
-static void on_fault(int sig, siginfo_t *info, void *uctx) {
+GORT_NOPREEMPT static void on_fault(int sig, siginfo_t *info, void *uctx) {
     int saved = errno;
     gort_sig_fault(sig, info->si_addr); /* returns only if not ours */
-    chain(sig, info, uctx);
+    chain_fault(sig, info, uctx);
     errno = saved;
 }
 
-int gort_os_signals_install(void) {
+GORT_NOPREEMPT static void on_urg(int sig, siginfo_t *info, void *uctx) {
+    int saved = errno;
+#if defined(__linux__)
+    bool from_self = info->si_code == SI_TKILL && info->si_pid == getpid();
+#else
+    bool from_self = true; /* darwin does not say who sent it */
+#endif
+    if (!gort_sig_preempt((gort_sigctx *)uctx, from_self))
+        call_handler(&prev_urg[atomic_load_explicit(&prev_urg_idx, memory_order_acquire)], sig, info, uctx);
+    errno = saved;
+}
+
+GORT_NOPREEMPT static void on_quit(int sig, siginfo_t *info, void *uctx) { gort_sig_quit(); }
+
+GORT_NOPREEMPT static int install(int sig, void (*fn)(int, siginfo_t *, void *), struct sigaction *prev) {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fault;
+    sa.sa_sigaction = fn;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigfillset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, &prev_segv) != 0) return -errno;
-    if (sigaction(SIGBUS, &sa, &prev_bus) != 0) return -errno;
+    return sigaction(sig, &sa, prev) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT int gort_os_signals_install(void) {
+    struct sigaction quit;
+    int err;
+
+    if ((err = install(SIGSEGV, on_fault, &prev_segv)) != 0) return err;
+    if ((err = install(SIGBUS, on_fault, &prev_bus)) != 0) return err;
+    if ((err = install(SIGURG, on_urg, &prev_urg[0])) != 0) return err;
+    if (sigaction(SIGQUIT, NULL, &quit) != 0) return -errno;
+    if (!(quit.sa_flags & SA_SIGINFO) && quit.sa_handler == SIG_DFL) return install(SIGQUIT, on_quit, NULL);
     return 0;
 }
 
-int gort_os_sigaltstack_alloc(size_t size) {
+GORT_NOPREEMPT void gort_os_signal_preempt_reclaim(void) {
+    struct sigaction cur;
+
+    if (sigaction(SIGURG, NULL, &cur) != 0 || ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_urg))
+        return;
+    /* The program installed its own since: chain it, then put ours back. */
+    int next = 1 - atomic_load_explicit(&prev_urg_idx, memory_order_relaxed);
+    prev_urg[next] = cur;
+    atomic_store_explicit(&prev_urg_idx, next, memory_order_release);
+    install(SIGURG, on_urg, NULL);
+}
+
+GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) {
+#if defined(__linux__)
+    return syscall(SYS_tgkill, getpid(), (pid_t)t, SIGURG) == 0 ? 0 : -errno;
+#else
+    return -pthread_kill((pthread_t)t, SIGURG);
+#endif
+}
+
+GORT_NOPREEMPT void gort_os_signal_preempt_unblock(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGURG);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+GORT_NOPREEMPT int gort_os_sigaltstack_alloc(size_t size) {
     stack_t ss;
 
     memset(&ss, 0, sizeof ss);

@@ -10,7 +10,7 @@
 
 #include "runtime/os/os.h"
 
-int gort_os_thread_start(void *(*fn)(void *), void *arg) {
+GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     pthread_attr_t attr;
     pthread_t t;
     int err;
@@ -25,13 +25,13 @@ int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     return -err;
 }
 
-int64_t gort_os_nanotime(void) {
+GORT_NOPREEMPT int64_t gort_os_nanotime(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void gort_os_nanosleep(int64_t ns) {
+GORT_NOPREEMPT void gort_os_nanosleep(int64_t ns) {
     int64_t now = gort_os_nanotime();
     int64_t end = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
     while (ns > 0) {
@@ -41,9 +41,9 @@ void gort_os_nanosleep(int64_t ns) {
     }
 }
 
-void gort_os_thread_yield(void) { sched_yield(); }
+GORT_NOPREEMPT void gort_os_thread_yield(void) { sched_yield(); }
 
-void gort_os_write_all(int fd, const void *buf, size_t n) {
+GORT_NOPREEMPT void gort_os_write_all(int fd, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -57,14 +57,14 @@ void gort_os_write_all(int fd, const void *buf, size_t n) {
 static pthread_key_t note_key;
 static pthread_once_t note_once = PTHREAD_ONCE_INIT;
 
-static void note_free(void *p) {
+GORT_NOPREEMPT static void note_free(void *p) {
     gort_note_destroy(p);
     free(p);
 }
 
-static void note_key_init(void) { pthread_key_create(&note_key, note_free); }
+GORT_NOPREEMPT static void note_key_init(void) { pthread_key_create(&note_key, note_free); }
 
-gort_note *gort_os_thread_note(void) {
+GORT_NOPREEMPT gort_note *gort_os_thread_note(void) {
     static _Thread_local gort_note *mine;
     if (mine == NULL) {
         pthread_once(&note_once, note_key_init);

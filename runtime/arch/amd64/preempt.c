@@ -1,0 +1,40 @@
+/*
+ * preempt.c — amd64 async preemption: size the XSAVE area and inject the
+ * call to the trampoline (preempt.S).  Contract: ../arch.h.
+ */
+#include <cpuid.h>
+#include <stdint.h>
+
+#include "runtime/arch/arch.h"
+#include "runtime/os/os.h"
+
+enum { RED_ZONE = 128 }; /* SysV, linux and darwin alike */
+
+/* XSAVE area size, a multiple of 64; 0: no XSAVE, use FXSAVE (512). */
+__attribute__((visibility("hidden"))) uint32_t gort_amd64_xsave_size;
+
+GORT_NOPREEMPT void gort_arch_preempt_init(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return;
+    /* ecx: the size for every component the CPU supports, not only those
+     * enabled now (darwin enables AVX-512 per thread, on first use). */
+    __cpuid_count(0xd, 0, a, b, c, d);
+    gort_amd64_xsave_size = (c + 63) & ~63u;
+}
+
+GORT_NOPREEMPT size_t gort_arch_preempt_room(void) {
+    size_t area = gort_amd64_xsave_size != 0 ? gort_amd64_xsave_size : 512;
+    /* red zone, return address, flags, 15 GPRs, alignment, the area, and
+     * the C frames of the park (gort_async_preempt_park -> mcall). */
+    return RED_ZONE + 8 + 8 + 15 * 8 + 64 + area + 1024;
+}
+
+GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
+    uintptr_t sp = gort_sigctx_sp(c) - RED_ZONE;
+    sp -= 8;
+    *(uint64_t *)sp = gort_sigctx_pc(c); /* the trampoline's return address */
+    gort_sigctx_set_sp(c, sp);
+    gort_sigctx_set_pc(c, (uintptr_t)gort_async_preempt);
+}
+
+GORT_NOPREEMPT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) { return false; }

@@ -1,0 +1,55 @@
+/*
+ * preempt.c — arm64 async preemption: inject the call to the trampoline
+ * and, when it asks, load its saved registers into the signal context.
+ * Contract: ../arch.h; frame layout: frame.h (PF_*).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime/arch/arch.h"
+#include "runtime/arch/arm64/frame.h"
+#include "runtime/os/os.h"
+
+_Static_assert(PF_SIZE % 16 == 0 && PF_PUSHED % 16 == 0, "sp must stay 16-byte aligned");
+_Static_assert(PF_PC == PF_X29 + 8, "{x29, pc} form a frame record");
+
+enum { RED_ZONE = PF_RED_ZONE };
+
+GORT_NOPREEMPT void gort_async_preempt_resume_pc(void); /* preempt.S: a label */
+
+GORT_NOPREEMPT void gort_arch_preempt_init(void) {}
+
+GORT_NOPREEMPT size_t gort_arch_preempt_room(void) {
+    /* red zone, the pushed x30, the frame, and the C frames of the park. */
+    return RED_ZONE + PF_PUSHED + PF_SIZE + 1024;
+}
+
+GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
+    uintptr_t sp = gort_sigctx_sp(c) - RED_ZONE - PF_PUSHED;
+    uint64_t pushed[2] = {gort_sigctx_reg(c, 30), 0};
+    memcpy((void *)sp, pushed, sizeof pushed);
+    gort_sigctx_set_reg(c, 30, gort_sigctx_pc(c)); /* "called" from the pc */
+    gort_sigctx_set_sp(c, sp);
+    gort_sigctx_set_pc(c, (uintptr_t)gort_async_preempt);
+}
+
+GORT_NOPREEMPT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) {
+#if !defined(__APPLE__)
+    /* linux: only at the resume point, where the FP state is back already. */
+    if (gort_sigctx_pc(c) != (uintptr_t)gort_async_preempt_resume_pc) return false;
+#endif
+    const unsigned char *f = frame;
+    uint64_t v[31], pc, nzcv, fpsr, fpcr;
+    memcpy(v, f, 30 * 8);
+    memcpy(&v[30], f + PF_SIZE, 8); /* the interrupted x30, pushed by the inject */
+    memcpy(&pc, f + PF_PC, 8);
+    memcpy(&nzcv, f + PF_NZCV, 8);
+    memcpy(&fpsr, f + PF_FPSR, 8);
+    memcpy(&fpcr, f + PF_FPCR, 8);
+    for (int i = 0; i < 31; i++) gort_sigctx_set_reg(c, i, v[i]);
+    gort_sigctx_set_sp(c, (uintptr_t)f + PF_SIZE + PF_PUSHED + RED_ZONE);
+    gort_sigctx_set_pc(c, pc);
+    gort_sigctx_set_nzcv(c, nzcv);
+    gort_sigctx_set_fp(c, f + PF_Q, fpsr, fpcr);
+    return true;
+}

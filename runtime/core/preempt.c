@@ -1,0 +1,212 @@
+/*
+ * preempt.c — sysmon and preemption: no goroutine keeps a P for long.
+ *
+ * sysmon is a thread of its own, without a P, as in Go (proc.go sysmon).
+ * It wakes when the next thing it watches is due — the end of a running
+ * time slice, a timer on a busy P — at least every 10 ms and at most every
+ * 20 us, and sleeps without a deadline while every P is idle (the first P
+ * to leave the idle list wakes it: gort_sysmon_wake).  Each wake it:
+ *   - stamps gort_clock(), the coarse time the dump uses;
+ *   - asks the goroutine on any P whose time slice (schedtick) has lasted
+ *     10 ms, or whose timers are late, to yield (preempt_one);
+ *   - wakes an M when a timer is late and a P is idle;
+ *   - prints the schedtrace line when GORT_DEBUG=schedtrace=MS.
+ *
+ * A request is p->preempt_tick = the slice number + 1: it names one slice,
+ * so it can never stop the next goroutine by mistake.  Two ways honour it:
+ *   Cooperative: every runtime entry calls gort_preempt_check().
+ *   Asynchronous (Go 1.14's design): SIGURG to the M running the P.  The
+ *     handler (gort_sig_preempt) stops the goroutine only at a safe point:
+ *     it is running user code — the pc is outside the runtime (gort_text,
+ *     text.h) and outside libc, the loader and the vdso (os.h
+ *     gort_os_pc_is_user), because their code may hold locks (malloc) or
+ *     this M's P in registers —, the M holds no runtime lock, and the
+ *     goroutine's stack has room below sp for the trampoline's frame.  Then
+ *     the arch layer injects a call to the trampoline (arch.h), which saves
+ *     every register and calls gort_async_preempt_park().  If the point is
+ *     not safe, nothing happens and sysmon asks again 1 ms later.
+ * A preempted goroutine goes to the global run queue, behind everything.
+ *
+ * Rejected: a timer signal per M (setitimer) — it fires whether or not
+ * anyone waits, and costs every M a signal each tick; preempting inside
+ * libc — malloc's locks make it a deadlock.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/core/runtime.h"
+
+enum {
+    SLICE_NS = 10 * 1000 * 1000,    /* a goroutine's time slice (Go: forcePreemptNS) */
+    SYSMON_MIN_NS = 20 * 1000,      /* sysmon's shortest and longest sleeps */
+    SYSMON_MAX_NS = 10 * 1000 * 1000,
+    RESIGNAL_NS = 1000 * 1000,      /* ask an unsafe point again after this */
+    TIMER_LATE_NS = 100 * 1000,     /* a timer this late on a busy P preempts it */
+};
+
+static gort_sched *const sched = &gort_sched_g;
+
+/* sysmon's view of each P (only sysmon touches it). */
+static struct sysmon_p {
+    uint32_t tick;     /* the slice it saw running ...            */
+    int64_t since;     /* ... since then (0: P not running)       */
+    int64_t signalled; /* when it last sent the P's M a signal    */
+} sysmon_ps[GORT_MAXPROCS_LIMIT];
+
+GORT_NOPREEMPT static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Ask the goroutine running slice `tick` on p to yield. */
+GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct sysmon_p *s) {
+    atomic_store_explicit(&p->preempt_tick, tick + 1, memory_order_relaxed);
+    if (gort_debug_g.asyncpreemptoff || now - s->signalled < RESIGNAL_NS) return;
+    M *m = atomic_load_explicit(&p->m, memory_order_acquire);
+    if (m == NULL) return;
+    s->signalled = now;
+    gort_os_signal_preempt_reclaim();
+    atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
+    gort_os_signal_preempt(m->thread);
+}
+
+GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
+    char line[512];
+    int32_t procs = atomic_load(&sched->gomaxprocs);
+    int n = snprintf(line, sizeof line,
+                     "gort: sched %lldms: procs=%d idleprocs=%d threads=%d spinning=%d idlethreads=%d runqueue=%d [",
+                     (long long)((now - start) / 1000000), procs, atomic_load(&sched->npidle),
+                     atomic_load(&sched->mcount), atomic_load(&sched->nmspinning), sched->nmidle,
+                     atomic_load(&sched->runqsize));
+    uint64_t preemptions = 0;
+    for (int32_t i = 0; i < atomic_load(&sched->nallp) && n > 0 && (size_t)n < sizeof line; i++) {
+        P *p = sched->allp[i];
+        preemptions += atomic_load_explicit(&p->n_preemptions, memory_order_relaxed);
+        if (i < procs) n += snprintf(line + n, sizeof line - (size_t)n, i ? " %u" : "%u", gort_runq_len(p));
+    }
+    if (n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, "] preemptions=%llu\n", (unsigned long long)preemptions);
+    if (n > 0) gort_os_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+GORT_NOPREEMPT static void *sysmon(void *arg) {
+    int64_t start = gort_os_nanotime(), last_trace = start, delay = SYSMON_MIN_NS;
+    int64_t trace_ns = (int64_t)gort_debug_g.schedtrace * 1000000;
+
+    for (;;) {
+        gort_note_sleep_for(&sched->sysmon_note, delay);
+        gort_note_clear(&sched->sysmon_note);
+        int64_t now = gort_os_nanotime();
+        atomic_store_explicit(&sched->clock, now, memory_order_relaxed);
+        int32_t procs = atomic_load(&sched->gomaxprocs);
+
+        if (trace_ns == 0 && atomic_load(&sched->npidle) >= procs) {
+            /* Nothing runs: sleep until a P leaves the idle list.  Timers
+             * of idle Ps have their own sleeper (proc.c timer_sleep). */
+            gort_lock(&sched->lock);
+            bool idle = atomic_load(&sched->npidle) >= atomic_load(&sched->gomaxprocs);
+            if (idle) sched->sysmon_wait = true;
+            gort_unlock(&sched->lock);
+            if (idle) {
+                gort_note_sleep(&sched->sysmon_note);
+                gort_note_clear(&sched->sysmon_note);
+                delay = SYSMON_MIN_NS;
+                continue;
+            }
+        }
+
+        int64_t next = now + SYSMON_MAX_NS;
+        for (int32_t i = 0; i < procs; i++) {
+            P *p = sched->allp[i];
+            struct sysmon_p *s = &sysmon_ps[i];
+            if (atomic_load_explicit(&p->status, memory_order_relaxed) != P_RUNNING) {
+                s->since = 0;
+                continue;
+            }
+            uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+            if (tick != s->tick || s->since == 0) {
+                s->tick = tick;
+                s->since = now;
+            }
+            int64_t end = s->since + SLICE_NS;
+            int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
+            if (now >= end || (timer != 0 && timer + TIMER_LATE_NS <= now)) {
+                preempt_one(p, tick, now, s);
+                next = min64(next, now + RESIGNAL_NS);
+            } else {
+                next = min64(next, end);
+                if (timer != 0) next = min64(next, timer + TIMER_LATE_NS);
+            }
+        }
+
+        /* A late timer and an idle P: wake an M, which fires it (it steals
+         * the timers of busy Ps too, in its last stealing round). */
+        int64_t timer = gort_timers_earliest();
+        if (timer != 0 && timer + TIMER_LATE_NS <= now && atomic_load(&sched->npidle) > 0 &&
+            atomic_load(&sched->nmspinning) == 0)
+            gort_wakep();
+
+        if (trace_ns > 0) {
+            if (now - last_trace >= trace_ns) {
+                schedtrace(now, start);
+                last_trace = now;
+            }
+            next = min64(next, last_trace + trace_ns);
+        }
+        delay = next - now;
+        if (delay < SYSMON_MIN_NS) delay = SYSMON_MIN_NS;
+        if (delay > SYSMON_MAX_NS) delay = SYSMON_MAX_NS;
+    }
+    return NULL;
+}
+
+GORT_NOPREEMPT void gort_sysmon_start(void) {
+    gort_note_init(&sched->sysmon_note);
+    int err = gort_os_thread_start(sysmon, NULL);
+    if (err != 0) gort_fatal("gort: cannot start sysmon");
+}
+
+GORT_NOPREEMPT void gort_sysmon_wake(void) {
+    sched->sysmon_wait = false;
+    gort_note_wakeup(&sched->sysmon_note);
+}
+
+/* ---- cooperative ---------------------------------------------------------- */
+
+GORT_NOPREEMPT void gort_preempt_check(void) {
+    M *m = gort_getm();
+    if (m == NULL || m->curg == NULL || m->p == NULL || m->locks != 0) return;
+    if (gort_preempt_wanted(m->p)) gort_preempt_park();
+}
+
+/* ---- asynchronous --------------------------------------------------------- */
+
+/* May the goroutine g, interrupted at c, stop here? (the design note) */
+GORT_NOPREEMPT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
+    if (gort_debug_g.asyncpreemptoff || m->locks != 0) return false;
+    if (m->p == NULL || !gort_preempt_wanted(m->p)) return false;
+    if (atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING) return false;
+    if (!gort_os_pc_is_user(gort_sigctx_pc(c))) return false;
+    uintptr_t sp = gort_sigctx_sp(c), lo = (uintptr_t)g->stack_lo;
+    return sp <= lo + g->stack_size && sp >= lo + gort_arch_preempt_room();
+}
+
+GORT_NOPREEMPT bool gort_sig_preempt(gort_sigctx *c, bool from_self) {
+    M *m = gort_getm();
+    if (m == NULL) return false; /* not an M: the program's signal */
+    bool ours = atomic_exchange_explicit(&m->preempt_sigs, 0, memory_order_relaxed) != 0 && from_self;
+    G *g = m->curg;
+    if (g == NULL) return ours;
+    if (g->resume_frame != NULL) { /* arm64: the trampoline asks to be restored */
+        if (!gort_arch_preempt_resume(c, g->resume_frame)) return ours;
+        g->resume_frame = NULL;
+        return true;
+    }
+    if (async_safe_point(m, g, c)) gort_arch_preempt_inject(c);
+    return ours;
+}
+
+/* The trampoline, on the goroutine's stack, with every register saved. */
+GORT_NOPREEMPT void gort_async_preempt_park(void) { gort_preempt_park(); }
+
+GORT_NOPREEMPT void gort_async_preempt_resuming(void *frame) {
+    gort_getg()->resume_frame = frame;
+    gort_os_signal_preempt_unblock(); /* the signal must arrive here */
+}

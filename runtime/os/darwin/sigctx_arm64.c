@@ -1,0 +1,51 @@
+/*
+ * sigctx_arm64.c — darwin/arm64 signal context accessors (os.h), per
+ * <mach/arm/_structs.h> and <arm/_mcontext.h>: uc_mcontext points to the
+ * thread state (__ss: x0-x28, fp, lr, sp, pc, cpsr) and the NEON state
+ * (__ns: v0-v31, fpsr, fpcr), both restored by sigreturn.  gort builds
+ * plain arm64 (not arm64e), where these fields are not pointer-signed.
+ */
+#if defined(__aarch64__)
+#include <string.h>
+#include <sys/ucontext.h>
+
+#include "runtime/os/os.h"
+
+#if __DARWIN_OPAQUE_ARM_THREAD_STATE64
+#error "arm64e (pointer-authenticated thread state) is not supported"
+#endif
+
+#define MC(c) (((ucontext_t *)(c))->uc_mcontext)
+
+GORT_NOPREEMPT uintptr_t gort_sigctx_pc(const gort_sigctx *c) { return (uintptr_t)MC(c)->__ss.__pc; }
+GORT_NOPREEMPT uintptr_t gort_sigctx_sp(const gort_sigctx *c) { return (uintptr_t)MC(c)->__ss.__sp; }
+GORT_NOPREEMPT void gort_sigctx_set_pc(gort_sigctx *c, uintptr_t pc) { MC(c)->__ss.__pc = pc; }
+GORT_NOPREEMPT void gort_sigctx_set_sp(gort_sigctx *c, uintptr_t sp) { MC(c)->__ss.__sp = sp; }
+
+GORT_NOPREEMPT uint64_t gort_sigctx_reg(const gort_sigctx *c, int i) {
+    if (i < 29) return MC(c)->__ss.__x[i];
+    return i == 29 ? MC(c)->__ss.__fp : MC(c)->__ss.__lr;
+}
+
+GORT_NOPREEMPT void gort_sigctx_set_reg(gort_sigctx *c, int i, uint64_t v) {
+    if (i < 29)
+        MC(c)->__ss.__x[i] = v;
+    else if (i == 29)
+        MC(c)->__ss.__fp = v;
+    else
+        MC(c)->__ss.__lr = v;
+}
+
+GORT_NOPREEMPT void gort_sigctx_set_nzcv(gort_sigctx *c, uint64_t nzcv) {
+    const uint32_t mask = 0xfu << 28;
+    MC(c)->__ss.__cpsr = (MC(c)->__ss.__cpsr & ~mask) | ((uint32_t)nzcv & mask);
+}
+
+/* The trampoline raised the signal through pthread_kill, a C call that may
+ * clobber the vector registers: the NEON state goes back here. */
+GORT_NOPREEMPT void gort_sigctx_set_fp(gort_sigctx *c, const void *q, uint64_t fpsr, uint64_t fpcr) {
+    memcpy(MC(c)->__ns.__v, q, sizeof MC(c)->__ns.__v);
+    MC(c)->__ns.__fpsr = (uint32_t)fpsr;
+    MC(c)->__ns.__fpcr = (uint32_t)fpcr;
+}
+#endif

@@ -1,0 +1,28 @@
+/*
+ * sigctx_arm64.c — linux/arm64 signal context accessors (os.h): the only
+ * code that knows where the kernel's ucontext_t keeps the registers.
+ */
+#if defined(__aarch64__)
+#include <ucontext.h>
+
+#include "runtime/os/os.h"
+
+#define MC(c) (&((ucontext_t *)(c))->uc_mcontext)
+
+GORT_NOPREEMPT uintptr_t gort_sigctx_pc(const gort_sigctx *c) { return (uintptr_t)MC(c)->pc; }
+GORT_NOPREEMPT uintptr_t gort_sigctx_sp(const gort_sigctx *c) { return (uintptr_t)MC(c)->sp; }
+GORT_NOPREEMPT void gort_sigctx_set_pc(gort_sigctx *c, uintptr_t pc) { MC(c)->pc = pc; }
+GORT_NOPREEMPT void gort_sigctx_set_sp(gort_sigctx *c, uintptr_t sp) { MC(c)->sp = sp; }
+GORT_NOPREEMPT uint64_t gort_sigctx_reg(const gort_sigctx *c, int i) { return MC(c)->regs[i]; }
+GORT_NOPREEMPT void gort_sigctx_set_reg(gort_sigctx *c, int i, uint64_t v) { MC(c)->regs[i] = v; }
+
+GORT_NOPREEMPT void gort_sigctx_set_nzcv(gort_sigctx *c, uint64_t nzcv) {
+    const uint64_t mask = 0xfull << 28;
+    MC(c)->pstate = (MC(c)->pstate & ~mask) | (nzcv & mask);
+}
+
+/* The trampoline restored q0..q31, FPSR and FPCR before raising the signal
+ * with raw system calls, which preserve them; the kernel saved exactly
+ * those values in this context and restores them. */
+GORT_NOPREEMPT void gort_sigctx_set_fp(gort_sigctx *c, const void *q, uint64_t fpsr, uint64_t fpcr) {}
+#endif
