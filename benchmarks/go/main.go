@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -146,12 +147,39 @@ func yieldMany() (string, float64) {
 	return "ns/yield", float64(time.Since(t0).Nanoseconds()) / (g * yields)
 }
 
+// preempt: every P spins in a loop with no calls; another goroutine sleeps
+// 1 ms 2,000 times; the worst oversleep, in ms.
+func preempt() (string, float64) {
+	var stop int32
+	var wg sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		wg.Add(1)
+		go func() {
+			for atomic.LoadInt32(&stop) == 0 {
+			}
+			wg.Done()
+		}()
+	}
+	runtime.Gosched()
+	var worst time.Duration
+	for i := 0; i < 2000; i++ {
+		t0 := time.Now()
+		time.Sleep(time.Millisecond)
+		if late := time.Since(t0) - time.Millisecond; late > worst {
+			worst = late
+		}
+	}
+	atomic.StoreInt32(&stop, 1)
+	wg.Wait()
+	return "ms/worst-oversleep", float64(worst.Nanoseconds()) / 1e6
+}
+
 func main() {
-	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many")
+	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|preempt")
 	flag.Parse()
 	runs := map[string]func() (string, float64){
 		"pingpong": pingpong, "buffered": buffered, "select": selectBench, "mutex": mutex,
-		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany,
+		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany, "preempt": preempt,
 	}
 	run, ok := runs[*workload]
 	if !ok {

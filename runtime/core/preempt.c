@@ -55,16 +55,32 @@ static struct sysmon_p {
 
 GORT_NOPREEMPT static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Ask the goroutine running slice `tick` on p to yield. */
-GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct sysmon_p *s) {
+/* Ask the goroutine running slice `tick` on p to yield; signal its M
+ * unless signals are off. */
+GORT_NOPREEMPT static void request(P *p, uint32_t tick, bool signal) {
     atomic_store_explicit(&p->preempt_tick, tick + 1, memory_order_relaxed);
-    if (gort_debug_g.asyncpreemptoff || now - s->signalled < RESIGNAL_NS) return;
+    if (!signal || gort_debug_g.asyncpreemptoff) return;
     M *m = atomic_load_explicit(&p->m, memory_order_acquire);
     if (m == NULL) return;
-    s->signalled = now;
     gort_os_signal_preempt_reclaim();
     atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
     gort_os_signal_preempt(m->thread);
+}
+
+/* sysmon's request: a signal at most every RESIGNAL_NS per P. */
+GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct sysmon_p *s) {
+    bool signal = now - s->signalled >= RESIGNAL_NS;
+    if (signal) s->signalled = now;
+    request(p, tick, signal);
+}
+
+GORT_NOPREEMPT void gort_preempt_all(void) {
+    int32_t procs = atomic_load(&sched->gomaxprocs);
+    for (int32_t i = 0; i < procs; i++) {
+        P *p = sched->allp[i];
+        if (p != NULL && atomic_load_explicit(&p->status, memory_order_relaxed) == P_RUNNING)
+            request(p, atomic_load_explicit(&p->schedtick, memory_order_relaxed), true);
+    }
 }
 
 GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {

@@ -356,6 +356,8 @@ GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
  * waiting on this P and elsewhere run first (Go's gopreempt_m). */
 GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
     p_count(&m->p->n_preemptions);
+    /* Honoured: a G that runs next inheriting the slice is not asked. */
+    atomic_store_explicit(&m->p->preempt_tick, 0, memory_order_relaxed);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     g->since = gort_clock();
     gort_lock(&sched->lock);
@@ -689,7 +691,12 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
             continue;
         }
         check_timers(p);
-        if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 && atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0) {
+        /* Fairness: the global queue first every 61st slice, unless a G
+         * was just readied to run next (a woken sleeper): it runs first,
+         * inheriting the slice, and the check happens right after. */
+        if (atomic_load_explicit(&p->schedtick, memory_order_relaxed) % 61 == 0 &&
+            atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0 &&
+            atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL) {
             gort_lock(&sched->lock);
             g = gort_globrunq_get(p, 1);
             gort_unlock(&sched->lock);
@@ -927,7 +934,7 @@ GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
 
 GORT_NOPREEMPT static void sleep_wake(void *arg, int64_t now) {
     (void)now;
-    gort_ready(arg, false);
+    gort_ready(arg, true); /* as Go's goready: run next on this P */
 }
 
 /* On g0: arm the timer only now that the G is parked, so it cannot be

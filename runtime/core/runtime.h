@@ -267,6 +267,9 @@ void gort_sysmon_wake(void);
 /* The cooperative preemption point, at every runtime entry: if sysmon
  * asked the running goroutine's time slice to end, yield to the others. */
 void gort_preempt_check(void);
+/* Ask every running goroutine to yield now, as sysmon does when a time
+ * slice ends (for tests and benchmarks that need many preemptions). */
+void gort_preempt_all(void);
 /* Does sysmon want p's current time slice to end? */
 GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
     uint32_t req = atomic_load_explicit(&p->preempt_tick, memory_order_relaxed);

@@ -1,0 +1,156 @@
+// preempt_death_test.cc — preemption and signal behaviour that depends on
+// start-up settings or ends the process: each case runs in a fresh child
+// (gtest's "fast" death-test style; the parent never starts the runtime).
+//   - SIGQUIT prints every goroutine (id, name, state, wait reason, time)
+//     and exits 2.
+//   - A SIGURG handler installed before gort_init keeps its signals.
+//   - GORT_DEBUG=asyncpreemptoff=1: no signals, only cooperative
+//     preemption at runtime entries; without it, a call-free loop is
+//     preempted.
+//   - GORT_DEBUG=schedtrace=MS prints scheduler lines.
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "runtime/gort.h"
+
+namespace {
+
+uint64_t Preemptions() {
+  gort_stats s;
+  gort_stats_get(&s);
+  return s.preemptions;
+}
+
+std::atomic<bool> stop_spinning{false};
+void Spin(void*) {
+  while (!stop_spinning.load(std::memory_order_relaxed)) {
+  }
+}
+
+void ReceiveForever(void* c) {
+  int v;
+  gort_chan_recv(static_cast<gort_chan*>(c), &v);
+}
+
+void QuitWhileOthersWait(void*) {
+  gort_chan* c = gort_chan_make(sizeof(int), 0);
+  gort_go_attr a1 = {0, "parked-one"}, a2 = {0, "parked-two"};
+  gort_go_with(ReceiveForever, c, &a1);
+  gort_go_with(ReceiveForever, c, &a2);
+  gort_sleep(20000000);  // let them park (and age 20 ms)
+  raise(SIGQUIT);
+}
+
+TEST(SignalDeathTest, SigquitDumpsEveryGoroutineAndExits2) {
+  EXPECT_EXIT(gort_main(QuitWhileOthersWait, nullptr), ::testing::ExitedWithCode(2),
+              "SIGQUIT(.|\n)*goroutine [0-9]+ \"main\" \\[running on M[0-9]+, [0-9]+ ms\\]"
+              "(.|\n)*goroutine [0-9]+ \"parked-one\" \\[waiting: chan receive, [0-9]+ ms\\]"
+              "(.|\n)*goroutine [0-9]+ \"parked-two\" \\[waiting: chan receive, [0-9]+ ms\\]");
+}
+
+std::atomic<int> user_urgs{0};
+void OnUserUrg(int) { user_urgs++; }
+
+void SignalWhileSpinning(void*) {
+  for (int i = 0; i < gort_maxprocs(0); i++) gort_go(Spin, nullptr);
+  for (int i = 0; i < 20; i++) {
+    int want = user_urgs.load() + 1;
+    kill(getpid(), SIGURG);
+    for (int t = 0; t < 5000 && user_urgs.load() < want; t++) gort_sleep(100000);
+    gort_sleep(2000000);
+  }
+  stop_spinning = true;
+}
+
+TEST(SignalDeathTest, SigurgHandlerInstalledBeforeInitKeepsItsSignals) {
+  EXPECT_EXIT(
+      {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = OnUserUrg;
+        sigaction(SIGURG, &sa, nullptr);
+        gort_main(SignalWhileSpinning, nullptr);
+        exit(user_urgs.load() == 20 && Preemptions() > 0 ? 0 : 10 + user_urgs.load());
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// One call-free spinner for 100 ms while the main goroutine sleeps.
+void SpinFor100ms(void*) {
+  gort_go(Spin, nullptr);
+  gort_sleep(100000000);
+  stop_spinning = true;
+  gort_sleep(1000000);
+}
+
+TEST(SignalDeathTest, CallFreeLoopIsPreemptedBySignal) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_MAXPROCS", "2", 1);
+        gort_main(SpinFor100ms, nullptr);
+        exit(Preemptions() > 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(SignalDeathTest, AsyncPreemptOffSendsNoSignals) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_MAXPROCS", "2", 1);
+        setenv("GORT_DEBUG", "asyncpreemptoff=1", 1);
+        gort_main(SpinFor100ms, nullptr);
+        exit(Preemptions() == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// With signals off, a goroutine that keeps entering the runtime (an
+// uncontended mutex) still yields the only P to a sleeper.
+void LockLoop(void*) {
+  gort_mutex mu = GORT_MUTEX_INIT;
+  while (!stop_spinning.load(std::memory_order_relaxed)) {
+    gort_mutex_lock(&mu);
+    gort_mutex_unlock(&mu);
+  }
+}
+
+void SleepBesideLockLoop(void*) {
+  gort_go(LockLoop, nullptr);
+  gort_yield();
+  gort_sleep(2000000);  // returns only if LockLoop yields at a runtime entry
+  stop_spinning = true;
+}
+
+TEST(SignalDeathTest, AsyncPreemptOffStillPreemptsAtRuntimeEntries) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_MAXPROCS", "1", 1);
+        setenv("GORT_DEBUG", "asyncpreemptoff=1", 1);
+        gort_main(SleepBesideLockLoop, nullptr);
+        exit(Preemptions() > 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+void Sleep60ms(void*) { gort_sleep(60000000); }
+
+TEST(SignalDeathTest, SchedtracePrintsSchedulerLines) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_DEBUG", "schedtrace=10", 1);
+        gort_main(Sleep60ms, nullptr);
+        exit(0);
+      },
+      ::testing::ExitedWithCode(0),
+      "gort: sched [0-9]+ms: procs=[0-9]+ idleprocs=[0-9]+ threads=[0-9]+ spinning=[0-9]+ idlethreads=[0-9]+ "
+      "runqueue=[0-9]+ \\[[0-9 ]+\\] preemptions=[0-9]+\n(.|\n)*gort: sched");
+}
+
+}  // namespace

@@ -1,0 +1,112 @@
+// text_section_test — every function of the runtime lives in gort_text.
+//
+// The preemption handler tells runtime code from user code by the pc alone
+// (runtime/text.h): a runtime function placed anywhere else could be
+// interrupted and its goroutine moved to another thread mid-operation.
+// This reads the runtime's static library (a data dependency), and checks
+// every function symbol defined in every member object, C and assembly.
+#include <elf.h>
+
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+std::string FindArchive() {
+  const char* dir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  if (dir == nullptr || ws == nullptr) return "";
+  std::string runtime = std::string(dir) + "/" + ws + "/runtime";
+  DIR* d = opendir(runtime.c_str());
+  if (d == nullptr) return "";
+  std::string found;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.rfind("libgort", 0) == 0 && n.size() > 2 && n.compare(n.size() - 2, 2, ".a") == 0) found = runtime + "/" + n;
+  }
+  closedir(d);
+  return found;
+}
+
+struct Member {
+  std::string name;
+  std::string bytes;
+};
+
+// The members of a System V / GNU ar archive.
+std::vector<Member> ReadArchive(const std::string& data) {
+  std::vector<Member> out;
+  std::string longnames;
+  if (data.compare(0, 8, "!<arch>\n") != 0) return out;
+  size_t pos = 8;
+  while (pos + 60 <= data.size()) {
+    std::string name = data.substr(pos, 16);
+    size_t size = std::stoul(data.substr(pos + 48, 10));
+    std::string body = data.substr(pos + 60, size);
+    name = name.substr(0, name.find_last_not_of(' ') + 1);
+    if (name == "//") {
+      longnames = body;
+    } else if (name != "/" && name != "/SYM64/") {
+      if (name[0] == '/' && !longnames.empty()) {
+        size_t off = std::stoul(name.substr(1));
+        name = longnames.substr(off, longnames.find('\n', off) - off);
+      }
+      if (!name.empty() && name.back() == '/') name.pop_back();
+      out.push_back({name, body});
+    }
+    pos += 60 + size + (size & 1);
+  }
+  return out;
+}
+
+// "object: function in section" for every defined function not in gort_text.
+std::vector<std::string> Misplaced(const Member& m, int* functions) {
+  std::vector<std::string> bad;
+  const std::string& b = m.bytes;
+  if (b.size() < sizeof(Elf64_Ehdr) || b.compare(0, 4, ELFMAG) != 0 || b[EI_CLASS] != ELFCLASS64) {
+    bad.push_back(m.name + ": not a 64-bit ELF object");
+    return bad;
+  }
+  Elf64_Ehdr eh;
+  memcpy(&eh, b.data(), sizeof eh);
+  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  memcpy(sh.data(), b.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
+  const char* shstr = b.data() + sh[eh.e_shstrndx].sh_offset;
+  for (const Elf64_Shdr& s : sh) {
+    if (s.sh_type != SHT_SYMTAB) continue;
+    const char* str = b.data() + sh[s.sh_link].sh_offset;
+    for (size_t i = 0; i < s.sh_size / sizeof(Elf64_Sym); i++) {
+      Elf64_Sym sym;
+      memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE)
+        continue;
+      ++*functions;
+      std::string section = shstr + sh[sym.st_shndx].sh_name;
+      if (section != "gort_text") bad.push_back(m.name + ": " + (str + sym.st_name) + " in " + section);
+    }
+  }
+  return bad;
+}
+
+TEST(TextSection, EveryRuntimeFunctionIsInGortText) {
+  std::string path = FindArchive();
+  ASSERT_FALSE(path.empty()) << "libgort*.a not found in the runfiles";
+  std::ifstream f(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<Member> members = ReadArchive(data);
+  ASSERT_GE(members.size(), 10u) << path;
+  int functions = 0;
+  std::vector<std::string> bad;
+  for (const Member& m : members)
+    for (const std::string& s : Misplaced(m, &functions)) bad.push_back(s);
+  EXPECT_GT(functions, 100);
+  for (const std::string& s : bad) ADD_FAILURE() << s << " (mark it GORT_NOPREEMPT, runtime/text.h)";
+}
+
+}  // namespace
