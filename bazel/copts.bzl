@@ -30,6 +30,13 @@ GORT_COPTS = [
     # fields, pthread_*_np) explicitly rather than rely on the default.
     "@platforms//os:macos": ["-D_DARWIN_C_SOURCE"],
     "//conditions:default": [],
+}) + select({
+    # Inline LL/SC or LSE atomics rather than calls to libgcc's
+    # __aarch64_* helpers: those live outside the runtime's gort_text
+    # section, where async preemption could stop a goroutine halfway
+    # through a runtime operation (runtime/text.h).
+    "@platforms//cpu:aarch64": ["-mno-outline-atomics"],
+    "//conditions:default": [],
 })
 
 # Link flags for anything that links the runtime (threads).

@@ -4,7 +4,8 @@
 // (runtime/text.h): a runtime function placed anywhere else could be
 // interrupted and its goroutine moved to another thread mid-operation.
 // This reads the runtime's static library (a data dependency), and checks
-// every function symbol defined in every member object, C and assembly.
+// every function symbol defined in every member object, C and assembly,
+// and that no object calls out to libgcc's aarch64 outline atomics.
 #include <elf.h>
 
 #include <cstring>
@@ -84,11 +85,15 @@ std::vector<std::string> Misplaced(const Member& m, int* functions) {
     for (size_t i = 0; i < s.sh_size / sizeof(Elf64_Sym); i++) {
       Elf64_Sym sym;
       memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
+      const char* name = str + sym.st_name;
+      // Calls out to libgcc's outline atomics would run outside gort_text.
+      if (sym.st_shndx == SHN_UNDEF && strncmp(name, "__aarch64_", 10) == 0)
+        bad.push_back(m.name + ": calls " + name + " (build with -mno-outline-atomics)");
       if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE)
         continue;
       ++*functions;
       std::string section = shstr + sh[sym.st_shndx].sh_name;
-      if (section != "gort_text") bad.push_back(m.name + ": " + (str + sym.st_name) + " in " + section);
+      if (section != "gort_text") bad.push_back(m.name + ": " + name + " in " + section);
     }
   }
   return bad;
