@@ -25,7 +25,10 @@ GORT_COPTS = [
 ] + select({
     # glibc hides gettid, pthread_getattr_np, REG_RIP/REG_* in ucontext,
     # MAP_STACK/MAP_NORESERVE, ... from strict -std=c11 unless asked.
-    "@platforms//os:linux": ["-D_GNU_SOURCE"],
+    # -fno-plt: calls into libc go through the GOT, never a PLT stub in the
+    # executable's code, where async preemption would see "user code" with
+    # the runtime's frame still live (runtime/text.h).
+    "@platforms//os:linux": ["-D_GNU_SOURCE", "-fno-plt"],
     # macOS headers: ask for the full Darwin API (kqueue, ucontext_t
     # fields, pthread_*_np) explicitly rather than rely on the default.
     "@platforms//os:macos": ["-D_DARWIN_C_SOURCE"],

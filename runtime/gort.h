@@ -30,6 +30,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, socklen_t */
+#include <sys/types.h>  /* ssize_t */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GORT_API __attribute__((visibility("default")))
@@ -205,6 +207,53 @@ typedef struct gort_sema { uint32_t count_; uint32_t pad_; } gort_sema;
 /* Counting semaphore: acquire waits while the count is zero. */
 GORT_API int gort_sema_acquire(gort_sema *s);
 GORT_API int gort_sema_release(gort_sema *s);
+
+/* ===================================================================== */
+/* Blocking I/O and system calls                                          */
+/* ===================================================================== */
+
+/* Descriptors that park the calling goroutine, never its thread, while
+ * they are not ready (the netpoller: epoll on linux, kqueue on darwin);
+ * a plain thread blocks in poll(2).  Each descriptor is put in
+ * non-blocking mode and registered once, by gort_fd_open or on first use
+ * (gort_accept registers the descriptors it returns).  Close registered
+ * descriptors with gort_fd_close, not close().  Regular files cannot be
+ * polled: their reads and writes block the thread, with its P handed to
+ * another thread meanwhile (gort_syscall_enter/exit).
+ *
+ * timeout_ns: < 0 waits as long as it takes; 0 does not wait (-EAGAIN if
+ * the descriptor is not ready); > 0 gives up with -ETIMEDOUT.  Errors are
+ * negative errno values; a write to a closed connection is -EPIPE, never
+ * SIGPIPE.  One reader and one writer at a time per descriptor: others
+ * queue behind them. */
+GORT_API int gort_fd_open(int fd);
+/* Wake every goroutine parked on fd with -EBADF, then close it. */
+GORT_API int gort_fd_close(int fd);
+/* Read at most n bytes: the count (0 at end of file), or -errno. */
+GORT_API ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns);
+/* Write all n bytes (n), or fail (-errno; some may have been written). */
+GORT_API ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_ns);
+/* Accept a connection: its descriptor, registered and non-blocking. */
+GORT_API int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int64_t timeout_ns);
+/* Connect fd; 0 once connected. */
+GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns);
+
+/* Around any other call that may block the thread (a read of a pipe not
+ * registered, a lock in a C library, a long computation in C):
+ *     gort_syscall_enter();  n = read(fd, buf, len);  gort_syscall_exit();
+ * If the call lasts longer than sysmon's check (20 us to 10 ms), its P is
+ * handed to another thread, so the other goroutines keep running; exit
+ * takes a P back, or waits for one.  Between the two, call nothing of
+ * gort's.  No-ops on a plain thread. */
+GORT_API void gort_syscall_enter(void);
+GORT_API void gort_syscall_exit(void);
+
+/* Wire the calling goroutine to its current OS thread: until the unlock it
+ * runs only there, and that thread runs nothing else (for thread-local
+ * state of C libraries, or thread identity).  Calls nest; -EPERM from a
+ * plain thread, and from unlock when not locked. */
+GORT_API int gort_lock_os_thread(void);
+GORT_API int gort_unlock_os_thread(void);
 
 /* ===================================================================== */
 /* Introspection                                                          */

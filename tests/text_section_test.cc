@@ -8,6 +8,7 @@
 // and that no object calls out to libgcc's aarch64 outline atomics.
 #include <elf.h>
 
+#include <cctype>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
@@ -66,6 +67,17 @@ std::vector<Member> ReadArchive(const std::string& data) {
   return out;
 }
 
+// libgcc / libatomic entry points: __aarch64_*, __atomic_*, __sync_*, and
+// the arithmetic helpers named like __udivti3, __muldi3, __popcountdi2.
+bool IsCompilerHelper(const char* name) {
+  if (strncmp(name, "__aarch64_", 10) == 0 || strncmp(name, "__atomic_", 9) == 0 || strncmp(name, "__sync_", 7) == 0)
+    return true;
+  size_t n = strlen(name);
+  return n > 5 && name[0] == '_' && name[1] == '_' && isdigit((unsigned char)name[n - 1]) &&
+         (strncmp(name + n - 3, "di", 2) == 0 || strncmp(name + n - 3, "ti", 2) == 0 ||
+          strncmp(name + n - 3, "sf", 2) == 0 || strncmp(name + n - 3, "df", 2) == 0);
+}
+
 // "object: function in section" for every defined function not in gort_text.
 std::vector<std::string> Misplaced(const Member& m, int* functions) {
   std::vector<std::string> bad;
@@ -86,9 +98,11 @@ std::vector<std::string> Misplaced(const Member& m, int* functions) {
       Elf64_Sym sym;
       memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
       const char* name = str + sym.st_name;
-      // Calls out to libgcc's outline atomics would run outside gort_text.
-      if (sym.st_shndx == SHN_UNDEF && strncmp(name, "__aarch64_", 10) == 0)
-        bad.push_back(m.name + ": calls " + name + " (build with -mno-outline-atomics)");
+      // Calls into compiler helpers linked into the executable (libgcc's
+      // outline atomics and arithmetic, libatomic) would run outside
+      // gort_text with the runtime's frame live.
+      if (sym.st_shndx == SHN_UNDEF && IsCompilerHelper(name))
+        bad.push_back(m.name + ": calls " + name + " (a compiler helper outside gort_text)");
       if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE)
         continue;
       ++*functions;

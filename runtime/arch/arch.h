@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime/atomic.h" /* GORT_NORETURN */
 #include "runtime/text.h"    /* GORT_NOPREEMPT */

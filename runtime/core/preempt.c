@@ -41,6 +41,8 @@ enum {
     SYSMON_MIN_NS = 20 * 1000,      /* sysmon's shortest and longest sleeps */
     SYSMON_MAX_NS = 10 * 1000 * 1000,
     RESIGNAL_NS = 1000 * 1000,      /* ask an unsafe point again after this */
+    RETAKE_NS = 20 * 1000,          /* a system call this long loses its P */
+    POLL_STALE_NS = 10 * 1000 * 1000, /* poll if nobody has for this long */
     TIMER_LATE_NS = 100 * 1000,     /* a timer this late on a busy P preempts it */
 };
 
@@ -51,6 +53,9 @@ static struct sysmon_p {
     uint32_t tick;     /* the slice it saw running ...            */
     int64_t since;     /* ... since then (0: P not running)       */
     int64_t signalled; /* when it last sent the P's M a signal    */
+    int64_t resignal;  /* and how long until it may send again    */
+    uint32_t syscalltick; /* the system call it saw ...           */
+    int64_t syscallwhen;  /* ... since then (0: none)             */
 } sysmon_ps[GORT_MAXPROCS_LIMIT];
 
 GORT_NOPREEMPT static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -67,11 +72,27 @@ GORT_NOPREEMPT static void request(P *p, uint32_t tick, bool signal) {
     gort_os_signal_preempt(m->thread);
 }
 
-/* sysmon's request: a signal at most every RESIGNAL_NS per P. */
+/* sysmon's request.  Signals back off, from RESIGNAL_NS doubling to
+ * SLICE_NS, while the same slice goes on: a goroutine blocked in a system
+ * call (not wrapped in gort_syscall_enter/exit) would otherwise see
+ * EINTR from poll, nanosleep and friends a thousand times a second. */
 GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct sysmon_p *s) {
-    bool signal = now - s->signalled >= RESIGNAL_NS;
-    if (signal) s->signalled = now;
+    bool signal = now - s->signalled >= s->resignal;
+    if (signal) {
+        s->signalled = now;
+        s->resignal = s->resignal < RESIGNAL_NS ? RESIGNAL_NS : s->resignal * 2;
+        if (s->resignal > SLICE_NS) s->resignal = SLICE_NS;
+    }
     request(p, tick, signal);
+}
+
+/* Is any P running or in a system call? */
+GORT_NOPREEMPT static bool any_busy(void) {
+    for (int32_t i = 0; i < atomic_load(&sched->nallp); i++) {
+        uint32_t st = atomic_load_explicit(&sched->allp[i]->status, memory_order_relaxed);
+        if (st == P_RUNNING || st == P_SYSCALL) return true;
+    }
+    return false;
 }
 
 GORT_NOPREEMPT void gort_preempt_all(void) {
@@ -111,14 +132,15 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
         gort_note_clear(&sched->sysmon_note);
         int64_t now = gort_os_nanotime();
         atomic_store_explicit(&sched->clock, now, memory_order_relaxed);
-        int32_t procs = atomic_load(&sched->gomaxprocs);
+        int32_t procs = atomic_load(&sched->gomaxprocs), nallp = atomic_load(&sched->nallp);
 
-        if (trace_ns == 0 && atomic_load(&sched->npidle) >= procs) {
+        if (trace_ns == 0 && !any_busy()) {
             /* Nothing runs: sleep until a P leaves the idle list.  Timers
              * of idle Ps have their own sleeper (proc.c timer_sleep). */
             gort_lock(&sched->lock);
-            bool idle = atomic_load(&sched->npidle) >= atomic_load(&sched->gomaxprocs);
-            if (idle) sched->sysmon_wait = true;
+            atomic_store(&sched->sysmon_wait, true); /* then look: see acquirep */
+            bool idle = !any_busy();
+            if (!idle) atomic_store(&sched->sysmon_wait, false);
             gort_unlock(&sched->lock);
             if (idle) {
                 gort_note_sleep(&sched->sysmon_note);
@@ -129,10 +151,29 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
         }
 
         int64_t next = now + SYSMON_MAX_NS;
-        for (int32_t i = 0; i < procs; i++) {
+        for (int32_t i = 0; i < nallp; i++) {
             P *p = sched->allp[i];
             struct sysmon_p *s = &sysmon_ps[i];
-            if (atomic_load_explicit(&p->status, memory_order_relaxed) != P_RUNNING) {
+            uint32_t status = atomic_load_explicit(&p->status, memory_order_acquire);
+            if (status == P_SYSCALL) {
+                /* Retake a P from a system call seen on two wakes at least
+                 * RETAKE_NS apart (Go's retake). */
+                uint32_t stick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
+                if (stick != s->syscalltick || s->syscallwhen == 0) {
+                    s->syscalltick = stick;
+                    s->syscallwhen = now;
+                    next = min64(next, now + RETAKE_NS);
+                } else if (now - s->syscallwhen >= RETAKE_NS) {
+                    uint32_t sys = P_SYSCALL;
+                    if (atomic_compare_exchange_strong(&p->status, &sys, P_IDLE)) gort_handoffp(p);
+                } else {
+                    next = min64(next, s->syscallwhen + RETAKE_NS);
+                }
+                s->since = 0;
+                continue;
+            }
+            s->syscallwhen = 0;
+            if (status != P_RUNNING) {
                 s->since = 0;
                 continue;
             }
@@ -140,8 +181,10 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
             if (tick != s->tick || s->since == 0) {
                 s->tick = tick;
                 s->since = now;
+                s->resignal = 0;
             }
-            int64_t end = s->since + SLICE_NS;
+            /* A P beyond gort_maxprocs retires at its next schedule: now. */
+            int64_t end = i >= procs ? now : s->since + SLICE_NS;
             int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
             if (now >= end || (timer != 0 && timer + TIMER_LATE_NS <= now)) {
                 preempt_one(p, tick, now, s);
@@ -151,6 +194,22 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
                 if (timer != 0) next = min64(next, timer + TIMER_LATE_NS);
             }
         }
+
+        /* Descriptors nobody has polled for a while (every P busy). */
+        if (gort_netpoll_waiting() && now - gort_netpoll_last() > POLL_STALE_NS) {
+            G *ready = gort_netpoll(0);
+            if (ready != NULL) {
+                gort_lock(&sched->lock);
+                while (ready != NULL) {
+                    G *n = ready->schedlink;
+                    gort_ready_locked(ready);
+                    ready = n;
+                }
+                gort_unlock(&sched->lock);
+                gort_wakep();
+            }
+        }
+        if (gort_netpoll_waiting()) next = min64(next, gort_netpoll_last() + POLL_STALE_NS);
 
         /* A late timer and an idle P: wake an M, which fires it (it steals
          * the timers of busy Ps too, in its last stealing round). */
@@ -180,8 +239,11 @@ GORT_NOPREEMPT void gort_sysmon_start(void) {
 }
 
 GORT_NOPREEMPT void gort_sysmon_wake(void) {
-    sched->sysmon_wait = false;
-    gort_note_wakeup(&sched->sysmon_note);
+    gort_lock(&sched->lock);
+    bool waiting = atomic_load(&sched->sysmon_wait);
+    atomic_store(&sched->sysmon_wait, false);
+    gort_unlock(&sched->lock);
+    if (waiting) gort_note_wakeup(&sched->sysmon_note); /* once per sleep */
 }
 
 /* ---- cooperative ---------------------------------------------------------- */
@@ -201,28 +263,49 @@ GORT_NOPREEMPT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
     if (atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING) return false;
     if (!gort_os_pc_is_user(gort_sigctx_pc(c))) return false;
     uintptr_t sp = gort_sigctx_sp(c), lo = (uintptr_t)g->stack_lo;
+    /* Stubs and compiler helpers that runtime code calls would count as
+     * user code: the runtime uses none (-fno-plt, -mno-outline-atomics, no
+     * libgcc helpers: //tests:text_section_test; darwin's stub sections
+     * are excluded by the OS layer). */
     return sp <= lo + g->stack_size && sp >= lo + gort_arch_preempt_room();
 }
 
-GORT_NOPREEMPT bool gort_sig_preempt(gort_sigctx *c, bool from_self) {
+/* Is this SIGURG the runtime's?  One of the signals sysmon sent this M
+ * (each handled signal counts one down; signals that arrive together
+ * merge, which only makes us count fewer), or the arm64 trampoline's. */
+GORT_NOPREEMPT bool gort_sig_preempt_claim(bool from_self) {
     M *m = gort_getm();
     if (m == NULL) return false; /* not an M: the program's signal */
-    bool ours = atomic_exchange_explicit(&m->preempt_sigs, 0, memory_order_relaxed) != 0 && from_self;
-    G *g = m->curg;
-    if (g == NULL) return ours;
+    if (m->curg != NULL && m->curg->resume_frame != NULL && from_self) return true;
+    uint32_t n = atomic_load_explicit(&m->preempt_sigs, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak(&m->preempt_sigs, &n, n - 1)) {
+    }
+    return n > 0 && from_self;
+}
+
+GORT_NOPREEMPT void gort_sig_preempt(gort_sigctx *c) {
+    M *m = gort_getm();
+    G *g = m != NULL ? m->curg : NULL;
+    if (g == NULL) return;
     if (g->resume_frame != NULL) { /* arm64: the trampoline asks to be restored */
-        if (!gort_arch_preempt_resume(c, g->resume_frame)) return ours;
-        g->resume_frame = NULL;
-        return true;
+        if (gort_arch_preempt_resume(c, g->resume_frame)) {
+            gort_sigctx_set_sigmask(c, &m->resume_mask);
+            g->resume_frame = NULL;
+        }
+        return;
     }
     if (async_safe_point(m, g, c)) gort_arch_preempt_inject(c);
-    return ours;
 }
 
 /* The trampoline, on the goroutine's stack, with every register saved. */
 GORT_NOPREEMPT void gort_async_preempt_park(void) { gort_preempt_park(); }
 
+/* The arm64 trampoline is about to raise SIGURG at itself: make sure our
+ * handler is the one installed, and that no other handler can run first
+ * (it would see a half-restored context); the handler restores the mask. */
 GORT_NOPREEMPT void gort_async_preempt_resuming(void *frame) {
-    gort_getg()->resume_frame = frame;
-    gort_os_signal_preempt_unblock(); /* the signal must arrive here */
+    M *m = gort_getm();
+    gort_os_signal_preempt_reclaim();
+    gort_os_signal_preempt_only(&m->resume_mask);
+    m->curg->resume_frame = frame;
 }

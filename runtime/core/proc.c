@@ -119,7 +119,6 @@ GORT_NOPREEMPT static P *pidle_get(void) {
     if (p != NULL) {
         sched->pidle = p->link;
         atomic_fetch_sub(&sched->npidle, 1);
-        if (sched->sysmon_wait) gort_sysmon_wake();
     }
     return p;
 }
@@ -129,14 +128,25 @@ GORT_NOPREEMPT static void acquirep(M *m, P *p) {
         atomic_load_explicit(&p->status, memory_order_relaxed) != P_IDLE)
         gort_fatal("gort: acquirep: P is not idle");
     m->p = p;
-    atomic_store_explicit(&p->m, m, memory_order_relaxed);
+    atomic_store_explicit(&p->m, m, memory_order_release);
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
+    /* Dekker with sysmon's "nothing runs" check: our store, then its flag. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&sched->sysmon_wait, memory_order_relaxed)) gort_sysmon_wake();
 }
 
+/* Take back p, already marked P_RUNNING by our CAS (syscall exit). */
+GORT_NOPREEMPT static void acquirep_running(M *m, P *p) {
+    m->p = p;
+    atomic_store_explicit(&p->m, m, memory_order_release);
+}
+
+/* Give up m's P; it is idle (not on the idle list) until someone takes it. */
 GORT_NOPREEMPT static P *releasep(M *m) {
     P *p = m->p;
     m->p = NULL;
     atomic_store_explicit(&p->m, NULL, memory_order_relaxed);
+    atomic_store_explicit(&p->status, P_IDLE, memory_order_relaxed);
     return p;
 }
 
@@ -316,6 +326,93 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
     gort_wakep_after(fence);
 }
 
+/* On a global queue, sched.lock held (no P needed). */
+GORT_NOPREEMPT void gort_ready_locked(G *g) {
+    g->since = gort_clock();
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    gort_globrunq_put(g);
+}
+
+/* ---- system calls ----------------------------------------------------------- */
+
+/* Go's entersyscall, without the stack bookkeeping: the M gives its P a
+ * P_SYSCALL status and keeps it only as oldp. */
+GORT_NOPREEMPT void gort_syscall_enter(void) {
+    M *m = gort_getm();
+    if (m == NULL || m->curg == NULL || m->p == NULL) return;
+    G *g = m->curg;
+    P *p = m->p;
+    g->since = gort_clock();
+    g->waitreason = "syscall";
+    atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+    m->oldp = p;
+    m->p = NULL;
+    atomic_store_explicit(&p->m, NULL, memory_order_relaxed);
+    atomic_store_explicit(&p->syscalltick, atomic_load_explicit(&p->syscalltick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&p->status, P_SYSCALL, memory_order_release);
+}
+
+/* No P came back: queue the goroutine and park the M (on g0). */
+GORT_NOPREEMPT static G *exitsyscall_m(M *m, G *g) {
+    gort_lock(&sched->lock);
+    P *p = pidle_get();
+    if (p == NULL) gort_ready_locked(g);
+    gort_unlock(&sched->lock);
+    if (p != NULL) {
+        acquirep(m, p);
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        return g;
+    }
+    stopm(m);
+    return NULL;
+}
+
+GORT_NOPREEMPT void gort_syscall_exit(void) {
+    M *m = gort_getm();
+    if (m == NULL || m->curg == NULL || m->oldp == NULL) return;
+    G *g = m->curg;
+    P *p = m->oldp;
+    uint32_t st = P_SYSCALL;
+    m->oldp = NULL;
+    if (atomic_compare_exchange_strong(&p->status, &st, P_RUNNING)) { /* still ours */
+        acquirep_running(m, p);
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        return;
+    }
+    gort_lock(&sched->lock); /* retaken: an idle P will do */
+    p = pidle_get();
+    gort_unlock(&sched->lock);
+    if (p != NULL) {
+        acquirep(m, p);
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        return;
+    }
+    mcall(exitsyscall_m);
+}
+
+GORT_NOPREEMPT void gort_handoffp(P *p) {
+    if (!gort_runq_empty(p) || atomic_load(&sched->runqsize) > 0 ||
+        atomic_load_explicit(&p->timers.next, memory_order_relaxed) != 0 || gort_netpoll_waiting()) {
+        startm(p, false);
+        return;
+    }
+    int32_t zero = 0;
+    if (atomic_load(&sched->nmspinning) + atomic_load(&sched->npidle) == 0 &&
+        atomic_compare_exchange_strong(&sched->nmspinning, &zero, 1)) {
+        startm(p, true); /* nobody looks for work: look */
+        return;
+    }
+    gort_lock(&sched->lock);
+    if (p->id >= atomic_load(&sched->gomaxprocs)) {
+        p_drain(p);
+        atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
+    } else {
+        pidle_put(p);
+    }
+    gort_unlock(&sched->lock);
+}
+
 /* ---- sleepers: goroutines and threads alike ------------------------------ */
 
 GORT_NOPREEMPT void gort_sleeper_init(gort_sleeper *s) {
@@ -455,13 +552,17 @@ GORT_NOPREEMPT static G *g_new(void) {
     if (g == NULL) return NULL;
     gort_lock(&sched->allg_lock);
     if (sched->nallg == sched->capallg) {
+        /* Grow by copying, and never free the old array: the SIGQUIT dump
+         * reads the list without the lock (at most 2x the final size). */
         size_t cap = sched->capallg ? sched->capallg * 2 : 1024;
-        G **a = realloc(sched->allg, cap * sizeof *a);
+        G **a = malloc(cap * sizeof *a);
         if (a == NULL) {
             gort_unlock(&sched->allg_lock);
             free(g);
             return NULL;
         }
+        if (sched->nallg != 0) memcpy(a, sched->allg, sched->nallg * sizeof *a);
+        atomic_thread_fence(memory_order_release);
         sched->allg = a;
         sched->capallg = cap;
     }
@@ -483,6 +584,11 @@ GORT_NOPREEMPT static uint64_t new_goid(P *p) {
 
 GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     P *p = m->p;
+    if (g->lockedm != NULL) { /* a locked goroutine exits: the M is free */
+        g->lockedm = NULL;
+        g->lockcount = 0;
+        m->lockedg = NULL;
+    }
     atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
     p_count(&p->n_exited);
     g->fn = NULL;
@@ -588,7 +694,8 @@ GORT_NOPREEMPT static G *steal_work(M *m, P *p) {
                 G *g = gort_runq_get(p, &inherit);
                 if (g != NULL) return g;
             }
-            if (v->id >= procs || atomic_load_explicit(&v->status, memory_order_relaxed) != P_RUNNING) continue;
+            uint32_t vs = atomic_load_explicit(&v->status, memory_order_relaxed);
+            if (v->id >= procs || (vs != P_RUNNING && vs != P_SYSCALL)) continue;
             G *g = gort_runq_steal(p, v, last);
             if (g != NULL) {
                 p_count(&p->n_steals);
@@ -631,6 +738,13 @@ GORT_NOPREEMPT static void retire_p(M *m) {
     stopm(m);
 }
 
+/* Wake the sleeper M, whichever way it sleeps (sched.lock held). */
+GORT_NOPREEMPT static void poke_sleeper(void) {
+    sched->timer_poked = true;
+    gort_note_wakeup(&sched->timer_m->park);
+    if (gort_netpoll_inited()) gort_os_poll_break();
+}
+
 /* Sleep until the earliest timer (deadline `until`) as the one timer
  * sleeper, then take an idle P to fire it; or, if another M already is
  * the sleeper, park. */
@@ -638,7 +752,7 @@ GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
     gort_lock(&sched->lock);
     if (sched->timer_m != NULL) {
         bool poke = until < atomic_load(&sched->timer_until) && !sched->timer_poked;
-        if (poke) sched->timer_poked = true, gort_note_wakeup(&sched->timer_m->park);
+        if (poke) poke_sleeper();
         gort_unlock(&sched->lock);
         stopm(m);
         return;
@@ -649,19 +763,48 @@ GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
     /* Re-scan after publishing timer_until (see timer.c). */
     int64_t again = gort_timers_earliest();
     if (again != 0 && again < until) until = again;
-    int64_t delay = until - gort_os_nanotime();
-    if (delay > 0) gort_note_sleep_for(&m->park, delay);
+    int64_t delay = until == INT64_MAX ? -1 : until - gort_os_nanotime();
+    G *ready = NULL;
+    if (gort_netpoll_inited()) {
+        /* Sleep in the poller: descriptors wake us too.  A poke breaks it. */
+        if (delay != 0) ready = gort_netpoll(delay < 0 ? -1 : delay);
+    } else if (delay > 0) {
+        gort_note_sleep_for(&m->park, delay);
+    }
     gort_lock(&sched->lock);
     sched->timer_m = NULL;
     sched->timer_poked = false;
     atomic_store(&sched->timer_until, 0);
     gort_note_clear(&m->park); /* a poke may have set it; no one else can now */
     P *p = pidle_get();
+    if (p == NULL && ready != NULL) { /* every P busy: queue them globally */
+        while (ready != NULL) {
+            G *next = ready->schedlink;
+            gort_ready_locked(ready);
+            ready = next;
+        }
+    }
     gort_unlock(&sched->lock);
-    if (p != NULL)
+    if (p != NULL) {
         acquirep(m, p);
-    else
+        gort_inject(ready);
+    } else {
         stopm(m);
+    }
+}
+
+GORT_NOPREEMPT void gort_netpoll_started(void) {
+    gort_lock(&sched->lock);
+    if (sched->timer_m != NULL && !sched->timer_poked) poke_sleeper();
+    gort_unlock(&sched->lock);
+}
+
+GORT_NOPREEMPT void gort_inject(G *list) {
+    while (list != NULL) {
+        G *next = list->schedlink;
+        gort_ready(list, false);
+        list = next;
+    }
 }
 
 GORT_NOPREEMPT void gort_timers_notify(int64_t when) {
@@ -672,10 +815,7 @@ GORT_NOPREEMPT void gort_timers_notify(int64_t when) {
     }
     if (when >= until) return;
     gort_lock(&sched->lock);
-    if (sched->timer_m != NULL && !sched->timer_poked && when < atomic_load(&sched->timer_until)) {
-        sched->timer_poked = true;
-        gort_note_wakeup(&sched->timer_m->park);
-    }
+    if (sched->timer_m != NULL && !sched->timer_poked && when < atomic_load(&sched->timer_until)) poke_sleeper();
     gort_unlock(&sched->lock);
 }
 
@@ -708,6 +848,13 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
             g = gort_globrunq_get(p, 0);
             gort_unlock(&sched->lock);
             if (g != NULL) return g;
+        }
+        /* Descriptors ready?  Unless the sleeper M is polling already. */
+        if (gort_netpoll_waiting() && atomic_load(&sched->timer_until) == 0 && (g = gort_netpoll(0)) != NULL) {
+            G *rest = g->schedlink;
+            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+            gort_inject(rest);
+            return g;
         }
         /* Steal, unless enough Ms are spinning already (half the busy Ps). */
         int32_t procs = atomic_load(&sched->gomaxprocs);
@@ -754,16 +901,69 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
         int64_t until = gort_timers_earliest();
         if (until != 0)
             timer_sleep(m, until);
+        else if (gort_netpoll_waiting())
+            timer_sleep(m, INT64_MAX); /* no timer: poll until a descriptor is ready */
         else
             stopm(m);
     }
 }
 
+/* ---- locked threads ------------------------------------------------------ */
+
+/* m's wired goroutine is not running: hand the P off and sleep until
+ * startlockedm passes a P back with the goroutine ready (Go's
+ * stoplockedm). */
+GORT_NOPREEMPT static void stoplockedm(M *m) {
+    if (m->p != NULL) gort_handoffp(releasep(m));
+    gort_note_sleep(&m->park);
+    gort_note_clear(&m->park);
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+}
+
+/* g, dequeued by m, is wired to another M: give it m's P and wake it. */
+GORT_NOPREEMPT static void startlockedm(M *m, G *g) {
+    M *lm = g->lockedm;
+    lm->nextp = releasep(m);
+    gort_note_wakeup(&lm->park);
+    stopm(m);
+}
+
+GORT_NOPREEMPT int gort_lock_os_thread(void) {
+    M *m = gort_getm();
+    G *g = m != NULL ? m->curg : NULL;
+    if (g == NULL) return -EPERM;
+    g->lockcount++;
+    g->lockedm = m;
+    m->lockedg = g;
+    return 0;
+}
+
+GORT_NOPREEMPT int gort_unlock_os_thread(void) {
+    M *m = gort_getm();
+    G *g = m != NULL ? m->curg : NULL;
+    if (g == NULL || g->lockcount == 0) return -EPERM;
+    if (--g->lockcount == 0) {
+        g->lockedm = NULL;
+        m->lockedg = NULL;
+    }
+    return 0;
+}
+
 GORT_NOPREEMPT static _Noreturn void schedule_loop(M *m) {
     for (;;) {
         bool inherit;
+        if (m->lockedg != NULL) { /* wired: run nothing else */
+            stoplockedm(m);
+            run(m, m->lockedg, false);
+            continue;
+        }
         G *g = find_runnable(m, &inherit);
         if (m->spinning) reset_spinning(m);
+        if (g->lockedm != NULL && g->lockedm != m) {
+            startlockedm(m, g);
+            continue;
+        }
         run(m, g, inherit);
     }
 }
@@ -998,6 +1198,7 @@ GORT_NOPREEMPT static const char *status_name(uint32_t s) {
     case G_RUNNABLE: return "runnable";
     case G_RUNNING: return "running";
     case G_WAITING: return "waiting";
+    case G_SYSCALL: return "syscall";
     default: return "idle";
     }
 }

@@ -44,6 +44,8 @@ enum {
     G_WAITING,  /* parked: the object it waits on (sema root, timer) owns the
                    wakeup, and the waker makes it runnable with gort_ready     */
     G_DEAD,     /* exited: on a free list with its stack, reusable            */
+    G_SYSCALL,  /* between gort_syscall_enter and _exit: runs on g->m, which
+                   has no P; only it changes status                           */
 };
 
 /* ---- P status -------------------------------------------------------- */
@@ -51,6 +53,9 @@ enum {
     P_IDLE,    /* on the idle list; no M; empty run queue                      */
     P_RUNNING, /* owned by p->m, which alone changes it                        */
     P_GONE,    /* beyond gort_maxprocs(): unused until the count grows again   */
+    P_SYSCALL, /* its M is in a system call (m->oldp): sysmon may retake it
+                  (CAS to P_IDLE and hand it off), or the M takes it back
+                  (CAS to P_RUNNING) on gort_syscall_exit                     */
 };
 
 /* ---- timers: per-P 4-ary heaps (timer.c) ------------------------------ */
@@ -100,6 +105,9 @@ struct G {
     /* arm64 async preemption: the trampoline's frame while it asks the
      * signal handler to restore it (arch.h) */
     void *resume_frame;
+    /* gort_lock_os_thread: the M it is wired to, and the nesting count */
+    M *lockedm;
+    int32_t lockcount;
 };
 
 /* ---- M ---------------------------------------------------------------- */
@@ -110,9 +118,12 @@ struct M {
     G *curg;      /* the G running on this M; NULL while on g0              */
     P *p;         /* the P held, or NULL                                    */
     P *nextp;     /* P handed over by startm before waking this M           */
+    P *oldp;      /* the P it had before gort_syscall_enter                  */
+    G *lockedg;   /* the goroutine wired to this M (gort_lock_os_thread)     */
     bool spinning; /* looking for work without any (counted in nmspinning) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
+    gort_os_sigset resume_mask;     /* arm64 async preemption (preempt.c)   */
     _Atomic(uint32_t) preempt_sigs; /* signals sent, not yet handled        */
     gort_note park; /* where an idle M sleeps                                */
     M *schedlink;   /* idle M list                                          */
@@ -137,6 +148,9 @@ struct P {
      * request): the running G yields at its next runtime entry, or at once
      * by signal (preempt.c). */
     _Atomic(uint32_t) preempt_tick;
+    /* system calls entered on this P, so sysmon can tell one long call
+     * from several short ones */
+    _Atomic(uint32_t) syscalltick;
     /* local run queue: a ring written by the owner (tail) and consumed by
      * the owner and thieves (head, with CAS), plus runnext: the G readied
      * last by this P's G, run next, inheriting the time slice. */
@@ -183,7 +197,8 @@ typedef struct gort_sched {
     _Atomic(uint64_t) goid_gen;
     /* sysmon (preempt.c) */
     gort_note sysmon_note;     /* where it sleeps                           */
-    bool sysmon_wait;          /* parked until a P leaves the idle list     */
+    _Atomic(bool) sysmon_wait; /* parked until a P is acquired (set under
+                                  sched.lock; read by acquirep after a fence) */
     _Atomic(int64_t) clock;    /* gort_os_nanotime() at its last wake-up    */
     _Atomic(uint64_t) thread_spawned; /* Gs spawned by threads without a P */
     size_t stack_size; /* default goroutine stack */
@@ -224,6 +239,11 @@ void gort_unlock(gort_os_lock *l);
 void gort_park(bool (*unlockf)(G *g, void *arg), void *arg, const char *reason);
 /* Make a waiting G runnable.  next: run it next on this P (runnext). */
 void gort_ready(G *g, bool next);
+/* Give p (owned by the caller, which is not running it) to an M if there
+ * is work for it, else to the idle list (Go's handoffp). */
+void gort_handoffp(P *p);
+/* Make g runnable on the global queue; sched.lock held, no P needed. */
+void gort_ready_locked(G *g);
 
 /* Someone blocked in the runtime: a parked goroutine, or a plain thread
  * sleeping on its note.  Every wait queue (semaphores, channels, select,
@@ -261,8 +281,7 @@ char *gort_put_u64(char *p, char *end, uint64_t v);
 /* ---- preempt.c ---------------------------------------------------------- */
 /* Start sysmon (once, at start-up). */
 void gort_sysmon_start(void);
-/* A P left the idle list: wake sysmon if it sleeps for want of work
- * (sched.lock held). */
+/* A P was acquired: wake sysmon if it sleeps for want of work. */
 void gort_sysmon_wake(void);
 /* The cooperative preemption point, at every runtime entry: if sysmon
  * asked the running goroutine's time slice to end, yield to the others. */
@@ -277,6 +296,20 @@ GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
 }
 /* proc.c: park the running G as preempted: runnable, on the global queue. */
 void gort_preempt_park(void);
+
+/* ---- netpoll.c ---------------------------------------------------------- */
+bool gort_netpoll_inited(void);
+/* Are goroutines parked on descriptors? (then someone must poll) */
+bool gort_netpoll_waiting(void);
+/* When the poller was last asked (gort_os_nanotime), 0 never. */
+int64_t gort_netpoll_last(void);
+/* Poll, waiting at most ns (< 0 no limit, 0 not at all): the goroutines
+ * whose descriptors became ready, linked by schedlink, not yet readied. */
+G *gort_netpoll(int64_t ns);
+/* proc.c: the poller just started; the sleeper M must poll from now on. */
+void gort_netpoll_started(void);
+/* proc.c: schedule a list of goroutines returned by gort_netpoll. */
+void gort_inject(G *list);
 
 /* ---- runq.c ------------------------------------------------------------- */
 /* Returns true if it published with a plain release store to the ring,

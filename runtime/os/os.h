@@ -125,12 +125,14 @@ void gort_sig_fault(int sig, void *addr);
 
 /* Preemption requests travel as SIGURG, as in Go: rarely used by programs,
  * ignored by default, and gdb passes it silently.  The handler runs on the
- * M's sigaltstack and calls the core's gort_sig_preempt(ctx, from_self)
+ * M's sigaltstack.  It first asks the core's gort_sig_preempt_claim
  * (from_self: the signal may have been sent by this process to this
- * thread, as gort_os_signal_preempt does); if that returns false the
- * signal was not the runtime's and goes to the handler the program had
- * installed (or is ignored, SIGURG's default). */
-bool gort_sig_preempt(gort_sigctx *ctx, bool from_self);
+ * thread, as gort_os_signal_preempt does) whether the signal is the
+ * runtime's; if not, the handler the program installed gets it (or it is
+ * ignored, SIGURG's default).  Then, either way, gort_sig_preempt(ctx)
+ * may stop the goroutine. */
+bool gort_sig_preempt_claim(bool from_self);
+void gort_sig_preempt(gort_sigctx *ctx);
 /* Send the preemption signal to thread t; 0 or -errno. */
 int gort_os_signal_preempt(gort_os_thread t);
 /* Make sure the runtime's SIGURG handler is the installed one: a handler
@@ -138,8 +140,13 @@ int gort_os_signal_preempt(gort_os_thread t);
  * preemption signal the core calls this, which puts the runtime's back
  * and chains the program's behind it. */
 void gort_os_signal_preempt_reclaim(void);
-/* Unblock SIGURG in the calling thread (the arm64 trampoline needs it). */
-void gort_os_signal_preempt_unblock(void);
+/* The arm64 trampoline's raise (arch.h): block every signal but SIGURG
+ * and the synchronous faults in the calling thread, so no other handler
+ * can run first, keeping the old mask in *saved; the handler then puts
+ * *saved into the context it resumes (gort_sigctx_set_sigmask). */
+typedef struct gort_os_sigset { uint64_t words[16]; } gort_os_sigset; /* >= sizeof(sigset_t) */
+void gort_os_signal_preempt_only(gort_os_sigset *saved);
+void gort_sigctx_set_sigmask(gort_sigctx *c, const gort_os_sigset *mask);
 /* SIGQUIT: if the program has no handler of its own, the runtime's calls
  * the core's gort_sig_quit (print every goroutine, exit 2), as Go does. */
 GORT_NORETURN void gort_sig_quit(void);
@@ -174,6 +181,25 @@ void gort_os_text_init(void);
  * dynamic loader, the vdso, libgcc, libstdc++, libm, sanitizer runtimes);
  * and never in gort_text.  Async-signal-safe. */
 bool gort_os_pc_is_user(uintptr_t pc);
+
+/* ---- the poller: epoll (linux), kqueue (darwin) ------------------------ */
+/* One process-wide instance, made by gort_os_poll_init (0 or -errno).
+ * Descriptors are watched edge-triggered for both reading and writing,
+ * each under a caller-chosen 64-bit key. */
+int gort_os_poll_init(void);
+/* Watch fd; -EPERM if fd cannot be polled (a regular file). */
+int gort_os_poll_add(int fd, uint64_t key);
+void gort_os_poll_del(int fd);
+enum { GORT_POLL_READ = 1, GORT_POLL_WRITE = 2 };
+/* Wait at most ns (< 0: no limit; 0: do not block) and call
+ * ready(key, modes, arg) for each descriptor that became ready (modes: a
+ * GORT_POLL_* mask; an error or hang-up counts as both).  EINTR and
+ * gort_os_poll_break end the wait early; returns the number of events. */
+int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t key, int modes, void *arg), void *arg);
+/* Wake a thread blocked in gort_os_poll_wait (from any thread). */
+void gort_os_poll_break(void);
+/* Put fd in non-blocking mode; 0 or -errno. */
+int gort_os_set_nonblock(int fd);
 
 /* ---- low-level output ------------------------------------------------- */
 /* write(2) all of buf to fd, retrying EINTR; async-signal-safe. */

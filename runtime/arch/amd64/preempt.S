@@ -32,6 +32,8 @@ GORT_TEXT
 
 GORT_FUNC(gort_async_preempt)
     .cfi_startproc
+    .cfi_def_cfa_offset 136                     /* the interrupted rsp: +8 +128 */
+    .cfi_offset rip, -136                       /* its pc: our return address */
     pushfq                                      /* flags, DF included */
     .cfi_adjust_cfa_offset 8
     cld                                         /* the C ABI wants DF clear */
@@ -105,7 +107,7 @@ GORT_FUNC(gort_async_preempt)
     CALL_C(gort_async_preempt_park)
     fxrstor64 (%rsp)
 3:  movq    %rbp, %rsp                          /* back to the GPR block */
-    .cfi_def_cfa_register rsp
+    .cfi_def_cfa rsp, 136 + 16 * 8
     popq    %r15
     popq    %r14
     popq    %r13
@@ -121,7 +123,9 @@ GORT_FUNC(gort_async_preempt)
     popq    %rcx
     popq    %rbx
     popq    %rax
+    .cfi_def_cfa_offset 136 + 8
     popfq                                       /* flags last: nothing changes them after */
+    .cfi_def_cfa_offset 136
     ret     $128                                /* to the interrupted instruction,
                                                    dropping the red zone skip too */
     .cfi_endproc

@@ -21,6 +21,9 @@ extern uint8_t *getsectiondata(const struct mach_header_64 *mhp, const char *seg
 extern uint8_t *getsegmentdata(const struct mach_header_64 *mhp, const char *segname, unsigned long *size);
 
 static uintptr_t rt_lo, rt_hi, user_lo, user_hi;
+/* The main image's stub sections: the runtime's calls into libSystem pass
+ * through them, so they are not user code. */
+static struct { uintptr_t lo, hi; } stubs[3];
 
 GORT_NOPREEMPT void gort_os_text_init(void) {
     Dl_info info;
@@ -35,11 +38,18 @@ GORT_NOPREEMPT void gort_os_text_init(void) {
     if (main_header != NULL) {
         p = getsegmentdata((const struct mach_header_64 *)main_header, "__TEXT", &size);
         if (p != NULL) user_lo = (uintptr_t)p, user_hi = (uintptr_t)p + size;
+        static const char *const names[3] = {"__stubs", "__stub_helper", "__auth_stubs"};
+        for (int i = 0; i < 3; i++) {
+            p = getsectiondata((const struct mach_header_64 *)main_header, "__TEXT", names[i], &size);
+            if (p != NULL) stubs[i].lo = (uintptr_t)p, stubs[i].hi = (uintptr_t)p + size;
+        }
     }
 }
 
 GORT_NOPREEMPT bool gort_os_pc_is_user(uintptr_t pc) {
     if (rt_lo == rt_hi) return false; /* runtime bounds unknown: never preempt */
     if (pc >= rt_lo && pc < rt_hi) return false;
+    for (int i = 0; i < 3; i++)
+        if (pc >= stubs[i].lo && pc < stubs[i].hi) return false;
     return pc >= user_lo && pc < user_hi;
 }

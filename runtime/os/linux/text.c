@@ -8,7 +8,9 @@
  * executable segment of the objects loaded at start-up, minus the system
  * ones, whose code takes locks (malloc) or is the loader or the vdso.
  * Libraries loaded later with dlopen are not known: code there is never
- * preempted asynchronously (cooperatively it still is).
+ * preempted asynchronously (cooperatively it still is).  The runtime is
+ * built with -fno-plt, so its calls into libc never pass through PLT
+ * stubs, which lie in the executable's code.
  */
 #include <link.h>
 #include <string.h>

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sys/ucontext.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
@@ -70,8 +71,10 @@ GORT_NOPREEMPT static void on_urg(int sig, siginfo_t *info, void *uctx) {
 #else
     bool from_self = true; /* darwin does not say who sent it */
 #endif
-    if (!gort_sig_preempt((gort_sigctx *)uctx, from_self))
+    /* The program's handler first, on the context as it was. */
+    if (!gort_sig_preempt_claim(from_self))
         call_handler(&prev_urg[atomic_load_explicit(&prev_urg_idx, memory_order_acquire)], sig, info, uctx);
+    gort_sig_preempt((gort_sigctx *)uctx);
     errno = saved;
 }
 
@@ -119,11 +122,22 @@ GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) {
 #endif
 }
 
-GORT_NOPREEMPT void gort_os_signal_preempt_unblock(void) {
+_Static_assert(sizeof(sigset_t) <= sizeof(gort_os_sigset), "gort_os_sigset holds a sigset_t");
+
+GORT_NOPREEMPT void gort_os_signal_preempt_only(gort_os_sigset *saved) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGURG);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    sigfillset(&set);
+    sigdelset(&set, SIGURG);
+    sigdelset(&set, SIGSEGV); /* faults stay deliverable (and fatal) */
+    sigdelset(&set, SIGBUS);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGTRAP);
+    pthread_sigmask(SIG_SETMASK, &set, (sigset_t *)(void *)saved);
+}
+
+GORT_NOPREEMPT void gort_sigctx_set_sigmask(gort_sigctx *c, const gort_os_sigset *mask) {
+    memcpy(&((ucontext_t *)(void *)c)->uc_sigmask, mask, sizeof(sigset_t));
 }
 
 GORT_NOPREEMPT int gort_os_sigaltstack_alloc(size_t size) {

@@ -1,0 +1,450 @@
+/*
+ * netpoll.c — descriptors that park goroutines, not threads (Go's
+ * netpoll.go and internal/poll, in C).
+ *
+ * Every descriptor gort reads or writes is registered once with the OS
+ * poller (os.h: epoll or kqueue, edge-triggered, for both directions) and
+ * put in non-blocking mode.  An operation first just tries the system
+ * call; only on EAGAIN does the goroutine park, on its descriptor's read or
+ * write slot, until the poller reports the descriptor ready, its timeout
+ * passes, or gort_fd_close wakes it with -EBADF.  Regular files cannot be
+ * polled: their reads and writes run between gort_syscall_enter/exit.
+ * Plain threads (not goroutines) block in poll(2) instead of parking.
+ *
+ * A slot (pdesc.rg / .wg) is 0, PD_READY (an edge arrived while no one
+ * waited), or the io_waiter of the one parked goroutine.  Invariants:
+ *   - A waiter is published in a slot only on g0, after its goroutine
+ *     parked (gort_park's unlock function), with its timeout armed first.
+ *   - Exactly one claimant takes a published waiter, by CAS of the slot
+ *     from the waiter to 0: the poller (result 0), the timeout (-ETIMEDOUT)
+ *     or the close (-EBADF); the claimant then readies the goroutine.  The
+ *     goroutine, once running, deletes its timeout synchronously before
+ *     its frame (and the waiter in it) goes away.
+ *   - One reader and one writer at a time per descriptor: each direction
+ *     has a gort_mutex (so concurrent accepts queue, and a gort_write of n
+ *     bytes is never interleaved with another).
+ *   - pdesc.seq changes at every open and close; the poller's key carries
+ *     it, so an event for a closed (and perhaps reused) descriptor is
+ *     dropped.
+ * Who polls: an M about to go idle polls without blocking; the one
+ * sleeper M (proc.c timer_sleep) blocks in the poller until the next
+ * timer; sysmon polls if nobody has for 10 ms.  gort_netpoll() returns the
+ * readied goroutines as a list for the caller to schedule.
+ *
+ * Descriptors must be closed with gort_fd_close: a plain close() leaves
+ * gort believing the number is still registered.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/core/runtime.h"
+
+#define PD_READY ((uintptr_t)1)
+
+typedef struct pdesc pdesc;
+typedef struct io_waiter {
+    G *g;
+    pdesc *pd;
+    _Atomic(uintptr_t) *slot;
+    int result; /* 0: ready; -ETIMEDOUT; -EBADF */
+    bool armed;
+    int64_t deadline; /* 0: none */
+    gort_tnode timer;
+} io_waiter;
+
+struct pdesc {
+    gort_os_lock lock;             /* open and close                    */
+    _Atomic(uint32_t) seq;         /* bumped at every open and close    */
+    _Atomic(bool) open, closing;
+    bool pollable;                 /* false: a regular file or directory */
+    _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
+    gort_mutex rmu, wmu;           /* one reader, one writer at a time  */
+};
+
+enum { CHUNK = 1024, NCHUNKS = 4096 }; /* descriptors 0 .. 4M-1 */
+static _Atomic(pdesc *) chunks[NCHUNKS];
+static gort_os_lock poll_init_lock;
+static _Atomic(int) poll_state; /* 0 not yet, 1 running, < 0 -errno */
+static _Atomic(int32_t) waiters; /* goroutines parked on a slot */
+static _Atomic(int64_t) last_poll;
+
+GORT_NOPREEMPT static uint64_t key_of(int fd, uint32_t seq) { return (uint64_t)seq << 32 | (uint32_t)fd; }
+
+GORT_NOPREEMPT static pdesc *pd_get(int fd, bool create) {
+    if (fd < 0 || fd >= CHUNK * NCHUNKS) return NULL;
+    _Atomic(pdesc *) *c = &chunks[fd / CHUNK];
+    pdesc *chunk = atomic_load_explicit(c, memory_order_acquire);
+    if (chunk == NULL) {
+        if (!create) return NULL;
+        pdesc *fresh = calloc(CHUNK, sizeof *fresh);
+        if (fresh == NULL) return NULL;
+        if (!atomic_compare_exchange_strong(c, &chunk, fresh))
+            free(fresh); /* another thread won; chunk is theirs */
+        else
+            chunk = fresh;
+    }
+    return &chunk[fd % CHUNK];
+}
+
+GORT_NOPREEMPT static int poller_start(void) {
+    int st = atomic_load_explicit(&poll_state, memory_order_acquire);
+    if (st != 0) return st < 0 ? st : 0;
+    gort_lock(&poll_init_lock);
+    st = atomic_load(&poll_state);
+    if (st == 0) {
+        st = gort_os_poll_init();
+        atomic_store_explicit(&poll_state, st == 0 ? 1 : st, memory_order_release);
+        if (st == 0) gort_netpoll_started(); /* the sleeper M starts polling */
+    }
+    gort_unlock(&poll_init_lock);
+    return st < 0 ? st : 0;
+}
+
+GORT_NOPREEMPT bool gort_netpoll_inited(void) { return atomic_load_explicit(&poll_state, memory_order_acquire) == 1; }
+
+GORT_NOPREEMPT bool gort_netpoll_waiting(void) { return atomic_load_explicit(&waiters, memory_order_relaxed) > 0; }
+
+GORT_NOPREEMPT int64_t gort_netpoll_last(void) { return atomic_load_explicit(&last_poll, memory_order_relaxed); }
+
+/* Register fd (once; again if force: a number the kernel just handed out
+ * cannot still be registered). */
+GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
+    pdesc *pd = pd_get(fd, true);
+    int err;
+    if (pd == NULL) return fd < 0 || fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
+    *out = pd;
+    if (!force && atomic_load_explicit(&pd->open, memory_order_acquire)) return 0;
+    if ((err = poller_start()) != 0) return err;
+    gort_lock(&pd->lock);
+    if (force || !atomic_load(&pd->open)) {
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            err = -errno;
+            goto out;
+        }
+        if (atomic_load(&pd->open) && pd->pollable) gort_os_poll_del(fd);
+        uint32_t seq = atomic_load(&pd->seq) + 1;
+        atomic_store(&pd->seq, seq);
+        atomic_store(&pd->rg, 0);
+        atomic_store(&pd->wg, 0);
+        atomic_store(&pd->closing, false);
+        pd->pollable = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+        if (pd->pollable) {
+            if ((err = gort_os_set_nonblock(fd)) != 0) goto out;
+#if defined(SO_NOSIGPIPE)
+            int one = 1; /* darwin: EPIPE, not SIGPIPE (linux: MSG_NOSIGNAL) */
+            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+            err = gort_os_poll_add(fd, key_of(fd, seq));
+            if (err == -EPERM) pd->pollable = false, err = 0; /* cannot be polled: block */
+            if (err == -EEXIST) err = 0;
+            if (err != 0) goto out;
+        }
+        atomic_store_explicit(&pd->open, true, memory_order_release);
+    }
+out:
+    gort_unlock(&pd->lock);
+    return err;
+}
+
+/* ---- claiming waiters ------------------------------------------------------ */
+
+typedef struct glist {
+    G *head, *tail;
+} glist;
+
+GORT_NOPREEMPT static void glist_push(glist *l, G *g) {
+    g->schedlink = NULL;
+    if (l->tail != NULL)
+        l->tail->schedlink = g;
+    else
+        l->head = g;
+    l->tail = g;
+}
+
+/* Claim slot's waiter with result (into l), or with set_ready leave
+ * PD_READY for the next waiter. */
+GORT_NOPREEMPT static void slot_wake(_Atomic(uintptr_t) *slot, int result, bool set_ready, glist *l) {
+    for (;;) {
+        uintptr_t old = atomic_load(slot);
+        if (old == PD_READY) return;
+        if (old == 0) {
+            if (!set_ready || atomic_compare_exchange_strong(slot, &old, PD_READY)) return;
+            continue;
+        }
+        if (atomic_compare_exchange_strong(slot, &old, 0)) {
+            io_waiter *w = (io_waiter *)old;
+            w->result = result;
+            atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+            glist_push(l, w->g);
+            return;
+        }
+    }
+}
+
+GORT_NOPREEMPT static void on_ready(uint64_t key, int modes, void *arg) {
+    pdesc *pd = pd_get((int)(uint32_t)key, false);
+    if (pd == NULL || atomic_load(&pd->seq) != (uint32_t)(key >> 32)) return; /* stale */
+    if (modes & GORT_POLL_READ) slot_wake(&pd->rg, 0, true, arg);
+    if (modes & GORT_POLL_WRITE) slot_wake(&pd->wg, 0, true, arg);
+}
+
+GORT_NOPREEMPT G *gort_netpoll(int64_t ns) {
+    glist l = {NULL, NULL};
+    if (!gort_netpoll_inited()) return NULL;
+    gort_os_poll_wait(ns, on_ready, &l);
+    atomic_store_explicit(&last_poll, gort_os_nanotime(), memory_order_relaxed);
+    return l.head;
+}
+
+GORT_NOPREEMPT static void ready_list(G *g) {
+    while (g != NULL) {
+        G *next = g->schedlink;
+        gort_ready(g, false);
+        g = next;
+    }
+}
+
+/* ---- parking on a slot --------------------------------------------------- */
+
+GORT_NOPREEMPT static void io_timeout(void *arg, int64_t now) {
+    io_waiter *w = arg;
+    uintptr_t mine = (uintptr_t)w;
+    if (atomic_compare_exchange_strong(w->slot, &mine, 0)) {
+        w->result = -ETIMEDOUT;
+        atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+        gort_ready(w->g, false);
+    }
+}
+
+/* On g0, the goroutine parked: arm the timeout, then publish the waiter. */
+GORT_NOPREEMPT static bool io_commit(G *g, void *arg) {
+    io_waiter *w = arg;
+    if (w->deadline != 0) {
+        w->timer = (gort_tnode){.when = w->deadline, .f = io_timeout, .arg = w, .idx = -1, .sync = true};
+        w->armed = true;
+        gort_timer_add(gort_getm()->p, &w->timer);
+    }
+    uintptr_t zero = 0;
+    if (!atomic_compare_exchange_strong(w->slot, &zero, (uintptr_t)w)) {
+        atomic_store(w->slot, 0); /* PD_READY: consume it, do not park */
+        w->result = 0;
+        return false;
+    }
+    atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
+    if (atomic_load(&w->pd->closing)) { /* the close swept before we published */
+        uintptr_t mine = (uintptr_t)w;
+        if (atomic_compare_exchange_strong(w->slot, &mine, 0)) {
+            atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+            w->result = -EBADF;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Wait until the slot's direction of pd is ready: 0, -ETIMEDOUT, -EBADF. */
+GORT_NOPREEMPT static int io_wait(pdesc *pd, _Atomic(uintptr_t) *slot, int64_t deadline, const char *reason) {
+    uintptr_t ready = PD_READY;
+    if (atomic_compare_exchange_strong(slot, &ready, 0)) return 0;
+    if (atomic_load(&pd->closing)) return -EBADF;
+    if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
+    if (deadline > 0 && gort_os_nanotime() >= deadline) return -ETIMEDOUT;
+    io_waiter w = {.g = gort_getg(), .pd = pd, .slot = slot, .result = 0, .deadline = deadline};
+    gort_park(io_commit, &w, reason);
+    if (w.armed) gort_timer_del_sync(&w.timer);
+    return w.result;
+}
+
+/* ---- the operations ------------------------------------------------------- */
+
+/* deadline: 0 none, -1 "try once" (timeout 0), else absolute. */
+GORT_NOPREEMPT static int64_t deadline_of(int64_t timeout_ns) {
+    return timeout_ns < 0 ? 0 : timeout_ns == 0 ? -1 : gort_deadline(timeout_ns);
+}
+
+/* A plain thread waits in poll(2). */
+GORT_NOPREEMPT static int thread_wait(int fd, short events, int64_t deadline) {
+    for (;;) {
+        int ms = -1;
+        if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
+        if (deadline > 0) {
+            int64_t left = deadline - gort_os_nanotime();
+            if (left <= 0) return -ETIMEDOUT;
+            ms = left / 1000000 >= INT32_MAX ? INT32_MAX : (int)((left + 999999) / 1000000);
+        }
+        struct pollfd p = {fd, events, 0};
+        int n = poll(&p, 1, ms);
+        if (n > 0) return (p.revents & POLLNVAL) ? -EBADF : 0;
+        if (n < 0 && errno != EINTR) return -errno;
+    }
+}
+
+enum { OP_READ, OP_WRITE, OP_ACCEPT };
+
+GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len) {
+    switch (op) {
+    case OP_READ: return read(fd, buf, n);
+    case OP_WRITE:
+#if defined(MSG_NOSIGNAL)
+    {
+        ssize_t r = send(fd, buf, n, MSG_NOSIGNAL); /* EPIPE, not SIGPIPE */
+        if (r >= 0 || errno != ENOTSOCK) return r;
+    }
+#endif
+        return write(fd, buf, n);
+    default:
+#if defined(__linux__)
+        return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    {
+        int c = accept(fd, sa, len);
+        if (c >= 0) fcntl(c, F_SETFD, FD_CLOEXEC);
+        return c;
+    }
+#endif
+    }
+}
+
+/* Run op until it does not return EAGAIN; write: until all n bytes. */
+GORT_NOPREEMPT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
+                                    int64_t timeout_ns) {
+    pdesc *pd;
+    ssize_t r;
+    size_t done = 0;
+    int err;
+
+    if (fd < 0) return -EBADF;
+    if (buf == NULL && n > 0 && op != OP_ACCEPT) return -EFAULT;
+    gort_preempt_check();
+    if ((err = fd_register(fd, false, &pd)) != 0) return err;
+    int64_t deadline = deadline_of(timeout_ns);
+    G *g = gort_getg();
+    bool reading = op != OP_WRITE;
+    gort_mutex *mu = reading ? &pd->rmu : &pd->wmu;
+
+    if (!pd->pollable) { /* a regular file: it never says EAGAIN, it blocks */
+        gort_syscall_enter();
+        do {
+            r = op_once(op, fd, (char *)buf + done, n - done, sa, len);
+            if (r > 0 && op == OP_WRITE) done += (size_t)r;
+        } while ((r < 0 && errno == EINTR) || (op == OP_WRITE && r > 0 && done < n));
+        gort_syscall_exit();
+        return r < 0 ? -errno : op == OP_WRITE ? (ssize_t)n : r;
+    }
+    gort_mutex_lock(mu);
+    for (;;) {
+        if (atomic_load(&pd->closing)) {
+            r = -EBADF;
+            break;
+        }
+        r = op_once(op, fd, (char *)buf + done, n - done, sa, len);
+        if (r >= 0) {
+            if (op != OP_WRITE) break;
+            done += (size_t)r;
+            if (done == n) {
+                r = (ssize_t)n;
+                break;
+            }
+            continue;
+        }
+        if (errno == EINTR || (op == OP_ACCEPT && errno == ECONNABORTED)) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            r = -errno;
+            break;
+        }
+        err = g != NULL ? io_wait(pd, reading ? &pd->rg : &pd->wg, deadline, reading ? "IO wait read" : "IO wait write")
+                        : thread_wait(fd, reading ? POLLIN : POLLOUT, deadline);
+        if (err != 0) {
+            r = err;
+            break;
+        }
+    }
+    gort_mutex_unlock(mu);
+    if (op == OP_ACCEPT && r >= 0) { /* the new descriptor is ours too */
+        pdesc *npd;
+        if ((err = fd_register((int)r, true, &npd)) != 0) {
+            close((int)r);
+            return err;
+        }
+    }
+    return r;
+}
+
+GORT_NOPREEMPT int gort_fd_open(int fd) {
+    pdesc *pd;
+    if (fd < 0) return -EBADF;
+    gort_lazy_init();
+    return fd_register(fd, true, &pd);
+}
+
+GORT_NOPREEMPT int gort_fd_close(int fd) {
+    pdesc *pd = pd_get(fd, false);
+    if (fd < 0) return -EBADF;
+    if (pd != NULL && atomic_load(&pd->open)) {
+        glist l = {NULL, NULL};
+        gort_lock(&pd->lock);
+        bool was_open = atomic_load(&pd->open);
+        if (was_open) {
+            atomic_store(&pd->closing, true);
+            atomic_store(&pd->seq, atomic_load(&pd->seq) + 1); /* drop events in flight */
+            atomic_store(&pd->open, false);
+            if (pd->pollable) gort_os_poll_del(fd);
+        }
+        gort_unlock(&pd->lock);
+        if (was_open) {
+            slot_wake(&pd->rg, -EBADF, false, &l);
+            slot_wake(&pd->wg, -EBADF, false, &l);
+            ready_list(l.head);
+        }
+    }
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns) {
+    return do_io(OP_READ, fd, buf, n, NULL, NULL, timeout_ns);
+}
+
+GORT_NOPREEMPT ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_ns) {
+    return do_io(OP_WRITE, fd, (void *)buf, n, NULL, NULL, timeout_ns);
+}
+
+GORT_NOPREEMPT int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int64_t timeout_ns) {
+    return (int)do_io(OP_ACCEPT, fd, NULL, 0, sa, len, timeout_ns);
+}
+
+GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
+    pdesc *pd;
+    int err;
+    if (fd < 0) return -EBADF;
+    if (sa == NULL) return -EFAULT;
+    gort_preempt_check();
+    if ((err = fd_register(fd, false, &pd)) != 0) return err;
+    if (connect(fd, sa, len) == 0) return 0;
+    if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    if (!pd->pollable) return -EINVAL;
+    int64_t deadline = deadline_of(timeout_ns);
+    gort_mutex_lock(&pd->wmu);
+    for (;;) {
+        err = gort_getg() != NULL ? io_wait(pd, &pd->wg, deadline, "IO wait connect")
+                                  : thread_wait(fd, POLLOUT, deadline);
+        if (err != 0) break;
+        int so = 0;
+        socklen_t sl = sizeof so;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0) {
+            err = -errno;
+            break;
+        }
+        if (so != EINPROGRESS && so != EALREADY && so != EINTR) {
+            err = -so;
+            break;
+        }
+    }
+    gort_mutex_unlock(&pd->wmu);
+    return err;
+}

@@ -1,0 +1,62 @@
+/*
+ * poll.c — darwin poller: one kqueue, each descriptor under EVFILT_READ and
+ * EVFILT_WRITE with EV_CLEAR (edge-triggered), and an EVFILT_USER event
+ * that gort_os_poll_break triggers to end a blocking wait.  Contract: os.h
+ * ("the poller"); kevent per <sys/event.h>.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "runtime/os/os.h"
+
+static int kq = -1;
+#define BREAK_IDENT 0x676f7274 /* "gort" */
+
+GORT_NOPREEMPT int gort_os_poll_init(void) {
+    struct kevent ev;
+    if ((kq = kqueue()) < 0) return -errno;
+    fcntl(kq, F_SETFD, FD_CLOEXEC);
+    EV_SET(&ev, BREAK_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    return kevent(kq, &ev, 1, NULL, 0, NULL) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT int gort_os_poll_add(int fd, uint64_t key) {
+    struct kevent ev[2];
+    EV_SET(&ev[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, (void *)(uintptr_t)key);
+    EV_SET(&ev[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, (void *)(uintptr_t)key);
+    if (kevent(kq, ev, 2, NULL, 0, NULL) != 0) return errno == EINVAL ? -EPERM : -errno;
+    return 0;
+}
+
+GORT_NOPREEMPT void gort_os_poll_del(int fd) {
+    struct kevent ev[2];
+    EV_SET(&ev[0], fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    EV_SET(&ev[1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+    kevent(kq, ev, 2, NULL, 0, NULL);
+}
+
+GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, void *), void *arg) {
+    struct kevent evs[128];
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    int n = kevent(kq, NULL, 0, evs, 128, ns < 0 ? NULL : &ts);
+    if (n < 0) return 0; /* EINTR: the caller looks again */
+    int events = 0;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].filter == EVFILT_USER) continue;
+        int modes = evs[i].filter == EVFILT_READ ? GORT_POLL_READ : GORT_POLL_WRITE;
+        if (evs[i].flags & (EV_EOF | EV_ERROR)) modes = GORT_POLL_READ | GORT_POLL_WRITE;
+        ready((uint64_t)(uintptr_t)evs[i].udata, modes, arg);
+        events++;
+    }
+    return events;
+}
+
+GORT_NOPREEMPT void gort_os_poll_break(void) {
+    struct kevent ev;
+    EV_SET(&ev, BREAK_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    kevent(kq, &ev, 1, NULL, 0, NULL);
+}

@@ -1,0 +1,442 @@
+// io_test — the netpoller, system call hand-off and locked threads
+// (issue: netpoller, blocking system calls, locked threads).
+//   - An echo server on loopback, one goroutine per connection: 1,000
+//     clients x 100 messages, every byte checked; a client that leaves
+//     mid-message; a slow reader (the server's write parks and resumes).
+//   - Timeouts on accept and read; timeout 0 does not wait.
+//   - gort_fd_close wakes every goroutine parked on the descriptor.
+//   - Plain threads use the same calls (they block in poll).
+//   - With one P, a goroutine blocked in a wrapped read() of a pipe does
+//     not stop the others (its P is handed off).
+//   - A locked goroutine stays on its thread across 10,000 parks.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/harness.h"
+
+namespace {
+
+using gort_test::Go;
+using gort_test::Main;
+using gort_test::Procs;
+using gort_test::Scale;
+
+class Io : public gort_test::Test {};
+
+// A listening socket on 127.0.0.1, any port; returns its fd and port.
+int Listen(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 4096) != 0) return -1;
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return gort_fd_open(fd) == 0 ? fd : -1;
+}
+
+int Dial(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  int rc = gort_connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a, 5000000000);
+  if (rc != 0) {
+    gort_fd_close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+// Echo everything until EOF or an error, then close.
+void EchoConn(int c) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = gort_read(c, buf, sizeof buf, -1);
+    if (n <= 0 || gort_write(c, buf, (size_t)n, -1) != n) break;
+  }
+  gort_fd_close(c);
+}
+
+// Accept until the listener is closed (-EBADF).
+void Serve(int lfd, gort_waitgroup* wg) {
+  for (;;) {
+    int c = gort_accept(lfd, nullptr, nullptr, -1);
+    if (c < 0) break;
+    gort_waitgroup_add(wg, 1);
+    Go([c, wg] {
+      EchoConn(c);
+      gort_waitgroup_done(wg);
+    });
+  }
+  gort_waitgroup_done(wg);
+}
+
+TEST_F(Io, EchoThousandConnectionsEveryByteChecked) {
+  const int kClients = (int)Scale(1000), kMessages = 100;
+  std::atomic<long> bad{0}, echoed{0};
+  Main([&] {
+    uint16_t port;
+    int lfd = Listen(&port);
+    ASSERT_GE(lfd, 0);
+    gort_waitgroup server = GORT_WAITGROUP_INIT, clients = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&server, 1);
+    Go([&] { Serve(lfd, &server); });
+    for (int i = 0; i < kClients; i++) {
+      gort_waitgroup_add(&clients, 1);
+      Go([&, i] {
+        int fd = Dial(port);
+        if (fd < 0) {
+          bad++;
+          gort_waitgroup_done(&clients);
+          return;
+        }
+        char out[64], in[64];
+        for (int m = 0; m < kMessages; m++) {
+          for (int k = 0; k < 64; k++) out[k] = (char)(i * 31 + m * 7 + k);
+          if (gort_write(fd, out, sizeof out, -1) != (ssize_t)sizeof out) {
+            bad++;
+            break;
+          }
+          size_t got = 0;
+          while (got < sizeof in) {
+            ssize_t n = gort_read(fd, in + got, sizeof in - got, -1);
+            if (n <= 0) break;
+            got += (size_t)n;
+          }
+          if (got != sizeof in || memcmp(in, out, sizeof in) != 0) {
+            bad++;
+            break;
+          }
+          echoed++;
+        }
+        gort_fd_close(fd);
+        gort_waitgroup_done(&clients);
+      });
+    }
+    gort_waitgroup_wait(&clients);
+    gort_fd_close(lfd);  // wakes Serve's accept with -EBADF
+    gort_waitgroup_wait(&server);
+  });
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(echoed.load(), (long)kClients * kMessages);
+}
+
+TEST_F(Io, ClientLeavingMidMessageEndsOnlyItsConnection) {
+  Main([] {
+    uint16_t port;
+    int lfd = Listen(&port);
+    ASSERT_GE(lfd, 0);
+    std::atomic<ssize_t> last{1};
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      int c = gort_accept(lfd, nullptr, nullptr, -1);
+      char buf[64];
+      ssize_t n, total = 0;
+      while ((n = gort_read(c, buf, sizeof buf, -1)) > 0) total += n;
+      last = n;  // 0 (EOF) or -ECONNRESET
+      EXPECT_EQ(total, 10);
+      gort_fd_close(c);
+      gort_waitgroup_done(&wg);
+    });
+    int fd = Dial(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(gort_write(fd, "half a mes", 10, -1), 10);
+    gort_fd_close(fd);
+    gort_waitgroup_wait(&wg);
+    EXPECT_TRUE(last == 0 || last == -ECONNRESET) << last;
+    gort_fd_close(lfd);
+  });
+}
+
+// The server writes 8 MiB to a client that reads 4 KiB at a time with
+// pauses: the server's write parks when the socket buffer fills, and
+// resumes; every byte arrives in order.
+TEST_F(Io, SlowReaderParksTheWriter) {
+  const size_t kBytes = 8u << 20;
+  Main([&] {
+    uint16_t port;
+    int lfd = Listen(&port);
+    ASSERT_GE(lfd, 0);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      int c = gort_accept(lfd, nullptr, nullptr, -1);
+      std::string data(kBytes, 0);
+      for (size_t i = 0; i < kBytes; i++) data[i] = (char)(i * 131 >> 3);
+      EXPECT_EQ(gort_write(c, data.data(), data.size(), -1), (ssize_t)kBytes);
+      gort_fd_close(c);
+      gort_waitgroup_done(&wg);
+    });
+    int fd = Dial(port);
+    ASSERT_GE(fd, 0);
+    size_t got = 0;
+    bool same = true;
+    char buf[4096];
+    for (int reads = 0;; reads++) {
+      ssize_t n = gort_read(fd, buf, sizeof buf, -1);
+      if (n <= 0) break;
+      for (ssize_t k = 0; k < n; k++) same &= buf[k] == (char)((got + (size_t)k) * 131 >> 3);
+      got += (size_t)n;
+      if (reads % 256 == 0) gort_sleep(1000000);  // slow
+    }
+    EXPECT_EQ(got, kBytes);
+    EXPECT_TRUE(same);
+    gort_fd_close(fd);
+    gort_waitgroup_wait(&wg);
+    gort_fd_close(lfd);
+  });
+}
+
+TEST_F(Io, TimeoutsOnAcceptAndRead) {
+  Main([] {
+    uint16_t port;
+    int lfd = Listen(&port);
+    ASSERT_GE(lfd, 0);
+    EXPECT_EQ(gort_accept(lfd, nullptr, nullptr, 0), -EAGAIN);
+    int64_t t0 = gort_now();
+    EXPECT_EQ(gort_accept(lfd, nullptr, nullptr, 20000000), -ETIMEDOUT);
+    EXPECT_GE(gort_now() - t0, 20000000);
+    int fd = Dial(port);
+    ASSERT_GE(fd, 0);
+    int c = gort_accept(lfd, nullptr, nullptr, -1);
+    ASSERT_GE(c, 0);
+    char b;
+    EXPECT_EQ(gort_read(c, &b, 1, 0), -EAGAIN);
+    t0 = gort_now();
+    EXPECT_EQ(gort_read(c, &b, 1, 20000000), -ETIMEDOUT);
+    EXPECT_GE(gort_now() - t0, 20000000);
+    // After a timeout the descriptor still works.
+    ASSERT_EQ(gort_write(fd, "x", 1, -1), 1);
+    EXPECT_EQ(gort_read(c, &b, 1, 1000000000), 1);
+    EXPECT_EQ(b, 'x');
+    gort_fd_close(c);
+    gort_fd_close(fd);
+    gort_fd_close(lfd);
+  });
+}
+
+TEST_F(Io, CloseWakesEveryParkedGoroutine) {
+  Main([] {
+    uint16_t port;
+    int lfd = Listen(&port);
+    ASSERT_GE(lfd, 0);
+    int fd = Dial(port);
+    ASSERT_GE(fd, 0);
+    int c = gort_accept(lfd, nullptr, nullptr, -1);
+    std::atomic<int> ebadf{0};
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < 3; i++) {  // one in read, two queued behind it
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        char b;
+        if (gort_read(c, &b, 1, -1) == -EBADF) ebadf++;
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      if (gort_accept(lfd, nullptr, nullptr, -1) == -EBADF) ebadf++;
+      gort_waitgroup_done(&wg);
+    });
+    gort_sleep(20000000);  // let them park
+    EXPECT_EQ(gort_fd_close(c), 0);
+    EXPECT_EQ(gort_fd_close(lfd), 0);
+    gort_waitgroup_wait(&wg);
+    EXPECT_EQ(ebadf.load(), 4);
+    gort_fd_close(fd);
+  });
+}
+
+TEST_F(Io, BadArguments) {
+  char b;
+  EXPECT_EQ(gort_read(-1, &b, 1, -1), -EBADF);
+  EXPECT_EQ(gort_write(-1, &b, 1, -1), -EBADF);
+  EXPECT_EQ(gort_fd_open(-5), -EBADF);
+  EXPECT_EQ(gort_accept(-1, nullptr, nullptr, -1), -EBADF);
+  EXPECT_EQ(gort_connect(-1, nullptr, 0, -1), -EBADF);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  EXPECT_EQ(gort_read(p[0], nullptr, 1, -1), -EFAULT);
+  EXPECT_EQ(gort_connect(p[0], nullptr, 0, -1), -EFAULT);
+  EXPECT_EQ(gort_accept(p[0], nullptr, nullptr, 0), -ENOTSOCK);
+  gort_fd_close(p[0]);
+  gort_fd_close(p[1]);
+  uint16_t port;
+  Main([&] {
+    int lfd = Listen(&port);
+    gort_fd_close(lfd);  // nobody listens there now
+    EXPECT_EQ(Dial(port), -ECONNREFUSED);
+  });
+}
+
+// A plain thread on one end of a socket pair, a goroutine on the other.
+TEST_F(Io, PlainThreadsBlockInPoll) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  std::thread t([&] {
+    char buf[5];
+    size_t got = 0;
+    while (got < 5) {
+      ssize_t n = gort_read(sv[0], buf + got, 5 - got, -1);
+      ASSERT_GT(n, 0);
+      got += (size_t)n;
+    }
+    EXPECT_EQ(std::string(buf, 5), "hello");
+    EXPECT_EQ(gort_write(sv[0], "world", 5, -1), 5);
+    char b;
+    EXPECT_EQ(gort_read(sv[0], &b, 1, 10000000), -ETIMEDOUT);
+  });
+  Main([&] {
+    gort_sleep(10000000);
+    EXPECT_EQ(gort_write(sv[1], "hello", 5, -1), 5);
+    char buf[5];
+    size_t got = 0;
+    while (got < 5) {
+      ssize_t n = gort_read(sv[1], buf + got, 5 - got, -1);
+      ASSERT_GT(n, 0);
+      got += (size_t)n;
+    }
+    EXPECT_EQ(std::string(buf, 5), "world");
+  });
+  t.join();
+  gort_fd_close(sv[0]);
+  gort_fd_close(sv[1]);
+}
+
+// Regular files cannot be polled: gort_read/gort_write still work on them.
+TEST_F(Io, RegularFiles) {
+  char path[] = "/tmp/gort_io_test_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  Main([&] {
+    std::string data(100000, 'z');
+    EXPECT_EQ(gort_write(fd, data.data(), data.size(), -1), (ssize_t)data.size());
+    lseek(fd, 0, SEEK_SET);
+    std::string back(100000, 0);
+    size_t got = 0;
+    ssize_t n;
+    while ((n = gort_read(fd, &back[got], back.size() - got, -1)) > 0) got += (size_t)n;
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(back, data);
+  });
+  EXPECT_EQ(gort_fd_close(fd), 0);
+}
+
+// With one P, a goroutine blocked in a plain read() of a pipe, wrapped in
+// gort_syscall_enter/exit, does not stop two others doing 1,000 channel
+// round trips: sysmon hands its P to another thread.
+TEST_F(Io, BlockedSystemCallHandsOffItsP) {
+  Procs one(1);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  Main([&] {
+    std::atomic<bool> reader_done{false};
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      char b;
+      gort_syscall_enter();
+      ssize_t n = read(p[0], &b, 1);  // blocks until the write below
+      gort_syscall_exit();
+      EXPECT_EQ(n, 1);
+      reader_done = true;
+      gort_waitgroup_done(&wg);
+    });
+    gort_sleep(5000000);  // the reader is in read() now
+    gort_chan *ping = gort_chan_make(sizeof(int), 0), *pong = gort_chan_make(sizeof(int), 0);
+    gort_chan* done = gort_chan_make(sizeof(int), 1);
+    Go([&] {
+      int v;
+      for (int i = 0; i < 1000; i++) {
+        gort_chan_recv(ping, &v);
+        gort_chan_send(pong, &v);
+      }
+    });
+    Go([&] {
+      for (int i = 0; i < 1000; i++) {
+        int v = i;
+        gort_chan_send(ping, &v);
+        gort_chan_recv(pong, &v);
+      }
+      int one = 1;
+      gort_chan_send(done, &one);
+    });
+    int v;
+    // Generous: without the hand-off this never completes.
+    EXPECT_EQ(gort_chan_recv_timeout(done, &v, 30000000000), 0);
+    EXPECT_FALSE(reader_done.load());
+    ASSERT_EQ(write(p[1], "x", 1), 1);
+    gort_waitgroup_wait(&wg);
+    EXPECT_TRUE(reader_done.load());
+    gort_chan_free(ping);
+    gort_chan_free(pong);
+    gort_chan_free(done);
+  });
+  close(p[0]);
+  close(p[1]);
+}
+
+long Tid() { return (long)syscall(SYS_gettid); }
+
+// A locked goroutine keeps its goroutine id and OS thread across 10,000
+// parks, and its thread runs no other goroutine meanwhile.
+TEST_F(Io, LockedGoroutineStaysOnItsThread) {
+  const int kParks = 10000;
+  std::atomic<long> locked_tid{0};
+  std::atomic<int> moved{0}, intruders{0};
+  Main([&] {
+    gort_chan *ping = gort_chan_make(sizeof(int), 0), *pong = gort_chan_make(sizeof(int), 0);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    Go([&] {
+      EXPECT_EQ(gort_lock_os_thread(), 0);
+      uint64_t self = gort_self();
+      locked_tid = Tid();
+      int v;
+      for (int i = 0; i < kParks; i++) {
+        gort_chan_recv(ping, &v);  // parks
+        if (Tid() != locked_tid.load() || gort_self() != self) moved++;
+        gort_chan_send(pong, &v);
+      }
+      EXPECT_EQ(gort_unlock_os_thread(), 0);
+      EXPECT_EQ(gort_unlock_os_thread(), -EPERM);
+      gort_waitgroup_done(&wg);
+    });
+    Go([&] {
+      for (int i = 0; i < kParks; i++) {
+        int v = i;
+        gort_chan_send(ping, &v);
+        if (Tid() == locked_tid.load()) intruders++;
+        gort_chan_recv(pong, &v);
+      }
+      gort_waitgroup_done(&wg);
+    });
+    gort_waitgroup_wait(&wg);
+    gort_chan_free(ping);
+    gort_chan_free(pong);
+  });
+  EXPECT_EQ(moved.load(), 0);
+  EXPECT_EQ(intruders.load(), 0);
+  EXPECT_EQ(gort_lock_os_thread(), -EPERM);  // a plain thread
+}
+
+}  // namespace
