@@ -10,6 +10,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -174,9 +175,44 @@ func preempt() (string, float64) {
 	return "ms/worst-oversleep", float64(worst.Nanoseconds()) / 1e6
 }
 
+// echo_server: a Go net echo server for //benchmarks:echo to load, the
+// reference for the echo row.  It serves until killed.
+func echoServer(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("echo_server listening on", ln.Addr())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			continue
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			buf := make([]byte, 16384)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}(c)
+	}
+}
+
 func main() {
-	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|preempt")
+	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|preempt|echo_server")
+	addr := flag.String("addr", "127.0.0.1:7001", "echo_server: where to listen")
 	flag.Parse()
+	if *workload == "echo_server" {
+		echoServer(*addr)
+		return
+	}
 	runs := map[string]func() (string, float64){
 		"pingpong": pingpong, "buffered": buffered, "select": selectBench, "mutex": mutex,
 		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany, "preempt": preempt,
