@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "absl/synchronization/mutex.h"
 #include "runtime/core/runtime.h"
 #include "tests/harness.h"
 
@@ -202,7 +201,9 @@ TEST_F(Goroutines, SleepParksOnlyTheGoroutine) {
 
 TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
   EXPECT_EQ(gort_self(), 0u);
-  absl::Mutex mu;
+  // A gort_mutex, not a thread-owned lock: async preemption may move a
+  // goroutine to another thread inside its critical section (README).
+  gort_mutex mu = GORT_MUTEX_INIT;
   std::set<uint64_t> ids;
   Main([&] {
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -213,8 +214,9 @@ TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
         EXPECT_NE(id, 0u);
         gort_yield();
         EXPECT_EQ(gort_self(), id);
-        absl::MutexLock l(&mu);
+        gort_mutex_lock(&mu);
         EXPECT_TRUE(ids.insert(id).second) << "duplicate id " << id;
+        gort_mutex_unlock(&mu);
         gort_waitgroup_done(&wg);
       });
     }

@@ -148,6 +148,48 @@ func yieldMany() (string, float64) {
 	return "ns/yield", float64(time.Since(t0).Nanoseconds()) / (g * yields)
 }
 
+// steal: one goroutine spawns 1,000,000 tasks of ~1 us (1,000 rounds of
+// xorshift64 on the task index); the others must steal.  Prints ns/task
+// and, on a second line, the efficiency (serial time / P) / wall.
+func work(i uint64) uint64 {
+	x := i*0x9E3779B97F4A7C15 + 1
+	for r := 0; r < 1000; r++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+var stealEfficiency float64
+
+func steal() (string, float64) {
+	const n = 1000000
+	out := make([]uint64, n)
+	t0 := time.Now()
+	var sink uint64
+	for i := 0; i < n; i++ {
+		sink += work(uint64(i))
+	}
+	serial := time.Since(t0)
+	var wg sync.WaitGroup
+	t0 = time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			out[i] = work(uint64(i))
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	wall := time.Since(t0)
+	if out[n-1] != work(n-1) || sink == 42 {
+		fmt.Fprintln(os.Stderr, "steal: wrong result")
+	}
+	stealEfficiency = (float64(serial) / float64(runtime.GOMAXPROCS(0))) / float64(wall)
+	return "ns/task", float64(wall.Nanoseconds()) / n
+}
+
 // preempt: every P spins in a loop with no calls; another goroutine sleeps
 // 1 ms 2,000 times; the worst oversleep, in ms.
 func preempt() (string, float64) {
@@ -206,7 +248,7 @@ func echoServer(addr string) {
 }
 
 func main() {
-	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|preempt|echo_server")
+	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|steal|preempt|echo_server")
 	addr := flag.String("addr", "127.0.0.1:7001", "echo_server: where to listen")
 	flag.Parse()
 	if *workload == "echo_server" {
@@ -215,7 +257,7 @@ func main() {
 	}
 	runs := map[string]func() (string, float64){
 		"pingpong": pingpong, "buffered": buffered, "select": selectBench, "mutex": mutex,
-		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany, "preempt": preempt,
+		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany, "steal": steal, "preempt": preempt,
 	}
 	run, ok := runs[*workload]
 	if !ok {
@@ -225,4 +267,7 @@ func main() {
 	run() // warm-up, as gort's benchmarks run several iterations
 	figure, v := run()
 	fmt.Printf("%s %s %.1f\n", *workload, figure, v)
+	if *workload == "steal" {
+		fmt.Printf("steal efficiency %.2f\n", stealEfficiency)
+	}
 }
