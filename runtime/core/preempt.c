@@ -3,12 +3,13 @@
  *
  * sysmon is a thread of its own, without a P, as in Go (proc.go sysmon).
  * It wakes when the next thing it watches is due — the end of a running
- * time slice, a timer on a busy P — at least every 10 ms and at most every
- * 20 us, and sleeps without a deadline while every P is idle (the first P
+ * time slice, a timer on a busy P, a system call to retake — at least
+ * every 1 ms while a P runs (10 ms otherwise) and at most every 20 us, and
+ * sleeps without a deadline while every P is idle (the first P
  * to leave the idle list wakes it: gort_sysmon_wake).  Each wake it:
  *   - stamps gort_clock(), the coarse time the dump uses;
  *   - asks the goroutine on any P whose time slice (schedtick) has lasted
- *     10 ms, or whose timers are late, to yield (preempt_one);
+ *     10 ms, or 1 ms while the P's timers are late, to yield (preempt_one);
  *   - wakes an M when a timer is late and a P is idle;
  *   - prints the schedtrace line when GORT_DEBUG=schedtrace=MS.
  *
@@ -43,7 +44,8 @@ enum {
     RESIGNAL_NS = 1000 * 1000,      /* ask an unsafe point again after this */
     RETAKE_NS = 20 * 1000,          /* a system call this long loses its P */
     POLL_STALE_NS = 10 * 1000 * 1000, /* poll if nobody has for this long */
-    TIMER_LATE_NS = 100 * 1000,     /* a timer this late on a busy P preempts it */
+    TIMER_LATE_NS = 100 * 1000,     /* a timer this late on a busy P preempts it, */
+    LATE_SLICE_NS = 200 * 1000,     /* once its goroutine has run this long     */
 };
 
 static gort_sched *const sched = &gort_sched_g;
@@ -185,13 +187,23 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
             }
             /* A P beyond gort_maxprocs retires at its next schedule: now. */
             int64_t end = i >= procs ? now : s->since + SLICE_NS;
+            /* A timer may be added to this P at any moment (nobody tells
+             * sysmon): look again within RESIGNAL_NS while it runs. */
+            next = min64(next, now + RESIGNAL_NS);
             int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
-            if (now >= end || (timer != 0 && timer + TIMER_LATE_NS <= now)) {
+            /* A late timer ends the slice early, but not before it has run
+             * LATE_SLICE_NS: every preemption is a chance for code that
+             * caches a thread-local address (errno's) to move threads. */
+            int64_t started = atomic_load_explicit(&p->slice_start, memory_order_relaxed);
+            bool late = timer != 0 && timer + TIMER_LATE_NS <= now && now - started >= LATE_SLICE_NS;
+            if (now >= end || late) {
                 preempt_one(p, tick, now, s);
                 next = min64(next, now + RESIGNAL_NS);
             } else {
                 next = min64(next, end);
-                if (timer != 0) next = min64(next, timer + TIMER_LATE_NS);
+                if (timer != 0) next = min64(next, timer + TIMER_LATE_NS > started + LATE_SLICE_NS
+                                                       ? timer + TIMER_LATE_NS
+                                                       : started + LATE_SLICE_NS);
             }
         }
 

@@ -265,9 +265,11 @@ GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
 GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
     while (g != NULL) {
         P *p = m->p;
-        if (!inherit)
+        if (!inherit) {
             atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
+            atomic_store_explicit(&p->slice_start, gort_clock(), memory_order_relaxed);
+        }
         atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                               memory_order_relaxed);
         g->m = m;

@@ -144,6 +144,7 @@ struct P {
     /* time slices started (a runnext G inherits the slice: no tick); the
      * global queue is checked every 61st.  Written by the owner only. */
     _Atomic(uint32_t) schedtick;
+    _Atomic(int64_t) slice_start; /* gort_clock() when the slice began     */
     /* sysmon's request to end the slice numbered preempt_tick - 1 (0: no
      * request): the running G yields at its next runtime entry, or at once
      * by signal (preempt.c). */
