@@ -8,6 +8,10 @@
 //     preemption at runtime entries; without it, a call-free loop is
 //     preempted.
 //   - GORT_DEBUG=schedtrace=MS prints scheduler lines.
+//   - Deadlock detection: every goroutine asleep for good (and gort_main
+//     waiting) prints "all goroutines are asleep" and the dump, exit 2;
+//     a pending timer, or a thread that calls in soon, is no deadlock.
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +155,106 @@ TEST(SignalDeathTest, SchedtracePrintsSchedulerLines) {
       ::testing::ExitedWithCode(0),
       "gort: sched [0-9]+ms: procs=[0-9]+ idleprocs=[0-9]+ threads=[0-9]+ spinning=[0-9]+ idlethreads=[0-9]+ "
       "runqueue=[0-9]+ \\[[0-9 ]+\\] preemptions=[0-9]+\n(.|\n)*gort: sched");
+}
+
+void ReceiveOnNobodysChannel(void*) {
+  gort_chan* c = gort_chan_make(sizeof(int), 0);
+  int v;
+  gort_chan_recv(c, &v);
+}
+
+TEST(DeadlockDeathTest, MainWaitingOnAChannelNobodySendsTo) {
+  EXPECT_EXIT(gort_main(ReceiveOnNobodysChannel, nullptr), ::testing::ExitedWithCode(2),
+              "gort: all goroutines are asleep - deadlock!\n\n"
+              "(.|\n)*goroutine [0-9]+ \"main\" \\[waiting: chan receive, [0-9]+ ms\\]");
+}
+
+gort_mutex mu_a = GORT_MUTEX_INIT, mu_b = GORT_MUTEX_INIT;
+gort_waitgroup both_locked = GORT_WAITGROUP_INIT, cycle_done = GORT_WAITGROUP_INIT;
+
+void LockAThenB(void*) {
+  gort_mutex_lock(&mu_a);
+  gort_waitgroup_done(&both_locked);
+  gort_waitgroup_wait(&both_locked);
+  gort_mutex_lock(&mu_b);
+  gort_waitgroup_done(&cycle_done);
+}
+
+void LockBThenA(void*) {
+  gort_mutex_lock(&mu_b);
+  gort_waitgroup_done(&both_locked);
+  gort_waitgroup_wait(&both_locked);
+  gort_mutex_lock(&mu_a);
+  gort_waitgroup_done(&cycle_done);
+}
+
+void MutexCycle(void*) {
+  gort_waitgroup_add(&both_locked, 2);
+  gort_waitgroup_add(&cycle_done, 2);
+  gort_go(LockAThenB, nullptr);
+  gort_go(LockBThenA, nullptr);
+  gort_waitgroup_wait(&cycle_done);
+}
+
+TEST(DeadlockDeathTest, TwoGoroutinesInALockCycle) {
+  EXPECT_EXIT(gort_main(MutexCycle, nullptr), ::testing::ExitedWithCode(2),
+              "all goroutines are asleep - deadlock!(.|\n)*\\[waiting: waitgroup(.|\n)*\\[waiting: ");
+}
+
+void SleepThenReturn(void*) { gort_sleep(300000000); }
+
+TEST(DeadlockDeathTest, ASleepingMainIsNoDeadlock) {
+  EXPECT_EXIT(
+      {
+        gort_main(SleepThenReturn, nullptr);
+        exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+gort_chan* late_chan;
+void* SendAfter(void* ms) {
+  usleep((useconds_t)(intptr_t)ms * 1000);
+  int v = 7;
+  gort_chan_send(late_chan, &v);
+  return nullptr;
+}
+
+void ReceiveFromLateThread(void*) {
+  int v = 0;
+  gort_chan_recv(late_chan, &v);
+  if (v != 7) exit(3);
+}
+
+// A thread that has not called into gort yet, but does within the grace
+// period, is not mistaken for a deadlock.
+TEST(DeadlockDeathTest, AThreadCallingInSoonIsNoDeadlock) {
+  EXPECT_EXIT(
+      {
+        late_chan = gort_chan_make(sizeof(int), 0);
+        pthread_t t;
+        pthread_create(&t, nullptr, SendAfter, (void*)(intptr_t)30);
+        gort_main(ReceiveFromLateThread, nullptr);
+        pthread_join(t, nullptr);
+        exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// One that calls in only later is invisible: GORT_DEBUG=deadlock=0 is the
+// documented way out.
+TEST(DeadlockDeathTest, DeadlockDetectionCanBeTurnedOff) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_DEBUG", "deadlock=0", 1);
+        late_chan = gort_chan_make(sizeof(int), 0);
+        pthread_t t;
+        pthread_create(&t, nullptr, SendAfter, (void*)(intptr_t)400);
+        gort_main(ReceiveFromLateThread, nullptr);
+        pthread_join(t, nullptr);
+        exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
  *       asyncpreemptoff=1 no preemption signals: a goroutine is preempted
  *                         only when it enters the runtime
  *       schedtrace=MS     one line of scheduler state on stderr every MS ms
+ *       deadlock=0        never report "all goroutines are asleep"
  * Malformed values are ignored, with one line on stderr.
  */
 #include <stdio.h>
@@ -16,7 +17,7 @@
 
 #include "runtime/core/runtime.h"
 
-gort_debug gort_debug_g = {.stackguard = 1};
+gort_debug gort_debug_g = {.stackguard = 1, .deadlock = 1};
 
 GORT_NOPREEMPT static void warn(const char *name, const char *value) {
     char line[160];
@@ -47,6 +48,8 @@ GORT_NOPREEMPT static void parse_debug(const char *list) {
             gort_debug_g.asyncpreemptoff = (int)v;
         else if (v >= 0 && v <= 3600000 && strcmp(item, "schedtrace") == 0)
             gort_debug_g.schedtrace = (int)v;
+        else if (v >= 0 && strcmp(item, "deadlock") == 0)
+            gort_debug_g.deadlock = (int)v;
         else
             warn("GORT_DEBUG item", item);
     }

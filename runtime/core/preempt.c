@@ -46,6 +46,7 @@ enum {
     POLL_STALE_NS = 10 * 1000 * 1000, /* poll if nobody has for this long */
     TIMER_LATE_NS = 100 * 1000,     /* a timer this late on a busy P preempts it, */
     LATE_SLICE_NS = 200 * 1000,     /* once its goroutine has run this long     */
+    DEADLOCK_GRACE_NS = 100 * 1000 * 1000, /* asleep this long, unchanged: deadlock */
 };
 
 static gort_sched *const sched = &gort_sched_g;
@@ -86,6 +87,33 @@ GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct 
         if (s->resignal > SLICE_NS) s->resignal = SLICE_NS;
     }
     request(p, tick, signal);
+}
+
+/* Deadlock, as Go's checkdead: a gort_main is waiting, no P runs, nothing
+ * is runnable, no timer is pending, no goroutine waits on a descriptor or
+ * is in a system call, and no plain thread the runtime knows of (one that
+ * has blocked in it and is alive) exists but gort_main's callers.  A
+ * thread that has never called into gort is invisible: a program whose
+ * goroutines wait only for such a thread sets GORT_DEBUG=deadlock=0. */
+GORT_NOPREEMPT static bool deadlocked(void) {
+    if (!gort_debug_g.deadlock || atomic_load(&sched->mains) == 0) return false;
+    if (atomic_load(&sched->runqsize) > 0 || gort_timers_earliest() != 0 || gort_netpoll_waiting() ||
+        atomic_load(&sched->nsyscall) > 0 || gort_os_thread_notes() > atomic_load(&sched->mains_thread))
+        return false;
+    for (int32_t i = 0; i < atomic_load(&sched->nallp); i++) {
+        P *p = sched->allp[i];
+        uint32_t st = atomic_load_explicit(&p->status, memory_order_relaxed);
+        if (st == P_RUNNING || st == P_SYSCALL || !gort_runq_empty(p)) return false;
+    }
+    return true;
+}
+
+/* Something that changes whenever anything runs. */
+GORT_NOPREEMPT static uint64_t progress(void) {
+    gort_stats st;
+    gort_stats_get(&st);
+    return st.switches + st.spawned + st.parks + (uint64_t)atomic_load(&sched->mains) +
+           (uint64_t)gort_os_thread_notes();
 }
 
 /* Is any P running or in a system call? */
@@ -144,6 +172,21 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
             bool idle = !any_busy();
             if (!idle) atomic_store(&sched->sysmon_wait, false);
             gort_unlock(&sched->lock);
+            if (idle && deadlocked()) {
+                /* Look again after 100 ms of nothing at all (a thread may
+                 * be about to call in); a P being acquired wakes us. */
+                uint64_t before = progress();
+                bool woken = gort_note_sleep_for(&sched->sysmon_note, DEADLOCK_GRACE_NS);
+                gort_note_clear(&sched->sysmon_note);
+                if (!woken && deadlocked() && progress() == before) gort_deadlock_exit();
+                if (!woken) { /* still asleep: the flag is still set */
+                    gort_lock(&sched->lock);
+                    atomic_store(&sched->sysmon_wait, false);
+                    gort_unlock(&sched->lock);
+                }
+                delay = SYSMON_MIN_NS;
+                continue;
+            }
             if (idle) {
                 gort_note_sleep(&sched->sysmon_note);
                 gort_note_clear(&sched->sysmon_note);

@@ -347,6 +347,7 @@ GORT_NOPREEMPT void gort_syscall_enter(void) {
     g->since = gort_clock();
     g->waitreason = "syscall";
     atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sched->nsyscall, 1, memory_order_relaxed);
     m->oldp = p;
     m->p = NULL;
     atomic_store_explicit(&p->m, NULL, memory_order_relaxed);
@@ -377,6 +378,7 @@ GORT_NOPREEMPT void gort_syscall_exit(void) {
     P *p = m->oldp;
     uint32_t st = P_SYSCALL;
     m->oldp = NULL;
+    atomic_fetch_sub_explicit(&sched->nsyscall, 1, memory_order_relaxed);
     if (atomic_compare_exchange_strong(&p->status, &st, P_RUNNING)) { /* still ours */
         acquirep_running(m, p);
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
@@ -1130,7 +1132,12 @@ GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
 
     if (fn == NULL) return -EINVAL;
     if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) return err;
+    bool thread = gort_getg() == NULL;
+    atomic_fetch_add(&sched->mains, 1);
+    if (thread) atomic_fetch_add(&sched->mains_thread, 1);
     gort_semacquire(&c.done, "gort_main");
+    if (thread) atomic_fetch_sub(&sched->mains_thread, 1);
+    atomic_fetch_sub(&sched->mains, 1);
     return 0;
 }
 
@@ -1251,6 +1258,14 @@ GORT_NOPREEMPT static void dump(void *arg) { dump_to(*(int *)arg, false); }
 
 /* Runs on g0 (gort_systemstack): safe from a goroutine with a small stack. */
 GORT_NOPREEMPT void gort_dump(int fd) { gort_systemstack(dump, &fd); }
+
+/* Deadlock (preempt.c found every goroutine asleep for good): as Go. */
+GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
+    static const char head[] = "gort: all goroutines are asleep - deadlock!\n\n";
+    gort_os_write_all(2, head, sizeof head - 1);
+    dump_to(2, false);
+    _exit(2);
+}
 
 /* SIGQUIT, when the program has no handler of its own: as Go does, print
  * every goroutine and exit with status 2. */

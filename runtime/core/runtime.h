@@ -201,6 +201,10 @@ typedef struct gort_sched {
     _Atomic(bool) sysmon_wait; /* parked until a P is acquired (set under
                                   sched.lock; read by acquirep after a fence) */
     _Atomic(int64_t) clock;    /* gort_os_nanotime() at its last wake-up    */
+    /* deadlock detection (preempt.c) */
+    _Atomic(int32_t) mains;        /* gort_main calls in progress           */
+    _Atomic(int32_t) mains_thread; /* ... of which made by plain threads    */
+    _Atomic(int32_t) nsyscall;     /* goroutines in gort_syscall_enter/exit */
     _Atomic(uint64_t) thread_spawned; /* Gs spawned by threads without a P */
     size_t stack_size; /* default goroutine stack */
 } gort_sched;
@@ -212,6 +216,7 @@ typedef struct gort_debug {
     int stackguard;       /* 0: canary-check every stack instead of guard pages */
     int asyncpreemptoff;  /* 1: preempt only at runtime entries, no signals      */
     int schedtrace;       /* > 0: print scheduler state every this many ms       */
+    int deadlock;         /* 0: never report "all goroutines are asleep"         */
 } gort_debug;
 extern gort_debug gort_debug_g;
 /* Parse GORT_MAXPROCS / GORT_STACK_SIZE / GORT_DEBUG into cfg/gort_debug_g. */
@@ -297,6 +302,8 @@ GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
 }
 /* proc.c: park the running G as preempted: runnable, on the global queue. */
 void gort_preempt_park(void);
+/* proc.c: print the deadlock message and every goroutine, exit 2. */
+GORT_NORETURN void gort_deadlock_exit(void);
 
 /* ---- netpoll.c ---------------------------------------------------------- */
 bool gort_netpoll_inited(void);

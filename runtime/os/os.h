@@ -103,6 +103,9 @@ void gort_note_wakeup(gort_note *n);
  * thread exits: what a plain (non-M) thread blocks on.  NULL if out of
  * memory. */
 gort_note *gort_os_thread_note(void);
+/* How many live threads have such a note: the plain threads that have
+ * blocked in the runtime and not exited since. */
+int gort_os_thread_notes(void);
 
 /* ---- signals --------------------------------------------------------- */
 /* The interrupted thread's registers in a signal handler: a ucontext_t,

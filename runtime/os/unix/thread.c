@@ -56,11 +56,15 @@ GORT_NOPREEMPT void gort_os_write_all(int fd, const void *buf, size_t n) {
 
 static pthread_key_t note_key;
 static pthread_once_t note_once = PTHREAD_ONCE_INIT;
+static _Atomic(int) live_notes;
 
 GORT_NOPREEMPT static void note_free(void *p) {
     gort_note_destroy(p);
     free(p);
+    atomic_fetch_sub(&live_notes, 1);
 }
+
+GORT_NOPREEMPT int gort_os_thread_notes(void) { return atomic_load(&live_notes); }
 
 GORT_NOPREEMPT static void note_key_init(void) { pthread_key_create(&note_key, note_free); }
 
@@ -71,6 +75,7 @@ GORT_NOPREEMPT gort_note *gort_os_thread_note(void) {
         mine = malloc(sizeof *mine);
         if (mine == NULL) return NULL;
         gort_note_init(mine);
+        atomic_fetch_add(&live_notes, 1);
         pthread_setspecific(note_key, mine); /* destroyed at thread exit */
     }
     return mine;
