@@ -395,7 +395,71 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
   close(p[1]);
 }
 
+// Timeouts of a few nanoseconds race the publication of the waiter: each
+// must still end the wait (a lost timeout would hang this test).
+TEST_F(Io, TinyTimeoutsAlwaysEndTheWait) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    std::atomic<int> bad{0};
+    for (int g = 0; g < 4; g++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&, g] {
+        char b;
+        for (int i = 0; i < (int)Scale(2000); i++) {
+          ssize_t r = gort_read(sv[g % 2], &b, 1, 1 + i % 3000);
+          if (r != -ETIMEDOUT) bad++;
+        }
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+    EXPECT_EQ(bad.load(), 0);
+  });
+  gort_fd_close(sv[0]);
+  gort_fd_close(sv[1]);
+}
+
 long Tid() { return (long)syscall(SYS_gettid); }
+
+// A locked goroutine whose P was retaken during a system call, with no
+// idle P when the call ends, waits for its own thread to get a P back.
+TEST_F(Io, LockedGoroutineSurvivesASyscallHandoff) {
+  Procs one(1);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  Main([&] {
+    std::atomic<bool> stop{false};
+    std::atomic<long> tid_before{0}, tid_after{0};
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    Go([&] {
+      gort_lock_os_thread();
+      tid_before = Tid();
+      char b;
+      gort_syscall_enter();
+      ssize_t n = read(p[0], &b, 1);  // its P is handed off meanwhile
+      gort_syscall_exit();
+      EXPECT_EQ(n, 1);
+      tid_after = Tid();
+      gort_unlock_os_thread();
+      stop = true;
+      gort_waitgroup_done(&wg);
+    });
+    Go([&] {  // keeps the only P busy; preemption lets the locked one back
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+      gort_waitgroup_done(&wg);
+    });
+    gort_sleep(20000000);
+    ASSERT_EQ(write(p[1], "x", 1), 1);
+    gort_waitgroup_wait(&wg);
+    EXPECT_EQ(tid_before.load(), tid_after.load());
+  });
+  close(p[0]);
+  close(p[1]);
+}
 
 // A locked goroutine keeps its goroutine id and OS thread across 10,000
 // parks, and its thread runs no other goroutine meanwhile.

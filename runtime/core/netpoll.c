@@ -45,6 +45,9 @@
 #include "runtime/core/runtime.h"
 
 #define PD_READY ((uintptr_t)1)
+/* The timeout fired before its waiter was published: the publisher finds
+ * this instead of 0 and does not park. */
+#define PD_TIMEDOUT ((uintptr_t)2)
 
 typedef struct pdesc pdesc;
 typedef struct io_waiter {
@@ -64,6 +67,7 @@ struct pdesc {
     bool pollable;                 /* false: a regular file or directory */
     _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
     gort_mutex rmu, wmu;           /* one reader, one writer at a time  */
+    _Atomic(int32_t) ops;          /* operations in flight: close waits */
 };
 
 enum { CHUNK = 1024, NCHUNKS = 4096 }; /* descriptors 0 .. 4M-1 */
@@ -142,7 +146,6 @@ GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
 #endif
             err = gort_os_poll_add(fd, key_of(fd, seq));
             if (err == -EPERM) pd->pollable = false, err = 0; /* cannot be polled: block */
-            if (err == -EEXIST) err = 0;
             if (err != 0) goto out;
         }
         atomic_store_explicit(&pd->open, true, memory_order_release);
@@ -172,7 +175,7 @@ GORT_NOPREEMPT static void glist_push(glist *l, G *g) {
 GORT_NOPREEMPT static void slot_wake(_Atomic(uintptr_t) *slot, int result, bool set_ready, glist *l) {
     for (;;) {
         uintptr_t old = atomic_load(slot);
-        if (old == PD_READY) return;
+        if (old == PD_READY || old == PD_TIMEDOUT) return;
         if (old == 0) {
             if (!set_ready || atomic_compare_exchange_strong(slot, &old, PD_READY)) return;
             continue;
@@ -213,33 +216,43 @@ GORT_NOPREEMPT static void ready_list(G *g) {
 /* ---- parking on a slot --------------------------------------------------- */
 
 GORT_NOPREEMPT static void io_timeout(void *arg, int64_t now) {
-    io_waiter *w = arg;
-    uintptr_t mine = (uintptr_t)w;
-    if (atomic_compare_exchange_strong(w->slot, &mine, 0)) {
-        w->result = -ETIMEDOUT;
-        atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
-        gort_ready(w->g, false);
+    io_waiter *w = arg; /* its goroutine deletes this timer synchronously: w lives */
+    for (;;) {
+        uintptr_t old = atomic_load(w->slot);
+        if (old == (uintptr_t)w) {
+            if (!atomic_compare_exchange_strong(w->slot, &old, 0)) continue;
+            w->result = -ETIMEDOUT;
+            atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+            gort_ready(w->g, false);
+            return;
+        }
+        if (old != 0 || atomic_compare_exchange_strong(w->slot, &old, PD_TIMEDOUT)) return;
     }
 }
 
 /* On g0, the goroutine parked: arm the timeout, then publish the waiter. */
 GORT_NOPREEMPT static bool io_commit(G *g, void *arg) {
     io_waiter *w = arg;
+    /* Once published, w may be claimed and its goroutine gone: keep what
+     * we need after the publication in locals. */
+    _Atomic(uintptr_t) *slot = w->slot;
+    pdesc *pd = w->pd;
     if (w->deadline != 0) {
         w->timer = (gort_tnode){.when = w->deadline, .f = io_timeout, .arg = w, .idx = -1, .sync = true};
         w->armed = true;
         gort_timer_add(gort_getm()->p, &w->timer);
     }
-    uintptr_t zero = 0;
-    if (!atomic_compare_exchange_strong(w->slot, &zero, (uintptr_t)w)) {
-        atomic_store(w->slot, 0); /* PD_READY: consume it, do not park */
-        w->result = 0;
+    uintptr_t old = 0;
+    atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong(slot, &old, (uintptr_t)w)) {
+        atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+        atomic_store(slot, 0); /* PD_READY or PD_TIMEDOUT: consume it, do not park */
+        w->result = old == PD_TIMEDOUT ? -ETIMEDOUT : 0;
         return false;
     }
-    atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
-    if (atomic_load(&w->pd->closing)) { /* the close swept before we published */
+    if (atomic_load(&pd->closing)) { /* the close swept before we published */
         uintptr_t mine = (uintptr_t)w;
-        if (atomic_compare_exchange_strong(w->slot, &mine, 0)) {
+        if (atomic_compare_exchange_strong(slot, &mine, 0)) { /* ours again: w is alive */
             atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
             w->result = -EBADF;
             return false;
@@ -311,18 +324,38 @@ GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struc
     }
 }
 
-/* Run op until it does not return EAGAIN; write: until all n bytes. */
+/* Register fd and count an operation in flight on it (op_end undoes). */
+GORT_NOPREEMPT static int op_begin(int fd, pdesc **pd) {
+    int err = fd_register(fd, false, pd);
+    if (err == 0) atomic_fetch_add(&(*pd)->ops, 1);
+    return err;
+}
+
+GORT_NOPREEMPT static ssize_t op_end(pdesc *pd, ssize_t r) {
+    atomic_fetch_sub(&pd->ops, 1);
+    return r;
+}
+
+static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
+                        int64_t timeout_ns);
+
 GORT_NOPREEMPT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
                                     int64_t timeout_ns) {
     pdesc *pd;
-    ssize_t r;
-    size_t done = 0;
     int err;
-
     if (fd < 0) return -EBADF;
     if (buf == NULL && n > 0 && op != OP_ACCEPT) return -EFAULT;
     gort_preempt_check();
-    if ((err = fd_register(fd, false, &pd)) != 0) return err;
+    if ((err = op_begin(fd, &pd)) != 0) return err;
+    return op_end(pd, do_io_on(pd, op, fd, buf, n, sa, len, timeout_ns));
+}
+
+/* Run op until it does not return EAGAIN; write: until all n bytes. */
+GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa,
+                                       socklen_t *len, int64_t timeout_ns) {
+    ssize_t r;
+    size_t done = 0;
+    int err;
     int64_t deadline = deadline_of(timeout_ns);
     G *g = gort_getg();
     bool reading = op != OP_WRITE;
@@ -402,6 +435,14 @@ GORT_NOPREEMPT int gort_fd_close(int fd) {
             slot_wake(&pd->wg, -EBADF, false, &l);
             ready_list(l.head);
         }
+        /* Let every operation in flight see the close before the number
+         * can be reused (Go's fdMutex does the same). */
+        while (atomic_load(&pd->ops) > 0) {
+            if (gort_getg() != NULL)
+                gort_yield();
+            else
+                gort_os_thread_yield();
+        }
     }
     return close(fd) == 0 ? 0 : -errno;
 }
@@ -418,13 +459,20 @@ GORT_NOPREEMPT int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int6
     return (int)do_io(OP_ACCEPT, fd, NULL, 0, sa, len, timeout_ns);
 }
 
+static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns);
+
 GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
     pdesc *pd;
     int err;
     if (fd < 0) return -EBADF;
     if (sa == NULL) return -EFAULT;
     gort_preempt_check();
-    if ((err = fd_register(fd, false, &pd)) != 0) return err;
+    if ((err = op_begin(fd, &pd)) != 0) return err;
+    return (int)op_end(pd, connect_on(pd, fd, sa, len, timeout_ns));
+}
+
+GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
+    int err;
     if (connect(fd, sa, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
     if (!pd->pollable) return -EINVAL;
@@ -439,6 +487,16 @@ GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0) {
             err = -errno;
             break;
+        }
+        if (so == 0) { /* writable and no error: connected, unless the edge was stale */
+            struct sockaddr_storage peer;
+            socklen_t pl = sizeof peer;
+            if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) break;
+            if (errno != ENOTCONN) {
+                err = -errno;
+                break;
+            }
+            continue;
         }
         if (so != EINPROGRESS && so != EALREADY && so != EINTR) {
             err = -so;

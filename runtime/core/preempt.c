@@ -251,7 +251,7 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
         }
 
         /* Descriptors nobody has polled for a while (every P busy). */
-        if (gort_netpoll_waiting() && now - gort_netpoll_last() > POLL_STALE_NS) {
+        if (gort_netpoll_waiting() && !atomic_load(&sched->poll_blocked) && now - gort_netpoll_last() > POLL_STALE_NS) {
             G *ready = gort_netpoll(0);
             if (ready != NULL) {
                 gort_lock(&sched->lock);

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/core/asan.h"
 #include "runtime/core/runtime.h"
 
 gort_sched gort_sched_g;
@@ -249,6 +250,8 @@ GORT_NOPREEMPT void gort_wakep(void) {
 /* Goroutine switches                                                     */
 /* ===================================================================== */
 
+static G *goexit_m(M *m, G *g);
+
 /* Switch from the running G to this M's g0, which runs fn(m, g) there.
  * Returns when the G is resumed, possibly on another M. */
 GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
@@ -256,7 +259,9 @@ GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     G *g = m->curg;
     g->saved_errno = errno;
     m->after_switch = fn;
+    asan_leave(fn == goexit_m ? NULL : &g->asan_fake, m->g0_lo, m->g0_size);
     gort_ctx_swap(&g->ctx, &m->g0ctx);
+    asan_arrive(g->asan_fake);
     /* on whatever M resumed us; run() restored errno there */
 }
 
@@ -277,7 +282,9 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
         m->curg = g;
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno = g->saved_errno;
+        asan_leave(&m->asan_fake, g->stack_lo, g->stack_size);
         gort_ctx_swap(&m->g0ctx, &g->ctx);
+        asan_arrive(m->asan_fake);
         /* back on g0 of this same M */
         m->curg = NULL;
         gort_stack_check(g);
@@ -337,6 +344,8 @@ GORT_NOPREEMPT void gort_ready_locked(G *g) {
 
 /* ---- system calls ----------------------------------------------------------- */
 
+static void gort_syscall_exit_slow(M *m);
+
 /* Go's entersyscall, without the stack bookkeeping: the M gives its P a
  * P_SYSCALL status and keeps it only as oldp. */
 GORT_NOPREEMPT void gort_syscall_enter(void) {
@@ -356,7 +365,10 @@ GORT_NOPREEMPT void gort_syscall_enter(void) {
     atomic_store_explicit(&p->status, P_SYSCALL, memory_order_release);
 }
 
-/* No P came back: queue the goroutine and park the M (on g0). */
+static void stoplockedm(M *m);
+
+/* No P came back: queue the goroutine and park the M (on g0).  A locked
+ * goroutine waits for whoever dequeues it to bring this M a P. */
 GORT_NOPREEMPT static G *exitsyscall_m(M *m, G *g) {
     gort_lock(&sched->lock);
     P *p = pidle_get();
@@ -367,13 +379,27 @@ GORT_NOPREEMPT static G *exitsyscall_m(M *m, G *g) {
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         return g;
     }
+    if (g->lockedm == m) {
+        stoplockedm(m); /* returns with the P startlockedm brought */
+        return g;
+    }
     stopm(m);
     return NULL;
 }
 
+/* errno through a fresh thread-local lookup (we may be on another thread
+ * than when the caller last took errno's address). */
+GORT_NOPREEMPT GORT_NOIPA static void set_errno(int e) { errno = e; }
+
 GORT_NOPREEMPT void gort_syscall_exit(void) {
+    int saved = errno; /* the call's errno, whatever we do here */
     M *m = gort_getm();
     if (m == NULL || m->curg == NULL || m->oldp == NULL) return;
+    gort_syscall_exit_slow(m);
+    set_errno(saved);
+}
+
+GORT_NOPREEMPT static void gort_syscall_exit_slow(M *m) {
     G *g = m->curg;
     P *p = m->oldp;
     uint32_t st = P_SYSCALL;
@@ -566,6 +592,11 @@ GORT_NOPREEMPT static G *g_new(void) {
             return NULL;
         }
         if (sched->nallg != 0) memcpy(a, sched->allg, sched->nallg * sizeof *a);
+        for (size_t i = 0; sched->allg != NULL && i < 64; i++)
+            if (sched->allg_old[i] == NULL) {
+                sched->allg_old[i] = sched->allg; /* doubling: 64 slots never fill */
+                break;
+            }
         atomic_thread_fence(memory_order_release);
         sched->allg = a;
         sched->capallg = cap;
@@ -606,6 +637,7 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
 
 GORT_NOPREEMPT static void g_main(void *arg) {
     G *g = arg;
+    asan_arrive(NULL); /* a fresh stack: no fake stack to resume */
     g->fn(g->arg);
     mcall(goexit_m);
     gort_fatal("gort: a dead goroutine was resumed");
@@ -768,10 +800,13 @@ GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
     int64_t again = gort_timers_earliest();
     if (again != 0 && again < until) until = again;
     int64_t delay = until == INT64_MAX ? -1 : until - gort_os_nanotime();
+    if (until != INT64_MAX && delay < 0) delay = 0; /* due already: just look */
     G *ready = NULL;
     if (gort_netpoll_inited()) {
         /* Sleep in the poller: descriptors wake us too.  A poke breaks it. */
-        if (delay != 0) ready = gort_netpoll(delay < 0 ? -1 : delay);
+        atomic_store(&sched->poll_blocked, delay != 0);
+        ready = gort_netpoll(delay);
+        atomic_store(&sched->poll_blocked, false);
     } else if (delay > 0) {
         gort_note_sleep_for(&m->park, delay);
     }
@@ -977,6 +1012,7 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
     tls_m = m;
     m->tid = gort_os_thread_id();
     m->thread = gort_os_thread_self();
+    gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
     acquirep(m, m->nextp);

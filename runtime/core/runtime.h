@@ -108,6 +108,7 @@ struct G {
     /* gort_lock_os_thread: the M it is wired to, and the nesting count */
     M *lockedm;
     int32_t lockcount;
+    void *asan_fake; /* ASan's fake-stack handle while switched away (asan.h) */
 };
 
 /* ---- M ---------------------------------------------------------------- */
@@ -120,6 +121,9 @@ struct M {
     P *nextp;     /* P handed over by startm before waking this M           */
     P *oldp;      /* the P it had before gort_syscall_enter                  */
     G *lockedg;   /* the goroutine wired to this M (gort_lock_os_thread)     */
+    void *g0_lo;  /* the thread's own stack (g0), for ASan                  */
+    size_t g0_size;
+    void *asan_fake;
     bool spinning; /* looking for work without any (counted in nmspinning) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
@@ -187,6 +191,7 @@ typedef struct gort_sched {
     M *timer_m;
     _Atomic(int64_t) timer_until; /* its deadline; 0 when there is none      */
     bool timer_poked;
+    _Atomic(bool) poll_blocked; /* the sleeper is blocked in the poller      */
     /* dead Gs beyond the per-P caches */
     gort_os_lock gfree_lock;
     G *gfree;
@@ -195,6 +200,7 @@ typedef struct gort_sched {
     gort_os_lock allg_lock;
     G **allg;
     size_t nallg, capallg;
+    G **allg_old[64]; /* outgrown arrays, kept for the lock-free dump reader */
     _Atomic(uint64_t) goid_gen;
     /* sysmon (preempt.c) */
     gort_note sysmon_note;     /* where it sleeps                           */

@@ -64,6 +64,8 @@ uint64_t gort_os_thread_id(void);
  * for tgkill (linux), the pthread_t for pthread_kill (darwin). */
 typedef uintptr_t gort_os_thread;
 gort_os_thread gort_os_thread_self(void);
+/* The calling thread's own stack: its lowest address and size. */
+void gort_os_thread_stack(void **lo, size_t *size);
 
 /* ---- the runtime lock ------------------------------------------------ */
 /* A mutex for the runtime's short critical sections; zero is unlocked.

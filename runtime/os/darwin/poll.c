@@ -41,12 +41,16 @@ GORT_NOPREEMPT void gort_os_poll_del(int fd) {
 
 GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, void *), void *arg) {
     struct kevent evs[128];
+    if (ns > (int64_t)1000000 * 1000000000) ns = (int64_t)1000000 * 1000000000; /* kevent: EINVAL beyond ~1e8 s */
     struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
     int n = kevent(kq, NULL, 0, evs, 128, ns < 0 ? NULL : &ts);
     if (n < 0) return 0; /* EINTR: the caller looks again */
     int events = 0;
     for (int i = 0; i < n; i++) {
-        if (evs[i].filter == EVFILT_USER) continue;
+        if (evs[i].filter == EVFILT_USER) { /* a break: meant for a blocking wait */
+            if (ns == 0) gort_os_poll_break(); /* EV_CLEAR consumed it: pass it on */
+            continue;
+        }
         int modes = evs[i].filter == EVFILT_READ ? GORT_POLL_READ : GORT_POLL_WRITE;
         if (evs[i].flags & (EV_EOF | EV_ERROR)) modes = GORT_POLL_READ | GORT_POLL_WRITE;
         ready((uint64_t)(uintptr_t)evs[i].udata, modes, arg);

@@ -79,6 +79,13 @@ GORT_NOPREEMPT uint64_t gort_os_thread_id(void) {
 
 GORT_NOPREEMPT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)pthread_self(); }
 
+/* pthread_get_stackaddr_np returns the top (highest address). */
+GORT_NOPREEMPT void gort_os_thread_stack(void **lo, size_t *size) {
+    pthread_t t = pthread_self();
+    *size = pthread_get_stacksize_np(t);
+    *lo = (char *)pthread_get_stackaddr_np(t) - *size;
+}
+
 /* darwin has no per-process mapping cap comparable to vm.max_map_count. */
 GORT_NOPREEMPT long gort_os_max_map_count(void) { return 1L << 30; }
 

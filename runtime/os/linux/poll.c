@@ -27,7 +27,9 @@ GORT_NOPREEMPT int gort_os_poll_init(void) {
 
 GORT_NOPREEMPT int gort_os_poll_add(int fd, uint64_t key) {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = key};
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0) return 0;
+    if (errno == EEXIST && epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0) return 0; /* re-key it */
+    return -errno;
 }
 
 GORT_NOPREEMPT void gort_os_poll_del(int fd) {
@@ -44,10 +46,14 @@ GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, vo
     int events = 0;
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == BREAK_KEY) {
-            uint64_t v;
-            while (read(breakfd, &v, sizeof v) < 0 && errno == EINTR) {
+            /* Only a blocking wait consumes a break: it is meant for the
+             * sleeper, and the eventfd stays readable until drained. */
+            if (ns != 0) {
+                uint64_t v;
+                while (read(breakfd, &v, sizeof v) < 0 && errno == EINTR) {
+                }
+                atomic_store(&break_pending, 0);
             }
-            atomic_store(&break_pending, 0);
             continue;
         }
         uint32_t e = evs[i].events;

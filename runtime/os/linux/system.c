@@ -2,6 +2,7 @@
  * system.c — linux facts: CPU count (affinity and cgroup quota), thread
  * ids, the mapping budget.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,15 @@ GORT_NOPREEMPT int gort_os_ncpu(void) {
 GORT_NOPREEMPT uint64_t gort_os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
 
 GORT_NOPREEMPT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)syscall(SYS_gettid); }
+
+GORT_NOPREEMPT void gort_os_thread_stack(void **lo, size_t *size) {
+    pthread_attr_t a;
+    *lo = NULL;
+    *size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+    pthread_attr_getstack(&a, lo, size);
+    pthread_attr_destroy(&a);
+}
 
 GORT_NOPREEMPT long gort_os_max_map_count(void) {
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
