@@ -16,7 +16,7 @@ out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
 
 tools/bazel build -c opt --noshow_progress \
-  //benchmarks:chan //benchmarks:sched //benchmarks:steal //benchmarks:preempt \
+  //benchmarks:chan //benchmarks:sched //benchmarks:steal //benchmarks:preempt //benchmarks:memory \
   //benchmarks:echo //examples:echo >&2
 bin=$(tools/bazel info -c opt bazel-bin 2>/dev/null)
 GOCACHE=${GOCACHE:-$out/gocache} GOFLAGS=-mod=mod go build -o "$out/gobench" benchmarks/go/main.go
@@ -51,6 +51,7 @@ declare -a rows=(
   "select|gort chan BM_Select ns/message|go_run select select|0.5|1"
   "mutex|gort chan BM_Mutex ns/increment|go_run mutex mutex|1.0|1"
   "steal|gort steal BM_Steal/P:0\$ ns/task median|go_run steal steal|0.6|1"
+  "memory (B)|gort memory BM_Memory bytes/goroutine|go_run memory memory|4608B|1"
   "preempt (ms)|gort preempt BM_Preempt worst_ms|go_run preempt preempt|15ms|1"
   "echo (req/s)|port=7301; echo_round $bin/examples/echo -p 7301|port=7302; echo_round $out/gobench -workload echo_server -addr 127.0.0.1:7302|1.0|0"
 )
@@ -70,8 +71,8 @@ for row in "${rows[@]}"; do
   done
   g=$(median <"$out/g"); o=$(median <"$out/o")
   ratio=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.2f", (o > 0 ? g / o : 0) }')
-  if [[ $bar == *ms ]]; then  # an absolute bar
-    ok=$(awk -v g="$g" -v b="${bar%ms}" 'BEGIN { print (g <= b) }')
+  if [[ $bar == *ms || $bar == *B ]]; then  # an absolute bar
+    ok=$(awk -v g="$g" -v b="${bar%%[mB]*}" 'BEGIN { print (g <= b) }')
   elif [[ $lower == 1 ]]; then
     ok=$(awk -v r="$ratio" -v b="$bar" 'BEGIN { print (r <= b) }')
   else
@@ -82,5 +83,4 @@ for row in "${rows[@]}"; do
 done
 eff=$(for ((r = 0; r < rounds; r++)); do gort steal 'BM_Steal/P:0$' efficiency median; done | median)
 printf '\nsteal efficiency (serial time / P / wall): gort %s (bar >= 0.9)\n' "$eff"
-printf 'memory (bytes per parked goroutine): not measured yet (//benchmarks:memory does not exist)\n'
 exit $((fails > 0))

@@ -190,6 +190,42 @@ func steal() (string, float64) {
 	return "ns/task", float64(wall.Nanoseconds()) / n
 }
 
+// memory: 1,000,000 goroutines parked on one channel receive; resident
+// memory growth per goroutine, in bytes.
+func residentBytes() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var pages, resident float64
+	fmt.Sscan(string(b), &pages, &resident)
+	return resident * float64(os.Getpagesize())
+}
+
+func memory() (string, float64) {
+	const n = 1000000
+	c := make(chan int)
+	var arrived int64
+	var wg sync.WaitGroup
+	before := residentBytes()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			atomic.AddInt64(&arrived, 1)
+			<-c
+			wg.Done()
+		}()
+	}
+	for atomic.LoadInt64(&arrived) < n {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	per := (residentBytes() - before) / n
+	close(c)
+	wg.Wait()
+	return "bytes/goroutine", per
+}
+
 // preempt: every P spins in a loop with no calls; another goroutine sleeps
 // 1 ms 2,000 times; the worst oversleep, in ms.
 func preempt() (string, float64) {
@@ -248,7 +284,7 @@ func echoServer(addr string) {
 }
 
 func main() {
-	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|steal|preempt|echo_server")
+	workload := flag.String("workload", "pingpong", "pingpong|buffered|select|mutex|spawn|chained_spawn|yield_many|steal|memory|preempt|echo_server")
 	addr := flag.String("addr", "127.0.0.1:7001", "echo_server: where to listen")
 	flag.Parse()
 	if *workload == "echo_server" {
@@ -257,14 +293,16 @@ func main() {
 	}
 	runs := map[string]func() (string, float64){
 		"pingpong": pingpong, "buffered": buffered, "select": selectBench, "mutex": mutex,
-		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany, "steal": steal, "preempt": preempt,
+		"spawn": spawn, "chained_spawn": chainedSpawn, "yield_many": yieldMany, "steal": steal, "memory": memory, "preempt": preempt,
 	}
 	run, ok := runs[*workload]
 	if !ok {
 		fmt.Fprintln(os.Stderr, "unknown workload", *workload)
 		os.Exit(2)
 	}
-	run() // warm-up, as gort's benchmarks run several iterations
+	if *workload != "memory" { // memory measures a fresh process's growth
+		run() // warm-up, as gort's benchmarks run several iterations
+	}
 	figure, v := run()
 	fmt.Printf("%s %s %.1f\n", *workload, figure, v)
 	if *workload == "steal" {
