@@ -22,6 +22,8 @@ GORT_COPTS = [
     # Keep the frame-pointer chain: stack traces from signal handlers,
     # debuggers and perf walk it, and it is cheap on amd64/arm64.
     "-fno-omit-frame-pointer",
+    # Only what gort.h marks GORT_API (the gort_* API) leaves libgort.so.
+    "-fvisibility=hidden",
 ] + select({
     # glibc hides gettid, pthread_getattr_np, REG_RIP/REG_* in ucontext,
     # MAP_STACK/MAP_NORESERVE, ... from strict -std=c11 unless asked.

@@ -30,7 +30,9 @@ std::string FindArchive() {
   std::string found;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n.rfind("libgort", 0) == 0 && n.size() > 2 && n.compare(n.size() - 2, 2, ".a") == 0) found = runtime + "/" + n;
+    bool archive = (n.size() > 2 && n.compare(n.size() - 2, 2, ".a") == 0) ||
+                   (n.size() > 3 && n.compare(n.size() - 3, 3, ".lo") == 0);  // alwayslink
+    if (n.rfind("libgort", 0) == 0 && archive) found = runtime + "/" + n;
   }
   closedir(d);
   return found;
@@ -129,6 +131,39 @@ TEST(TextSection, EveryRuntimeFunctionIsInGortText) {
     for (const std::string& s : Misplaced(m, &functions)) bad.push_back(s);
   EXPECT_GT(functions, 100);
   for (const std::string& s : bad) ADD_FAILURE() << s << " (mark it GORT_NOPREEMPT, runtime/text.h)";
+}
+
+// The shared library exports the gort_* API and nothing else (every other
+// symbol is hidden: -fvisibility=hidden, GORT_API in gort.h).
+TEST(TextSection, SharedLibraryExportsOnlyTheApi) {
+  const char* dir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  ASSERT_TRUE(dir != nullptr && ws != nullptr);
+  std::ifstream f(std::string(dir) + "/" + ws + "/runtime/libgort.so.0", std::ios::binary);
+  std::string b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_GT(b.size(), sizeof(Elf64_Ehdr));
+  Elf64_Ehdr eh;
+  memcpy(&eh, b.data(), sizeof eh);
+  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  memcpy(sh.data(), b.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
+  int exported = 0;
+  for (const Elf64_Shdr& s : sh) {
+    if (s.sh_type != SHT_DYNSYM) continue;
+    const char* str = b.data() + sh[s.sh_link].sh_offset;
+    for (size_t i = 1; i < s.sh_size / sizeof(Elf64_Sym); i++) {
+      Elf64_Sym sym;
+      memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
+      std::string name = str + sym.st_name;
+      bool global = ELF64_ST_BIND(sym.st_info) != STB_LOCAL;
+      if (sym.st_shndx == SHN_UNDEF || !global) continue;
+      if (name == "__bss_start" || name == "_edata" || name == "_end") continue;  // the linker's
+      if (name.rfind("gort_", 0) == 0)
+        exported++;
+      else
+        ADD_FAILURE() << "libgort.so exports " << name;
+    }
+  }
+  EXPECT_GT(exported, 40);  // the API
 }
 
 }  // namespace
