@@ -154,7 +154,8 @@ TEST(TextSection, SharedLibraryExportsOnlyTheApi) {
       Elf64_Sym sym;
       memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
       std::string name = str + sym.st_name;
-      bool global = ELF64_ST_BIND(sym.st_info) != STB_LOCAL;
+      int vis = ELF64_ST_VISIBILITY(sym.st_other);
+      bool global = ELF64_ST_BIND(sym.st_info) != STB_LOCAL && (vis == STV_DEFAULT || vis == STV_PROTECTED);
       if (sym.st_shndx == SHN_UNDEF || !global) continue;
       if (name == "__bss_start" || name == "_edata" || name == "_end") continue;  // the linker's
       if (name.rfind("gort_", 0) == 0)
