@@ -55,20 +55,25 @@ void BM_Buffered(benchmark::State& state) {
   const long n = gort_bench::Size(10000000);
   int64_t ns = gort_bench::TimedRuns(state, [&] {
     gort_chan* c = gort_chan_make(sizeof(long), 128);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
     struct Arg {
       gort_chan* c;
       long n;
-    } a = {c, n};
+      gort_waitgroup* wg;
+    } a = {c, n, &wg};
+    gort_waitgroup_add(&wg, 1);
     gort_go(
         [](void* p) {
           auto* a = static_cast<Arg*>(p);
           for (long i = 0; i < a->n; i++) gort_chan_send(a->c, &i);
           gort_chan_close(a->c);
+          gort_waitgroup_done(a->wg);
         },
         &a);
     long v, sum = 0;
     while (gort_chan_recv(c, &v) == 0) sum += v;
     benchmark::DoNotOptimize(sum);
+    gort_waitgroup_wait(&wg);  // a (on this stack) and c outlive the producer
     gort_chan_free(c);
   });
   state.counters["ns/message"] = PerItem(ns, state.iterations() * n);
@@ -79,17 +84,21 @@ void BM_Select(benchmark::State& state) {
   const long n = gort_bench::Size(4000000), per = n / 4;
   int64_t ns = gort_bench::TimedRuns(state, [&] {
     gort_chan* cs[4];
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
     struct Arg {
       gort_chan* c;
       long n;
+      gort_waitgroup* wg;
     } args[4];
     for (int i = 0; i < 4; i++) {
       cs[i] = gort_chan_make(sizeof(long), 0);
-      args[i] = {cs[i], per};
+      args[i] = {cs[i], per, &wg};
+      gort_waitgroup_add(&wg, 1);
       gort_go(
           [](void* p) {
             auto* a = static_cast<Arg*>(p);
             for (long i = 0; i < a->n; i++) gort_chan_send(a->c, &i);
+            gort_waitgroup_done(a->wg);
           },
           &args[i]);
     }
@@ -101,6 +110,7 @@ void BM_Select(benchmark::State& state) {
       sum += v;
     }
     benchmark::DoNotOptimize(sum);
+    gort_waitgroup_wait(&wg);  // args (on this stack) and cs outlive the producers
     for (auto* c : cs) gort_chan_free(c);
   });
   state.counters["ns/message"] = PerItem(ns, state.iterations() * n);
