@@ -364,12 +364,15 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
     gort_sleep(5000000);  // the reader is in read() now
     gort_chan *ping = gort_chan_make(sizeof(int), 0), *pong = gort_chan_make(sizeof(int), 0);
     gort_chan* done = gort_chan_make(sizeof(int), 1);
+    gort_waitgroup pair = GORT_WAITGROUP_INIT;  // both gone before the frees
+    gort_waitgroup_add(&pair, 2);
     Go([&] {
       int v;
       for (int i = 0; i < 1000; i++) {
         gort_chan_recv(ping, &v);
         gort_chan_send(pong, &v);
       }
+      gort_waitgroup_done(&pair);
     });
     Go([&] {
       for (int i = 0; i < 1000; i++) {
@@ -379,6 +382,7 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
       }
       int one = 1;
       gort_chan_send(done, &one);
+      gort_waitgroup_done(&pair);
     });
     int v;
     // Generous: without the hand-off this never completes.
@@ -386,6 +390,7 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
     EXPECT_FALSE(reader_done.load());
     ASSERT_EQ(write(p[1], "x", 1), 1);
     gort_waitgroup_wait(&wg);
+    gort_waitgroup_wait(&pair);
     EXPECT_TRUE(reader_done.load());
     gort_chan_free(ping);
     gort_chan_free(pong);
