@@ -188,8 +188,20 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
                 continue;
             }
             if (idle) {
-                gort_note_sleep(&sched->sysmon_note);
-                gort_note_clear(&sched->sysmon_note);
+                /* While a gort_main waits, look again now and then: the
+                 * deadlock may complete without any P being acquired. */
+                if (gort_debug_g.deadlock && atomic_load(&sched->mains) > 0) {
+                    bool woken = gort_note_sleep_for(&sched->sysmon_note, DEADLOCK_GRACE_NS);
+                    gort_note_clear(&sched->sysmon_note);
+                    if (!woken) {
+                        gort_lock(&sched->lock);
+                        atomic_store(&sched->sysmon_wait, false);
+                        gort_unlock(&sched->lock);
+                    }
+                } else {
+                    gort_note_sleep(&sched->sysmon_note);
+                    gort_note_clear(&sched->sysmon_note);
+                }
                 delay = SYSMON_MIN_NS;
                 continue;
             }
