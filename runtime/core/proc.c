@@ -1167,16 +1167,13 @@ GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
     int err;
 
     if (fn == NULL) return -EINVAL;
-    /* Counted before the goroutine exists: sysmon must never see it
-     * asleep while no gort_main is counted (it would stop looking). */
+    if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) return err;
     bool thread = gort_getg() == NULL;
     atomic_fetch_add(&sched->mains, 1);
     if (thread) atomic_fetch_add(&sched->mains_thread, 1);
-    if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) {
-        if (thread) atomic_fetch_sub(&sched->mains_thread, 1);
-        atomic_fetch_sub(&sched->mains, 1);
-        return err;
-    }
+    /* sysmon may have gone to sleep for good while the goroutine ran and
+     * parked before we were counted: let it look again. */
+    gort_sysmon_wake();
     gort_semacquire(&c.done, "gort_main");
     if (thread) atomic_fetch_sub(&sched->mains_thread, 1);
     atomic_fetch_sub(&sched->mains, 1);
