@@ -50,7 +50,7 @@ declare -a rows=(
   "buffered|gort chan BM_Buffered ns/message|go_run buffered buffered|0.5|1"
   "select|gort chan BM_Select ns/message|go_run select select|0.5|1"
   "mutex|gort chan BM_Mutex ns/increment|go_run mutex mutex|1.0|1"
-  "steal|gort steal BM_Steal/P:0\$ ns/task median|go_run steal steal|0.6|1"
+  "steal|gort steal BM_Steal/P:0/ ns/task median|go_run steal steal|0.6|1"
   "memory (B)|gort memory BM_Memory bytes/goroutine|go_run memory memory|4608B|1"
   "preempt (ms)|gort preempt BM_Preempt worst_ms|go_run preempt preempt|15ms|1"
   "echo (req/s)|port=7301; echo_round $bin/examples/echo -p 7301|port=7302; echo_round $out/gobench -workload echo_server -addr 127.0.0.1:7302|1.0|0"
@@ -71,7 +71,9 @@ for row in "${rows[@]}"; do
   done
   g=$(median <"$out/g"); o=$(median <"$out/o")
   ratio=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.2f", (o > 0 ? g / o : 0) }')
-  if [[ $bar == *ms || $bar == *B ]]; then  # an absolute bar
+  if [[ -z $g || -z $o ]]; then  # a side printed nothing: that fails
+    ok=0
+  elif [[ $bar == *ms || $bar == *B ]]; then  # an absolute bar
     ok=$(awk -v g="$g" -v b="${bar%%[mB]*}" 'BEGIN { print (g <= b) }')
   elif [[ $lower == 1 ]]; then
     ok=$(awk -v r="$ratio" -v b="$bar" 'BEGIN { print (r <= b) }')
@@ -81,6 +83,6 @@ for row in "${rows[@]}"; do
   [[ $ok == 1 ]] && res=pass || { res=FAIL; fails=$((fails + 1)); }
   printf '| %-14s | %12s | %12s | %6s | %6s | %s |\n' "$name" "$g" "$o" "$ratio" "$bar" "$res"
 done
-eff=$(for ((r = 0; r < rounds; r++)); do gort steal 'BM_Steal/P:0$' efficiency median; done | median)
+eff=$(for ((r = 0; r < rounds; r++)); do gort steal 'BM_Steal/P:0/' efficiency median; done | median)
 printf '\nsteal efficiency (serial time / P / wall): gort %s (bar >= 0.9)\n' "$eff"
 exit $((fails > 0))

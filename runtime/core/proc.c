@@ -1193,8 +1193,11 @@ GORT_NOPREEMPT static bool sleep_commit(G *g, void *arg) {
     return true;
 }
 
+/* No preemption check: a sleep gives up the P anyway, and a goroutine
+ * woken by its timer runs next inheriting a slice that sysmon may be
+ * about to end — checking here sent it to the back of the global queue,
+ * behind every spinner (a full slice late). */
 GORT_NOPREEMPT void gort_sleep(int64_t ns) {
-    gort_preempt_check();
     G *g = gort_getg();
     if (g == NULL) {
         if (ns > 0) gort_os_nanosleep(ns);
