@@ -205,14 +205,6 @@ GORT_NOPREEMPT G *gort_netpoll(int64_t ns) {
     return l.head;
 }
 
-GORT_NOPREEMPT static void ready_list(G *g) {
-    while (g != NULL) {
-        G *next = g->schedlink;
-        gort_ready(g, false);
-        g = next;
-    }
-}
-
 /* ---- parking on a slot --------------------------------------------------- */
 
 GORT_NOPREEMPT static void io_timeout(void *arg, int64_t now) {
@@ -433,7 +425,7 @@ GORT_NOPREEMPT int gort_fd_close(int fd) {
         if (was_open) {
             slot_wake(&pd->rg, -EBADF, false, &l);
             slot_wake(&pd->wg, -EBADF, false, &l);
-            ready_list(l.head);
+            gort_inject(l.head);
         }
         /* Let every operation in flight see the close before the number
          * can be reused (Go's fdMutex does the same). */

@@ -264,17 +264,7 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
 
         /* Descriptors nobody has polled for a while (every P busy). */
         if (gort_netpoll_waiting() && !atomic_load(&sched->poll_blocked) && now - gort_netpoll_last() > POLL_STALE_NS) {
-            G *ready = gort_netpoll(0);
-            if (ready != NULL) {
-                gort_lock(&sched->lock);
-                while (ready != NULL) {
-                    G *n = ready->schedlink;
-                    gort_ready_locked(ready);
-                    ready = n;
-                }
-                gort_unlock(&sched->lock);
-                gort_wakep();
-            }
+            gort_inject(gort_netpoll(0)); /* sysmon has no P: the global queue */
         }
         if (gort_netpoll_waiting()) next = min64(next, gort_netpoll_last() + POLL_STALE_NS);
 

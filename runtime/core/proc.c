@@ -170,6 +170,17 @@ GORT_NOPREEMPT static void p_drain(P *p) {
     gort_unlock(&sched->gfree_lock);
 }
 
+/* p, which no M holds, goes on the idle list, or is retired if it is
+ * beyond gort_maxprocs() (sched.lock held). */
+GORT_NOPREEMPT static void p_idle(P *p) {
+    if (p->id >= atomic_load(&sched->gomaxprocs)) {
+        p_drain(p);
+        atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
+    } else {
+        pidle_put(p);
+    }
+}
+
 /* Put an M to sleep until startm hands it a P. */
 GORT_NOPREEMPT static void stopm(M *m) {
     gort_lock(&sched->lock);
@@ -434,12 +445,7 @@ GORT_NOPREEMPT void gort_handoffp(P *p) {
         return;
     }
     gort_lock(&sched->lock);
-    if (p->id >= atomic_load(&sched->gomaxprocs)) {
-        p_drain(p);
-        atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
-    } else {
-        pidle_put(p);
-    }
+    p_idle(p);
     gort_unlock(&sched->lock);
 }
 
@@ -816,20 +822,10 @@ GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
     atomic_store(&sched->timer_until, 0);
     gort_note_clear(&m->park); /* a poke may have set it; no one else can now */
     P *p = pidle_get();
-    if (p == NULL && ready != NULL) { /* every P busy: queue them globally */
-        while (ready != NULL) {
-            G *next = ready->schedlink;
-            gort_ready_locked(ready);
-            ready = next;
-        }
-    }
     gort_unlock(&sched->lock);
-    if (p != NULL) {
-        acquirep(m, p);
-        gort_inject(ready);
-    } else {
-        stopm(m);
-    }
+    if (p != NULL) acquirep(m, p);
+    gort_inject(ready); /* onto p; every P busy: the global queue */
+    if (p == NULL) stopm(m);
 }
 
 GORT_NOPREEMPT void gort_netpoll_started(void) {
@@ -910,12 +906,7 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
             return g;
         }
         releasep(m);
-        if (p->id >= atomic_load(&sched->gomaxprocs)) {
-            p_drain(p);
-            atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
-        } else {
-            pidle_put(p);
-        }
+        p_idle(p);
         gort_unlock(&sched->lock);
 
         if (m->spinning) {

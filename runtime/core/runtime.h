@@ -322,7 +322,9 @@ int64_t gort_netpoll_last(void);
 G *gort_netpoll(int64_t ns);
 /* proc.c: the poller just started; the sleeper M must poll from now on. */
 void gort_netpoll_started(void);
-/* proc.c: schedule a list of goroutines returned by gort_netpoll. */
+/* proc.c: make every goroutine of a list (linked by schedlink, as
+ * gort_netpoll returns them) runnable: on the calling M's P, or on the
+ * global queue when it holds none (gort_ready). */
 void gort_inject(G *list);
 
 /* ---- runq.c ------------------------------------------------------------- */
