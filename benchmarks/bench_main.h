@@ -1,7 +1,7 @@
 // bench_main.h — what gort's benchmark binaries share: a --smoke flag (run
 // every case once at a tiny size, used by the *_smoke tests so CI knows
-// the benchmarks work on every arch), and the wrapper that runs a C++
-// lambda as the main goroutine.
+// the benchmarks work on every arch), the wrapper that runs a C++ lambda
+// as the main goroutine, and main() itself (Main).
 #ifndef GORT_BENCHMARKS_BENCH_MAIN_H
 #define GORT_BENCHMARKS_BENCH_MAIN_H
 
@@ -51,6 +51,17 @@ inline int ParseArgs(int argc, char** argv, std::vector<char*>& args) {
   }
   if (Smoke()) args.push_back(min_time);
   return (int)args.size();
+}
+
+// The whole main() of a benchmark binary with nothing else to print:
+//   int main(int argc, char** argv) { return gort_bench::Main(argc, argv); }
+inline int Main(int argc, char** argv) {
+  std::vector<char*> args;
+  int n = ParseArgs(argc, argv, args);
+  benchmark::Initialize(&n, args.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 }  // namespace gort_bench

@@ -67,11 +67,4 @@ BENCHMARK(BM_YieldMany)->UseRealTime()->Unit(benchmark::kMillisecond)->Iteration
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::vector<char*> args;
-  int n = gort_bench::ParseArgs(argc, argv, args);
-  benchmark::Initialize(&n, args.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return gort_bench::Main(argc, argv); }
