@@ -80,6 +80,28 @@ bool IsCompilerHelper(const char* name) {
           strncmp(name + n - 3, "sf", 2) == 0 || strncmp(name + n - 3, "df", 2) == 0);
 }
 
+// fn(sym, name, section) for every symbol (but the null one) of the tables
+// of the given type (SHT_SYMTAB, SHT_DYNSYM) in the 64-bit ELF image b;
+// section is "" for an undefined symbol or a special section index.
+template <typename F>
+void ForEachSymbol(const std::string& b, uint32_t type, F fn) {
+  Elf64_Ehdr eh;
+  memcpy(&eh, b.data(), sizeof eh);
+  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  memcpy(sh.data(), b.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
+  const char* shstr = b.data() + sh[eh.e_shstrndx].sh_offset;
+  for (const Elf64_Shdr& s : sh) {
+    if (s.sh_type != type) continue;
+    const char* str = b.data() + sh[s.sh_link].sh_offset;
+    for (size_t i = 1; i < s.sh_size / sizeof(Elf64_Sym); i++) {
+      Elf64_Sym sym;
+      memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
+      bool placed = sym.st_shndx != SHN_UNDEF && sym.st_shndx < SHN_LORESERVE;
+      fn(sym, std::string(str + sym.st_name), std::string(placed ? shstr + sh[sym.st_shndx].sh_name : ""));
+    }
+  }
+}
+
 // "object: function in section" for every defined function not in gort_text.
 std::vector<std::string> Misplaced(const Member& m, int* functions) {
   std::vector<std::string> bad;
@@ -88,33 +110,19 @@ std::vector<std::string> Misplaced(const Member& m, int* functions) {
     bad.push_back(m.name + ": not a 64-bit ELF object");
     return bad;
   }
-  Elf64_Ehdr eh;
-  memcpy(&eh, b.data(), sizeof eh);
-  std::vector<Elf64_Shdr> sh(eh.e_shnum);
-  memcpy(sh.data(), b.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
-  const char* shstr = b.data() + sh[eh.e_shstrndx].sh_offset;
-  for (const Elf64_Shdr& s : sh) {
-    if (s.sh_type != SHT_SYMTAB) continue;
-    const char* str = b.data() + sh[s.sh_link].sh_offset;
-    for (size_t i = 0; i < s.sh_size / sizeof(Elf64_Sym); i++) {
-      Elf64_Sym sym;
-      memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
-      const char* name = str + sym.st_name;
-      // Calls into compiler helpers linked into the executable (libgcc's
-      // outline atomics and arithmetic, libatomic) would run outside
-      // gort_text with the runtime's frame live.
-      if (sym.st_shndx == SHN_UNDEF && IsCompilerHelper(name))
-        bad.push_back(m.name + ": calls " + name + " (a compiler helper outside gort_text)");
-      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE)
-        continue;
-      ++*functions;
-      std::string section = shstr + sh[sym.st_shndx].sh_name;
-      // Constructors and destructors a sanitizer adds run at start-up and
-      // exit, never on a goroutine.
-      if (section == ".text.startup" || section == ".text.exit") continue;
-      if (section != "gort_text") bad.push_back(m.name + ": " + name + " in " + section);
-    }
-  }
+  ForEachSymbol(b, SHT_SYMTAB, [&](const Elf64_Sym& sym, const std::string& name, const std::string& section) {
+    // Calls into compiler helpers linked into the executable (libgcc's
+    // outline atomics and arithmetic, libatomic) would run outside
+    // gort_text with the runtime's frame live.
+    if (sym.st_shndx == SHN_UNDEF && IsCompilerHelper(name.c_str()))
+      bad.push_back(m.name + ": calls " + name + " (a compiler helper outside gort_text)");
+    if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || section.empty()) return;
+    ++*functions;
+    // Constructors and destructors a sanitizer adds run at start-up and
+    // exit, never on a goroutine.
+    if (section == ".text.startup" || section == ".text.exit") return;
+    if (section != "gort_text") bad.push_back(m.name + ": " + name + " in " + section);
+  });
   return bad;
 }
 
@@ -142,28 +150,17 @@ TEST(TextSection, SharedLibraryExportsOnlyTheApi) {
   std::ifstream f(std::string(dir) + "/" + ws + "/runtime/libgort.so.0", std::ios::binary);
   std::string b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   ASSERT_GT(b.size(), sizeof(Elf64_Ehdr));
-  Elf64_Ehdr eh;
-  memcpy(&eh, b.data(), sizeof eh);
-  std::vector<Elf64_Shdr> sh(eh.e_shnum);
-  memcpy(sh.data(), b.data() + eh.e_shoff, eh.e_shnum * sizeof(Elf64_Shdr));
   int exported = 0;
-  for (const Elf64_Shdr& s : sh) {
-    if (s.sh_type != SHT_DYNSYM) continue;
-    const char* str = b.data() + sh[s.sh_link].sh_offset;
-    for (size_t i = 1; i < s.sh_size / sizeof(Elf64_Sym); i++) {
-      Elf64_Sym sym;
-      memcpy(&sym, b.data() + s.sh_offset + i * sizeof sym, sizeof sym);
-      std::string name = str + sym.st_name;
-      int vis = ELF64_ST_VISIBILITY(sym.st_other);
-      bool global = ELF64_ST_BIND(sym.st_info) != STB_LOCAL && (vis == STV_DEFAULT || vis == STV_PROTECTED);
-      if (sym.st_shndx == SHN_UNDEF || !global) continue;
-      if (name == "__bss_start" || name == "_edata" || name == "_end") continue;  // the linker's
-      if (name.rfind("gort_", 0) == 0)
-        exported++;
-      else
-        ADD_FAILURE() << "libgort.so exports " << name;
-    }
-  }
+  ForEachSymbol(b, SHT_DYNSYM, [&](const Elf64_Sym& sym, const std::string& name, const std::string& section) {
+    int vis = ELF64_ST_VISIBILITY(sym.st_other);
+    bool global = ELF64_ST_BIND(sym.st_info) != STB_LOCAL && (vis == STV_DEFAULT || vis == STV_PROTECTED);
+    if (sym.st_shndx == SHN_UNDEF || !global) return;
+    if (name == "__bss_start" || name == "_edata" || name == "_end") return;  // the linker's
+    if (name.rfind("gort_", 0) == 0)
+      exported++;
+    else
+      ADD_FAILURE() << "libgort.so exports " << name;
+  });
   EXPECT_GT(exported, 40);  // the API
 }
 
