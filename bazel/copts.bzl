@@ -22,6 +22,9 @@ GORT_COPTS = [
     # Keep the frame-pointer chain: stack traces from signal handlers,
     # debuggers and perf walk it, and it is cheap on amd64/arm64.
     "-fno-omit-frame-pointer",
+    # Debug info: file:line in goroutine dumps (libdw reads it), gdb and
+    # tools/gdb/gort.py (struct layouts).  .bazelrc keeps it unstripped.
+    "-g",
     # Only what gort.h marks GORT_API (the gort_* API) leaves libgort.so.
     "-fvisibility=hidden",
 ] + select({
@@ -46,7 +49,9 @@ GORT_COPTS = [
 
 # Link flags for anything that links the runtime (threads).
 GORT_LINKOPTS = select({
-    "@platforms//os:linux": ["-pthread"],
+    # -ldl: dlopen of libunwind and libdw for stack traces
+    # (runtime/os/linux/trace.c; part of libc since glibc 2.34).
+    "@platforms//os:linux": ["-pthread", "-ldl"],
     "//conditions:default": [],
 })
 
@@ -61,6 +66,8 @@ GORT_TEST_COPTS = [
     "-Wno-unused-parameter",
     # Readable stacks in failures and under sanitizers.
     "-fno-omit-frame-pointer",
+    # file:line for test code in goroutine dumps and gdb.
+    "-g",
     # Benchmarks measure optimized code under a plain `bazel run`.
     "-O2",
 ]

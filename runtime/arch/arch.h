@@ -50,6 +50,28 @@ void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), vo
 void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
 
 /*
+ * Registers for an unwinder to start from (the goroutine dump), indexed by
+ * DWARF register number: amd64 rax..r15 = 0..15 (rsp 7, rbp 6) and the
+ * return address column 16 = rip; arm64 x0..x30 = 0..30, sp 31, pc 32.
+ * pc_exact: pc is the interrupted instruction (a signal), not a return
+ * address (a suspended context), so unwinders look it up as is.
+ *
+ *   gort_ctx_regs(c, out)   the registers of suspended context *c: pc, sp
+ *                           and the callee-saved ones its frame holds; the
+ *                           rest 0.
+ */
+#if defined(__x86_64__)
+enum { GORT_REG_FP = 6, GORT_REG_SP = 7, GORT_REG_PC = 16, GORT_NREGS = 17 };
+#elif defined(__aarch64__)
+enum { GORT_REG_FP = 29, GORT_REG_SP = 31, GORT_REG_PC = 32, GORT_NREGS = 33 };
+#endif
+typedef struct gort_regs {
+    uintptr_t r[GORT_NREGS];
+    bool pc_exact;
+} gort_regs;
+void gort_ctx_regs(const gort_ctx *c, gort_regs *out);
+
+/*
  * Asynchronous preemption (runtime/arch/<cpu>/preempt.S and preempt.c).
  * The core's SIGURG handler decides that the interrupted goroutine may stop
  * here; the arch layer makes it stop, through the signal context c (read

@@ -153,13 +153,27 @@ GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
     if (n > 0) gort_os_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+/* Every sleep of sysmon's: until the note is set, or ns (< 0: no limit);
+ * true if woken.  A SIGQUIT handler hands its report over through the note
+ * (gort_sig_quit): malloc is safe here, not there. */
+GORT_NOPREEMPT static bool sysmon_sleep(int64_t ns) {
+    bool woken = true;
+    if (ns < 0)
+        gort_note_sleep(&sched->sysmon_note);
+    else
+        woken = gort_note_sleep_for(&sched->sysmon_note, ns);
+    gort_note_clear(&sched->sysmon_note);
+    if (atomic_load(&sched->quit_pending)) gort_quit_report();
+    return woken;
+}
+
 GORT_NOPREEMPT static void *sysmon(void *arg) {
     int64_t start = gort_os_nanotime(), last_trace = start, delay = SYSMON_MIN_NS;
     int64_t trace_ns = (int64_t)gort_debug_g.schedtrace * 1000000;
 
+    atomic_store(&sched->sysmon_tid, gort_os_thread_id());
     for (;;) {
-        gort_note_sleep_for(&sched->sysmon_note, delay);
-        gort_note_clear(&sched->sysmon_note);
+        sysmon_sleep(delay);
         int64_t now = gort_os_nanotime();
         atomic_store_explicit(&sched->clock, now, memory_order_relaxed);
         int32_t procs = atomic_load(&sched->gomaxprocs), nallp = atomic_load(&sched->nallp);
@@ -176,8 +190,7 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
                 /* Look again after 100 ms of nothing at all (a thread may
                  * be about to call in); a P being acquired wakes us. */
                 uint64_t before = progress();
-                bool woken = gort_note_sleep_for(&sched->sysmon_note, DEADLOCK_GRACE_NS);
-                gort_note_clear(&sched->sysmon_note);
+                bool woken = sysmon_sleep(DEADLOCK_GRACE_NS);
                 if (!woken && deadlocked() && progress() == before) gort_deadlock_exit();
                 if (!woken) { /* still asleep: the flag is still set */
                     gort_lock(&sched->lock);
@@ -191,16 +204,14 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
                 /* While a gort_main waits, look again now and then: the
                  * deadlock may complete without any P being acquired. */
                 if (gort_debug_g.deadlock && atomic_load(&sched->mains) > 0) {
-                    bool woken = gort_note_sleep_for(&sched->sysmon_note, DEADLOCK_GRACE_NS);
-                    gort_note_clear(&sched->sysmon_note);
+                    bool woken = sysmon_sleep(DEADLOCK_GRACE_NS);
                     if (!woken) {
                         gort_lock(&sched->lock);
                         atomic_store(&sched->sysmon_wait, false);
                         gort_unlock(&sched->lock);
                     }
                 } else {
-                    gort_note_sleep(&sched->sysmon_note);
-                    gort_note_clear(&sched->sysmon_note);
+                    sysmon_sleep(-1);
                 }
                 delay = SYSMON_MIN_NS;
                 continue;
@@ -342,6 +353,7 @@ GORT_NOPREEMPT bool gort_sig_preempt_claim(bool from_self) {
 
 GORT_NOPREEMPT void gort_sig_preempt(gort_sigctx *c) {
     M *m = gort_getm();
+    if (m != NULL) gort_trace_answer(m, c); /* a dump may have asked too */
     G *g = m != NULL ? m->curg : NULL;
     if (g == NULL) return;
     if (g->resume_frame != NULL) { /* arm64: the trampoline asks to be restored */

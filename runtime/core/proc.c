@@ -205,6 +205,9 @@ GORT_NOPREEMPT static void newm(P *p, bool spinning) {
     m->nextp = p;
     m->spinning = spinning;
     m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1);
+    m->alllink = atomic_load(&sched->allm); /* Ms never exit: a push-only list */
+    while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
+    }
     if ((err = gort_os_thread_start(mstart, m)) != 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "gort: cannot create an OS thread (M): %s", strerror(-err));
@@ -293,8 +296,12 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
         m->curg = g;
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno = g->saved_errno;
+        /* a dump unwinds stopped goroutines: none may start (traceback.c) */
+        atomic_store_explicit(&m->in_switch, true, memory_order_relaxed);
+        if (atomic_load_explicit(&sched->dumping, memory_order_relaxed)) gort_dump_wait(m);
         asan_leave(&m->asan_fake, g->stack_lo, g->stack_size);
         gort_ctx_swap(&m->g0ctx, &g->ctx);
+        atomic_store_explicit(&m->in_switch, false, memory_order_relaxed);
         asan_arrive(m->asan_fake);
         /* back on g0 of this same M */
         m->curg = NULL;
@@ -1078,6 +1085,7 @@ GORT_NOPREEMPT static void rt_start(const gort_config *user) {
     sched->stack_size = (cfg.stack_size + page - 1) & ~(page - 1);
     atomic_store(&sched->clock, gort_os_nanotime());
     gort_os_text_init();
+    gort_os_trace_init();
     gort_arch_preempt_init();
     if ((err = gort_os_signals_install()) != 0) gort_fatal("gort: cannot install signal handlers");
     gort_lock(&sched->lock);
@@ -1235,76 +1243,3 @@ GORT_NOPREEMPT void gort_stats_get(gort_stats *out) {
     out->procs = (uint64_t)(atomic_load(&init_state) == 2 ? atomic_load(&sched->gomaxprocs) : 0);
 }
 
-GORT_NOPREEMPT static const char *status_name(uint32_t s) {
-    switch (s) {
-    case G_RUNNABLE: return "runnable";
-    case G_RUNNING: return "running";
-    case G_WAITING: return "waiting";
-    case G_SYSCALL: return "syscall";
-    default: return "idle";
-    }
-}
-
-/* One line per live goroutine:
- *   goroutine 7 "worker" [waiting: chan receive, 1200 ms]
- *   goroutine 9 "" [running on M2, 3 ms]
- * Async-signal-safe (the SIGQUIT handler calls it): no stdio, no malloc;
- * if allg_lock stays taken (it may be held by the interrupted thread) the
- * list is read without it. */
-GORT_NOPREEMPT static void dump_to(int fd, bool from_signal) {
-    int64_t now = gort_os_nanotime();
-    bool locked = false;
-    if (!from_signal) {
-        gort_lock(&sched->allg_lock);
-        locked = true;
-    }
-    for (size_t i = 0; i < sched->nallg; i++) {
-        G *g = sched->allg[i];
-        char line[256], *p = line, *end = line + sizeof line - 1;
-        uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
-        if (st == G_DEAD) continue;
-        M *m = st == G_RUNNING ? g->m : NULL;
-        int64_t ms = g->since != 0 && now > g->since ? (now - g->since) / 1000000 : 0;
-        p = gort_put_str(p, end, "goroutine ");
-        p = gort_put_u64(p, end, g->id);
-        p = gort_put_str(p, end, " \"");
-        p = gort_put_str(p, end, g->name != NULL ? g->name : "");
-        p = gort_put_str(p, end, "\" [");
-        p = gort_put_str(p, end, status_name(st));
-        if (st == G_WAITING) {
-            p = gort_put_str(p, end, ": ");
-            p = gort_put_str(p, end, g->waitreason != NULL ? g->waitreason : "?");
-        }
-        if (m != NULL) {
-            p = gort_put_str(p, end, " on M");
-            p = gort_put_u64(p, end, (uint64_t)m->id);
-        }
-        p = gort_put_str(p, end, ", ");
-        p = gort_put_u64(p, end, (uint64_t)ms);
-        p = gort_put_str(p, end, " ms]\n");
-        gort_os_write_all(fd, line, (size_t)(p - line));
-    }
-    if (locked) gort_unlock(&sched->allg_lock);
-}
-
-GORT_NOPREEMPT static void dump(void *arg) { dump_to(*(int *)arg, false); }
-
-/* Runs on g0 (gort_systemstack): safe from a goroutine with a small stack. */
-GORT_NOPREEMPT void gort_dump(int fd) { gort_systemstack(dump, &fd); }
-
-/* Deadlock (preempt.c found every goroutine asleep for good): as Go. */
-GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
-    static const char head[] = "gort: all goroutines are asleep - deadlock!\n\n";
-    gort_os_write_all(2, head, sizeof head - 1);
-    dump_to(2, false);
-    _exit(2);
-}
-
-/* SIGQUIT, when the program has no handler of its own: as Go does, print
- * every goroutine and exit with status 2. */
-GORT_NOPREEMPT _Noreturn void gort_sig_quit(void) {
-    static const char head[] = "SIGQUIT: quit\n";
-    gort_os_write_all(2, head, sizeof head - 1);
-    dump_to(2, true);
-    _exit(2);
-}

@@ -112,6 +112,7 @@ struct G {
 };
 
 /* ---- M ---------------------------------------------------------------- */
+#define GORT_TRACE_MAX 64 /* frames per goroutine in a dump */
 struct M {
     gort_ctx g0ctx; /* the scheduler loop, saved while a G runs            */
     int64_t id;
@@ -136,6 +137,15 @@ struct M {
     G *(*after_switch)(M *m, G *g);
     bool (*waitunlockf)(G *g, void *arg);
     void *waitarg;
+    /* the goroutine dump (traceback.c) */
+    M *alllink;                 /* next in sched.allm                     */
+    _Atomic(bool) in_switch;    /* run() is about to switch to a G         */
+    _Atomic(bool) dump_waiting; /* ... and waits for the dump to end       */
+    _Atomic(uint32_t) trace_want, trace_done; /* dump epoch asked, answered */
+    bool trace_in_switch; /* the answer: caught in_switch, not waiting     */
+    G *trace_g;           /* the answer: the goroutine unwound (or NULL)   */
+    int trace_n;
+    uintptr_t trace_pcs[GORT_TRACE_MAX];
 };
 
 /* ---- P ---------------------------------------------------------------- */
@@ -213,6 +223,14 @@ typedef struct gort_sched {
     _Atomic(int32_t) nsyscall;     /* goroutines in gort_syscall_enter/exit */
     _Atomic(uint64_t) thread_spawned; /* Gs spawned by threads without a P */
     size_t stack_size; /* default goroutine stack */
+    /* the goroutine dump (traceback.c) */
+    _Atomic(M *) allm;           /* every M ever started (Ms never exit)    */
+    _Atomic(uint32_t) dumping;   /* set: no M switches to a goroutine       */
+    _Atomic(uint32_t) dump_epoch;
+    _Atomic(uint64_t) sysmon_tid;  /* sysmon's thread id                    */
+    _Atomic(bool) quit_pending;    /* SIGQUIT: sysmon is to print and exit   */
+    _Atomic(bool) quit_taken;      /* ... and has started                    */
+    _Atomic(M *) quit_m;           /* the M that took it (answered already)  */
 } gort_sched;
 
 extern gort_sched gort_sched_g;
@@ -310,6 +328,15 @@ GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
 void gort_preempt_park(void);
 /* proc.c: print the deadlock message and every goroutine, exit 2. */
 GORT_NORETURN void gort_deadlock_exit(void);
+
+/* ---- traceback.c ----------------------------------------------------------- */
+/* In m's SIGURG (or SIGQUIT) handler: answer a dump's request to unwind
+ * the goroutine interrupted at c. */
+void gort_trace_answer(M *m, gort_sigctx *c);
+/* run(): wait, before switching to a goroutine, until a dump ends. */
+void gort_dump_wait(M *m);
+/* sysmon, asked by gort_sig_quit: print the SIGQUIT report and exit 2. */
+GORT_NORETURN void gort_quit_report(void);
 
 /* ---- netpoll.c ---------------------------------------------------------- */
 bool gort_netpoll_inited(void);

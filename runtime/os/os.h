@@ -15,6 +15,7 @@
 #ifndef GORT_OS_H
 #define GORT_OS_H
 
+#include "runtime/arch/arch.h" /* gort_regs */
 #include "runtime/atomic.h"
 #include "runtime/text.h"
 #include <stdbool.h>
@@ -101,6 +102,13 @@ void gort_note_sleep(gort_note *n);
 /* Sleep at most ns; true if the note was set. */
 bool gort_note_sleep_for(gort_note *n, int64_t ns);
 void gort_note_wakeup(gort_note *n);
+/* linux: a futex store and wake, async-signal-safe; darwin: a pthread
+ * condition variable, not. */
+#if defined(__linux__)
+#define GORT_OS_NOTE_WAKEUP_SIGNAL_SAFE 1
+#else
+#define GORT_OS_NOTE_WAKEUP_SIGNAL_SAFE 0
+#endif
 /* The calling thread's own note, made on first use and destroyed when the
  * thread exits: what a plain (non-M) thread blocks on.  NULL if out of
  * memory. */
@@ -153,8 +161,9 @@ typedef struct gort_os_sigset { uint64_t words[16]; } gort_os_sigset; /* >= size
 void gort_os_signal_preempt_only(gort_os_sigset *saved);
 void gort_sigctx_set_sigmask(gort_sigctx *c, const gort_os_sigset *mask);
 /* SIGQUIT: if the program has no handler of its own, the runtime's calls
- * the core's gort_sig_quit (print every goroutine, exit 2), as Go does. */
-GORT_NORETURN void gort_sig_quit(void);
+ * the core's gort_sig_quit (print every goroutine, exit 2), as Go does;
+ * ctx is the interrupted thread's context. */
+GORT_NORETURN void gort_sig_quit(gort_sigctx *ctx);
 
 /* ---- signal contexts (os x arch: runtime/os/<os>/sigctx_<cpu>.c) ------ */
 /* The interrupted thread's registers, as the kernel saved them for a
@@ -165,6 +174,9 @@ uintptr_t gort_sigctx_pc(const gort_sigctx *c);
 uintptr_t gort_sigctx_sp(const gort_sigctx *c);
 void gort_sigctx_set_pc(gort_sigctx *c, uintptr_t pc);
 void gort_sigctx_set_sp(gort_sigctx *c, uintptr_t sp);
+/* Every general register, pc and sp, for an unwinder (arch.h gort_regs,
+ * pc_exact set). */
+void gort_sigctx_regs(const gort_sigctx *c, gort_regs *out);
 #if defined(__aarch64__)
 /* x0..x30 (x30 is the link register), and the condition flags NZCV (the
  * top four bits of pstate/cpsr; the rest of pstate is kept). */
@@ -186,6 +198,27 @@ void gort_os_text_init(void);
  * dynamic loader, the vdso, libgcc, libstdc++, libm, sanitizer runtimes);
  * and never in gort_text.  Async-signal-safe. */
 bool gort_os_pc_is_user(uintptr_t pc);
+/* True if pc is in gort_text, the runtime's own code.  Async-signal-safe. */
+bool gort_os_pc_is_runtime(uintptr_t pc);
+
+/* ---- stack traces (os/<os>/trace.c) ----------------------------------- */
+/* Once at start-up, before any signal handler may unwind. */
+void gort_os_trace_init(void);
+/* Unwind the stack [lo, hi) from registers r, storing up to max return
+ * addresses (r's pc first) in pcs; returns how many.  Async-signal-safe:
+ * the SIGURG handler unwinds its own interrupted goroutine.  linux:
+ * libunwind (DWARF CFI); darwin: the frame-pointer chain, which both
+ * darwin ABIs keep. */
+int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max);
+/* Names for pcs, valid between gort_os_symbols_begin() and _end():
+ * gort_os_symbolize writes "function+0xoff at file:line" (as much as is
+ * known; "0x..." at worst) for pc into buf.  return_address: pc is a
+ * return address, so its call is the instruction before it.  Not
+ * async-signal-safe (linux: libdw, which allocates); begin returns false
+ * if no symbolizer could start, and symbolize then writes the bare pc. */
+bool gort_os_symbols_begin(void);
+void gort_os_symbolize(uintptr_t pc, bool return_address, char *buf, size_t n);
+void gort_os_symbols_end(void);
 
 /* ---- the poller: epoll (linux), kqueue (darwin) ------------------------ */
 /* One process-wide instance, made by gort_os_poll_init (0 or -errno).

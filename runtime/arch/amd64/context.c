@@ -31,3 +31,24 @@ GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*ent
     memcpy(sp + FRAME_RET, &word, sizeof word);
     c->sp = sp;
 }
+
+GORT_NOPREEMPT static uintptr_t get64(const unsigned char *sp, int off) {
+    uint64_t v;
+    memcpy(&v, sp + off, sizeof v);
+    return (uintptr_t)v;
+}
+
+/* The frame gort_ctx_swap pushed, read back: rip is its return address
+ * and rsp where that return leaves the stack. */
+GORT_NOPREEMPT void gort_ctx_regs(const gort_ctx *c, gort_regs *out) {
+    const unsigned char *sp = c->sp;
+    memset(out, 0, sizeof *out);
+    out->r[3] = get64(sp, FRAME_RBX);
+    out->r[6] = get64(sp, FRAME_RBP);
+    out->r[12] = get64(sp, FRAME_R12);
+    out->r[13] = get64(sp, FRAME_R13);
+    out->r[14] = get64(sp, FRAME_R14);
+    out->r[15] = get64(sp, FRAME_R15);
+    out->r[GORT_REG_PC] = get64(sp, FRAME_RET);
+    out->r[GORT_REG_SP] = (uintptr_t)sp + FRAME_SIZE;
+}

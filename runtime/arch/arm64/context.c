@@ -11,6 +11,7 @@
 _Static_assert(offsetof(gort_ctx, sp) == 0, "context.S loads the sp at offset 0");
 _Static_assert(FRAME_SIZE % 16 == 0, "sp must stay 16-byte aligned");
 _Static_assert(FRAME_X30 == FRAME_X29 + 8, "x29/x30 are stored as a pair");
+_Static_assert(FRAME_X29 == FRAME_X19 + 80, "x19..x30 are stored in order (gort_ctx_regs)");
 
 GORT_NOPREEMPT void gort_ctx_entry(void); /* context.S */
 
@@ -25,4 +26,18 @@ GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*ent
     put64(sp, FRAME_X30, (uint64_t)(uintptr_t)&gort_ctx_entry);
     put64(sp, FRAME_FPCR, FPCR_DEFAULT);
     c->sp = sp;
+}
+
+/* The frame gort_ctx_swap stored, read back: it returns through x30 with
+ * sp just above the frame. */
+GORT_NOPREEMPT void gort_ctx_regs(const gort_ctx *c, gort_regs *out) {
+    const unsigned char *sp = c->sp;
+    memset(out, 0, sizeof *out);
+    for (int i = 19; i <= 30; i++) {
+        uint64_t v;
+        memcpy(&v, sp + FRAME_X19 + 8 * (i - 19), sizeof v);
+        out->r[i] = (uintptr_t)v;
+    }
+    out->r[GORT_REG_PC] = out->r[30];
+    out->r[GORT_REG_SP] = (uintptr_t)sp + FRAME_SIZE;
 }

@@ -48,4 +48,11 @@ GORT_NOPREEMPT void gort_sigctx_set_fp(gort_sigctx *c, const void *q, uint64_t f
     MC(c)->__ns.__fpsr = (uint32_t)fpsr;
     MC(c)->__ns.__fpcr = (uint32_t)fpcr;
 }
+
+GORT_NOPREEMPT void gort_sigctx_regs(const gort_sigctx *c, gort_regs *out) {
+    for (int i = 0; i <= 30; i++) out->r[i] = (uintptr_t)gort_sigctx_reg(c, i);
+    out->r[GORT_REG_SP] = gort_sigctx_sp(c);
+    out->r[GORT_REG_PC] = gort_sigctx_pc(c);
+    out->pc_exact = true;
+}
 #endif

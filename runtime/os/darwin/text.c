@@ -46,6 +46,8 @@ GORT_NOPREEMPT void gort_os_text_init(void) {
     }
 }
 
+GORT_NOPREEMPT bool gort_os_pc_is_runtime(uintptr_t pc) { return pc >= rt_lo && pc < rt_hi; }
+
 GORT_NOPREEMPT bool gort_os_pc_is_user(uintptr_t pc) {
     if (rt_lo == rt_hi) return false; /* runtime bounds unknown: never preempt */
     if (pc >= rt_lo && pc < rt_hi) return false;

@@ -61,8 +61,12 @@ GORT_NOPREEMPT void gort_os_text_init(void) {
     dl_iterate_phdr(add_object, &first);
 }
 
+GORT_NOPREEMPT bool gort_os_pc_is_runtime(uintptr_t pc) {
+    return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
+}
+
 GORT_NOPREEMPT bool gort_os_pc_is_user(uintptr_t pc) {
-    if (pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text) return false;
+    if (gort_os_pc_is_runtime(pc)) return false;
     for (int i = 0; i < n_user_text; i++)
         if (pc >= user_text[i].lo && pc < user_text[i].hi) return true;
     return false;

@@ -78,7 +78,7 @@ GORT_NOPREEMPT static void on_urg(int sig, siginfo_t *info, void *uctx) {
     errno = saved;
 }
 
-GORT_NOPREEMPT static void on_quit(int sig, siginfo_t *info, void *uctx) { gort_sig_quit(); }
+GORT_NOPREEMPT static void on_quit(int sig, siginfo_t *info, void *uctx) { gort_sig_quit((gort_sigctx *)uctx); }
 
 GORT_NOPREEMPT static int install(int sig, void (*fn)(int, siginfo_t *, void *), struct sigaction *prev) {
     struct sigaction sa;

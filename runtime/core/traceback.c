@@ -1,0 +1,332 @@
+/*
+ * traceback.c — the goroutine dump: gort_dump(fd), the SIGQUIT report and
+ * the deadlock report, with a symbolized stack trace for every goroutine
+ * (Go's traceback.go and the stopped world of runtime.Stack(all)).
+ *
+ *   goroutine 7 "worker" [waiting: chan receive, 1200 ms]:
+ *           gort_chan_recv+0x8c at runtime/core/chan.c:301
+ *           worker+0x3c at tests/dump_test.cc:42
+ *
+ * Invariants:
+ *   - While sched.dumping is set no M switches to a goroutine: run()
+ *     waits in gort_dump_wait() first.  So a goroutine that is not running
+ *     keeps its stack and saved context (arch.h gort_ctx_regs) while the
+ *     dumper unwinds it.
+ *   - A goroutine that is running (or in a system call) is unwound by its
+ *     own M, in the SIGURG handler, from the interrupted context
+ *     (gort_trace_answer): the dumper asks every M (m->trace_want) and
+ *     waits for the answers (m->trace_done), at most ASK_NS per round.
+ *   - The ask is also the barrier that makes the flag visible: an M that
+ *     answered reads sched.dumping as set at its next switch.  An M the
+ *     signal caught between its check of the flag and the switch
+ *     (m->in_switch, not waiting) may still switch once; it is asked
+ *     again until it has either switched (and its goroutine is unwound
+ *     running) or is waiting.  Only then are stopped goroutines unwound.
+ *   - Unwinding (os.h gort_os_unwind) is async-signal-safe; naming the
+ *     pcs (gort_os_symbolize) is not.  gort_dump and the deadlock report
+ *     name them; the SIGQUIT report does only when the interrupted thread
+ *     was in the program's or the runtime's code (not inside libc, where
+ *     it may hold malloc's lock), and otherwise prints bare pcs.
+ *   - gort_dump formats into memory and writes after the world resumes,
+ *     so fd may be a pipe that one of the program's goroutines reads.
+ *     The fatal reports write straight to stderr and never resume.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/core/runtime.h"
+
+enum {
+    ASK_NS = 100 * 1000 * 1000, /* wait this long for the Ms' answers, per round */
+    ASK_ROUNDS = 20,            /* rounds before giving up on an M in its switch */
+};
+
+static gort_sched *const sched = &gort_sched_g;
+static gort_os_lock dump_lock; /* one gort_dump at a time */
+
+/* ---- output: a growing buffer, or straight to the fd ---------------- */
+
+typedef struct out {
+    int fd;
+    char *buf; /* NULL: write directly (signal / fatal paths) */
+    size_t len, cap;
+} out;
+
+GORT_NOPREEMPT static void out_write(out *o, const char *s, size_t n) {
+    if (o->buf == NULL) {
+        gort_os_write_all(o->fd, s, n);
+        return;
+    }
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap * 2 > o->len + n ? o->cap * 2 : o->len + n;
+        char *b = realloc(o->buf, cap);
+        if (b == NULL) return; /* out of memory: the dump is cut short */
+        o->buf = b;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+GORT_NOPREEMPT static char *put_hex(char *p, char *end, uint64_t v) {
+    char tmp[16];
+    int n = 0;
+    do tmp[n++] = "0123456789abcdef"[v & 15], v >>= 4;
+    while (v != 0);
+    p = gort_put_str(p, end, "0x");
+    while (n > 0 && p < end) *p++ = tmp[--n];
+    return p;
+}
+
+/* ---- asking the Ms --------------------------------------------------- */
+
+/* In the SIGURG handler (preempt.c) and the SIGQUIT handler, on m's thread:
+ * if the dumper asked, unwind the goroutine c interrupted, if any. */
+GORT_NOPREEMPT void gort_trace_answer(M *m, gort_sigctx *c) {
+    uint32_t want = atomic_load_explicit(&m->trace_want, memory_order_acquire);
+    if (want == atomic_load_explicit(&m->trace_done, memory_order_relaxed)) return;
+    G *g = m->curg;
+    uintptr_t sp = gort_sigctx_sp(c);
+    m->trace_g = NULL;
+    m->trace_n = 0;
+    if (g != NULL && sp >= (uintptr_t)g->stack_lo && sp <= (uintptr_t)g->stack_lo + g->stack_size) {
+        gort_regs r;
+        gort_sigctx_regs(c, &r);
+        m->trace_n = gort_os_unwind(&r, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_lo + g->stack_size,
+                                    m->trace_pcs, GORT_TRACE_MAX);
+        m->trace_g = g;
+    }
+    /* caught on g0 between run()'s check of sched.dumping and its switch */
+    m->trace_in_switch = m->trace_g == NULL && atomic_load_explicit(&m->in_switch, memory_order_relaxed) &&
+                         !atomic_load(&m->dump_waiting);
+    atomic_store_explicit(&m->trace_done, want, memory_order_release);
+}
+
+/* run(), before switching to a goroutine while a dump is on. */
+GORT_NOPREEMPT void gort_dump_wait(M *m) {
+    atomic_store(&m->dump_waiting, true);
+    while (atomic_load(&sched->dumping)) gort_os_nanosleep(50 * 1000);
+    atomic_store(&m->dump_waiting, false);
+}
+
+GORT_NOPREEMPT static void ask(M *m, uint32_t epoch) {
+    atomic_store_explicit(&m->trace_want, epoch, memory_order_release);
+    gort_os_signal_preempt_reclaim();
+    atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
+    gort_os_signal_preempt(m->thread);
+}
+
+GORT_NOPREEMPT static bool answered(M *m, uint32_t epoch) {
+    return atomic_load_explicit(&m->trace_done, memory_order_acquire) == epoch;
+}
+
+/* Ask every M but self (which answered already, or is not running a
+ * goroutine) until none is caught inside its switch: afterwards no M
+ * starts a goroutine until sched.dumping is cleared. */
+GORT_NOPREEMPT static void ask_all(M *self) {
+    bool again = true;
+    for (int round = 0; round < ASK_ROUNDS && again; round++) {
+        uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
+        for (M *m = atomic_load(&sched->allm); m != NULL; m = m->alllink)
+            if (m != self && (round == 0 || m->trace_in_switch)) ask(m, epoch);
+        int64_t deadline = gort_os_nanotime() + ASK_NS;
+        again = false;
+        for (M *m = atomic_load(&sched->allm); m != NULL; m = m->alllink) {
+            if (m == self || (round > 0 && atomic_load(&m->trace_want) != epoch)) continue;
+            while (!answered(m, epoch) && gort_os_nanotime() < deadline) gort_os_nanosleep(20 * 1000);
+            again |= answered(m, epoch) && m->trace_in_switch;
+        }
+    }
+}
+
+/* ---- printing --------------------------------------------------------- */
+
+GORT_NOPREEMPT static const char *status_name(uint32_t s) {
+    switch (s) {
+    case G_RUNNABLE: return "runnable";
+    case G_RUNNING: return "running";
+    case G_WAITING: return "waiting";
+    case G_SYSCALL: return "syscall";
+    default: return "idle";
+    }
+}
+
+GORT_NOPREEMPT static void print_header(out *o, G *g, uint32_t st, int64_t now) {
+    char line[256], *p = line, *end = line + sizeof line - 1;
+    M *m = st == G_RUNNING || st == G_SYSCALL ? g->m : NULL;
+    int64_t ms = g->since != 0 && now > g->since ? (now - g->since) / 1000000 : 0;
+    p = gort_put_str(p, end, "goroutine ");
+    p = gort_put_u64(p, end, g->id);
+    p = gort_put_str(p, end, " \"");
+    p = gort_put_str(p, end, g->name != NULL ? g->name : "");
+    p = gort_put_str(p, end, "\" [");
+    p = gort_put_str(p, end, status_name(st));
+    if (st == G_WAITING) {
+        p = gort_put_str(p, end, ": ");
+        p = gort_put_str(p, end, g->waitreason != NULL ? g->waitreason : "?");
+    }
+    if (m != NULL) {
+        p = gort_put_str(p, end, " on M");
+        p = gort_put_u64(p, end, (uint64_t)m->id);
+    }
+    p = gort_put_str(p, end, ", ");
+    p = gort_put_u64(p, end, (uint64_t)ms);
+    p = gort_put_str(p, end, " ms]:\n");
+    out_write(o, line, (size_t)(p - line));
+}
+
+/* One line per frame; pcs[0] is exact if first_exact, the rest are return
+ * addresses. */
+GORT_NOPREEMPT static void print_frames(out *o, const uintptr_t *pcs, int n, bool first_exact, bool names) {
+    for (int i = 0; i < n; i++) {
+        char line[512], *p = line, *end = line + sizeof line - 1;
+        p = gort_put_str(p, end, "        ");
+        if (names)
+            gort_os_symbolize(pcs[i], i > 0 || !first_exact, p, (size_t)(end - p));
+        else
+            *put_hex(p, end, pcs[i]) = '\0';
+        p += strlen(p);
+        p = gort_put_str(p, end, "\n");
+        out_write(o, line, (size_t)(p - line));
+    }
+    if (n == GORT_TRACE_MAX) {
+        static const char more[] = "        ...more frames...\n";
+        out_write(o, more, sizeof more - 1);
+    }
+    if (n == 0) {
+        static const char none[] = "        (no stack trace)\n";
+        out_write(o, none, sizeof none - 1);
+    }
+    out_write(o, "\n", 1);
+}
+
+GORT_NOPREEMPT static void print_goroutine(out *o, G *g, int64_t now, bool names) {
+    uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+    if (st == G_DEAD) return;
+    print_header(o, g, st, now);
+    uintptr_t pcs[GORT_TRACE_MAX];
+    M *m = st == G_RUNNING || st == G_SYSCALL ? g->m : NULL;
+    if (m != NULL && m->trace_g == g && m->trace_n > 0) { /* unwound by its M */
+        print_frames(o, m->trace_pcs, m->trace_n, true, names);
+    } else if (st == G_IDLE) {
+        print_frames(o, pcs, 0, false, names);
+    } else if (st == G_SYSCALL || (m != NULL && !atomic_load(&m->dump_waiting))) {
+        /* its M did not answer: the stack is not still */
+        static const char busy[] = "        (running; its M did not answer)\n\n";
+        out_write(o, busy, sizeof busy - 1);
+    } else { /* stopped: runnable, waiting, or about to run on a waiting M */
+        gort_regs r;
+        gort_ctx_regs(&g->ctx, &r);
+        int n = gort_os_unwind(&r, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_lo + g->stack_size, pcs,
+                               GORT_TRACE_MAX);
+        print_frames(o, pcs, n, false, names);
+    }
+}
+
+/* The whole dump.  self: the caller's M, whose goroutine (if any) has
+ * answered already; fatal: never resume the world. */
+GORT_NOPREEMPT static void dump_all(out *o, M *self, bool names, bool from_signal) {
+    int64_t now = gort_os_nanotime();
+    ask_all(self);
+    names = names && gort_os_symbols_begin();
+    /* allg only grows, and outgrown arrays are kept (proc.c): without the
+     * lock (the signal path) we may miss a goroutine started just now. */
+    if (!from_signal) gort_lock(&sched->allg_lock);
+    for (size_t i = 0; i < sched->nallg; i++) print_goroutine(o, sched->allg[i], now, names);
+    if (!from_signal) gort_unlock(&sched->allg_lock);
+    if (names) gort_os_symbols_end();
+}
+
+/* Stop the world: no M switches to a goroutine until dump_end. */
+GORT_NOPREEMPT static void dump_begin(void) {
+    atomic_store(&sched->dumping, 1);
+}
+
+GORT_NOPREEMPT static void dump_end(void) { atomic_store(&sched->dumping, 0); }
+
+typedef struct dump_args {
+    out *o;
+    M *self;
+} dump_args;
+
+GORT_NOPREEMPT static void dump_on_g0(void *arg) {
+    dump_args *a = arg;
+    dump_all(a->o, a->self, true, false);
+}
+
+/* From a goroutine or a plain thread.  A goroutine answers for itself
+ * first, through the same signal handler (it must be on its own stack to
+ * be unwound), then the rest runs on g0. */
+GORT_NOPREEMPT void gort_dump(int fd) {
+    out o = {.fd = fd, .cap = 64 << 10};
+    o.buf = malloc(o.cap);
+    if (o.buf == NULL) return;
+    gort_lock(&dump_lock);
+    dump_begin();
+    M *m = gort_getm();
+    if (m != NULL && m->curg != NULL) {
+        uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
+        ask(m, epoch); /* delivered before the call returns: to ourselves */
+        while (!answered(m, epoch)) gort_os_nanosleep(20 * 1000);
+        dump_args a = {&o, m};
+        gort_systemstack(dump_on_g0, &a);
+    } else {
+        dump_all(&o, NULL, true, false);
+    }
+    dump_end();
+    gort_unlock(&dump_lock);
+    gort_os_write_all(fd, o.buf, o.len);
+    free(o.buf);
+}
+
+/* Deadlock (preempt.c, on sysmon's thread: every goroutine asleep for
+ * good): as Go. */
+GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
+    static const char head[] = "gort: all goroutines are asleep - deadlock!\n\n";
+    out o = {.fd = 2};
+    gort_os_write_all(2, head, sizeof head - 1);
+    dump_begin();
+    dump_all(&o, NULL, true, false);
+    _exit(2);
+}
+
+/* SIGQUIT, when the program has no handler of its own: as Go does, print
+ * every goroutine and exit with status 2.  ctx: where this thread was.
+ * The handler answers for its own goroutine, then (linux) hands the rest
+ * to sysmon, where naming the pcs may allocate: this thread may have been
+ * stopped inside malloc.  If sysmon does not take it within a second (it
+ * took the signal itself, or waits for a lock this thread holds) or
+ * finish within 30, the handler prints the report itself, naming pcs only if it was stopped in
+ * the program's or the runtime's code. */
+GORT_NOPREEMPT _Noreturn void gort_sig_quit(gort_sigctx *ctx) {
+    static const char head[] = "SIGQUIT: quit\n\n";
+    out o = {.fd = 2};
+    M *m = gort_getm();
+    uintptr_t pc = gort_sigctx_pc(ctx);
+    gort_os_write_all(2, head, sizeof head - 1);
+    dump_begin();
+    if (m != NULL) {
+        atomic_store_explicit(&m->trace_want, atomic_fetch_add(&sched->dump_epoch, 1) + 1, memory_order_relaxed);
+        gort_trace_answer(m, ctx);
+    }
+    uint64_t sysmon = atomic_load(&sched->sysmon_tid);
+    if (GORT_OS_NOTE_WAKEUP_SIGNAL_SAFE && sysmon != 0 && sysmon != gort_os_thread_id()) {
+        atomic_store(&sched->quit_m, m);
+        atomic_store(&sched->quit_pending, true);
+        gort_note_wakeup(&sched->sysmon_note);
+        for (int i = 0; i < 100 || (atomic_load(&sched->quit_taken) && i < 3000); i++)
+            gort_os_nanosleep(10 * 1000 * 1000); /* sysmon exits */
+        static const char late[] = "gort: sysmon did not print the report; printing it here\n\n";
+        gort_os_write_all(2, late, sizeof late - 1);
+    }
+    dump_all(&o, m, gort_os_pc_is_user(pc) || gort_os_pc_is_runtime(pc), true);
+    _exit(2);
+}
+
+GORT_NOPREEMPT _Noreturn void gort_quit_report(void) {
+    out o = {.fd = 2};
+    atomic_store(&sched->quit_taken, true);
+    dump_all(&o, atomic_load(&sched->quit_m), true, true);
+    _exit(2);
+}
