@@ -110,9 +110,11 @@ typedef struct gort_chan gort_chan;
 /* elem_size 0 is allowed (elements carry no data).  NULL with errno
  * EINVAL (elem_size * cap overflows) or ENOMEM. */
 GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
-/* Free c; no goroutine or thread may still use it. */
+/* Free c; no goroutine or thread may still use it.  One still blocked on
+ * c is seen: c is then not freed, and errno is EBUSY. */
 GORT_API void gort_chan_free(gort_chan *c);
-/* 0; -EPIPE if c is closed; -EINVAL if c is NULL. */
+/* 0; -EPIPE if c is closed; -EINVAL if c is NULL, or elem is NULL and
+ * elem_size > 0. */
 GORT_API int gort_chan_send(gort_chan *c, const void *elem);
 /* 0 with a value in *elem; -EPIPE when c is closed and drained (*elem
  * zeroed); -EINVAL if c is NULL.  elem NULL discards the value. */
@@ -139,7 +141,8 @@ typedef struct gort_case {
 /* Wait until one case can proceed, do it, and return its index; among
  * ready cases the choice is uniformly random.  timeout_ns 0 is Go's
  * default: -EAGAIN if nothing is ready; < 0 blocks forever (also with no
- * cases); otherwise -ETIMEDOUT.  -EINVAL for a bad op or n too large. */
+ * cases); otherwise -ETIMEDOUT.  -EINVAL (and no case done) for a bad op,
+ * a send case with elem NULL and elem_size > 0, or n > 65536. */
 GORT_API int gort_select(gort_case *cases, size_t n, int64_t timeout_ns);
 
 /* ===================================================================== */

@@ -311,6 +311,11 @@ void gort_preempt_park(void);
 /* proc.c: print the deadlock message and every goroutine, exit 2. */
 GORT_NORETURN void gort_deadlock_exit(void);
 
+/* ---- chan.c ------------------------------------------------------------- */
+/* Is a goroutine or thread queued on c (blocked, or about to unlink
+ * itself)?  Then c must not be freed. */
+bool gort_chan_has_waiters(gort_chan *c);
+
 /* ---- netpoll.c ---------------------------------------------------------- */
 bool gort_netpoll_inited(void);
 /* Are goroutines parked on descriptors? (then someone must poll) */
