@@ -157,7 +157,8 @@ typedef struct gort_timer gort_timer;
 GORT_API gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns);
 GORT_API gort_chan *gort_timer_chan(gort_timer *t);
 /* Stop t and free it (and its channel); safe while it is firing.
- * 0; -EINVAL if t is NULL. */
+ * 0; -EINVAL if t is NULL; -EBUSY (t left running) while a goroutine or
+ * thread is blocked on its channel. */
 GORT_API int gort_timer_stop(gort_timer *t);
 
 /* ===================================================================== */
