@@ -248,7 +248,8 @@ GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int6
  * If the call lasts longer than sysmon's check (20 us to 10 ms), its P is
  * handed to another thread, so the other goroutines keep running; exit
  * takes a P back, or waits for one.  Between the two, call nothing of
- * gort's.  No-ops on a plain thread. */
+ * gort's (a call that parks ends the section first, as exit would).
+ * No-ops on a plain thread. */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
 
@@ -273,7 +274,7 @@ typedef struct gort_stats {
     uint64_t preemptions; /* goroutines preempted                          */
     uint64_t parks;       /* goroutines parked                             */
 } gort_stats;
-GORT_API void gort_stats_get(gort_stats *out);
+GORT_API void gort_stats_get(gort_stats *out); /* out NULL: nothing */
 
 /* Write every goroutine (id, name, state, wait reason, time in that state)
  * to fd. */
