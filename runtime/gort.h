@@ -230,10 +230,11 @@ GORT_API int gort_sema_release(gort_sema *s);
  * negative errno values; a write to a closed connection is -EPIPE, never
  * SIGPIPE.  One reader and one writer at a time per descriptor: others
  * queue behind them. */
-GORT_API int gort_fd_open(int fd);
+GORT_API int gort_fd_open(int fd); /* again for the same file: 0, a no-op */
 /* Wake every goroutine parked on fd with -EBADF, then close it. */
 GORT_API int gort_fd_close(int fd);
-/* Read at most n bytes: the count (0 at end of file), or -errno. */
+/* Read at most n bytes: the count (0 at end of file), or -errno
+ * (-EINVAL if n > SSIZE_MAX; likewise for gort_write). */
 GORT_API ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns);
 /* Write all n bytes (n), or fail (-errno; some may have been written). */
 GORT_API ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_ns);
