@@ -110,9 +110,11 @@ typedef struct gort_chan gort_chan;
 /* elem_size 0 is allowed (elements carry no data).  NULL with errno
  * EINVAL (elem_size * cap overflows) or ENOMEM. */
 GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
-/* Free c; no goroutine or thread may still use it. */
+/* Free c; no goroutine or thread may still use it.  One still blocked on
+ * c is seen: c is then not freed, and errno is EBUSY. */
 GORT_API void gort_chan_free(gort_chan *c);
-/* 0; -EPIPE if c is closed; -EINVAL if c is NULL. */
+/* 0; -EPIPE if c is closed; -EINVAL if c is NULL, or elem is NULL and
+ * elem_size > 0. */
 GORT_API int gort_chan_send(gort_chan *c, const void *elem);
 /* 0 with a value in *elem; -EPIPE when c is closed and drained (*elem
  * zeroed); -EINVAL if c is NULL.  elem NULL discards the value. */
@@ -139,7 +141,8 @@ typedef struct gort_case {
 /* Wait until one case can proceed, do it, and return its index; among
  * ready cases the choice is uniformly random.  timeout_ns 0 is Go's
  * default: -EAGAIN if nothing is ready; < 0 blocks forever (also with no
- * cases); otherwise -ETIMEDOUT.  -EINVAL for a bad op or n too large. */
+ * cases); otherwise -ETIMEDOUT.  -EINVAL (and no case done) for a bad op,
+ * a send case with elem NULL and elem_size > 0, or n > 65536. */
 GORT_API int gort_select(gort_case *cases, size_t n, int64_t timeout_ns);
 
 /* ===================================================================== */
@@ -154,7 +157,8 @@ typedef struct gort_timer gort_timer;
 GORT_API gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns);
 GORT_API gort_chan *gort_timer_chan(gort_timer *t);
 /* Stop t and free it (and its channel); safe while it is firing.
- * 0; -EINVAL if t is NULL. */
+ * 0; -EINVAL if t is NULL; -EBUSY (t left running) while a goroutine or
+ * thread is blocked on its channel. */
 GORT_API int gort_timer_stop(gort_timer *t);
 
 /* ===================================================================== */
@@ -226,10 +230,11 @@ GORT_API int gort_sema_release(gort_sema *s);
  * negative errno values; a write to a closed connection is -EPIPE, never
  * SIGPIPE.  One reader and one writer at a time per descriptor: others
  * queue behind them. */
-GORT_API int gort_fd_open(int fd);
+GORT_API int gort_fd_open(int fd); /* again for the same file: 0, a no-op */
 /* Wake every goroutine parked on fd with -EBADF, then close it. */
 GORT_API int gort_fd_close(int fd);
-/* Read at most n bytes: the count (0 at end of file), or -errno. */
+/* Read at most n bytes: the count (0 at end of file), or -errno
+ * (-EINVAL if n > SSIZE_MAX; likewise for gort_write). */
 GORT_API ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns);
 /* Write all n bytes (n), or fail (-errno; some may have been written). */
 GORT_API ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_ns);
@@ -244,7 +249,8 @@ GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int6
  * If the call lasts longer than sysmon's check (20 us to 10 ms), its P is
  * handed to another thread, so the other goroutines keep running; exit
  * takes a P back, or waits for one.  Between the two, call nothing of
- * gort's.  No-ops on a plain thread. */
+ * gort's (a call that parks ends the section first, as exit would).
+ * No-ops on a plain thread. */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
 
@@ -269,7 +275,7 @@ typedef struct gort_stats {
     uint64_t preemptions; /* goroutines preempted                          */
     uint64_t parks;       /* goroutines parked                             */
 } gort_stats;
-GORT_API void gort_stats_get(gort_stats *out);
+GORT_API void gort_stats_get(gort_stats *out); /* out NULL: nothing */
 
 /* Write every goroutine (id, name, state, wait reason, time in that state)
  * to fd. */

@@ -30,6 +30,10 @@
  * every channel and blocks.
  *
  * Waking happens after the channel lock is released.
+ *
+ * gort_chan_free (and gort_timer_stop) refuse a channel with a queued
+ * waiter, which still needs it: to be woken through it, or to unlink
+ * itself from it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -285,8 +289,21 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
     return c;
 }
 
+/* Is anyone queued on c?  A queued waiter will touch c again (when it is
+ * woken, or to unlink itself after a timeout or another select case). */
+GORT_NOPREEMPT bool gort_chan_has_waiters(gort_chan *c) {
+    gort_lock(&c->lock);
+    bool busy = c->recvq.head != NULL || c->sendq.head != NULL;
+    gort_unlock(&c->lock);
+    return busy;
+}
+
 GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
     if (c == NULL) return;
+    if (gort_chan_has_waiters(c)) { /* freeing would strand them on freed memory */
+        errno = EBUSY;
+        return;
+    }
     free(c->buf);
     free(c);
 }
@@ -295,7 +312,7 @@ GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t t
     gort_preempt_check();
     waiter *wake = NULL;
     int r;
-    if (c == NULL) return -EINVAL;
+    if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
     gort_lock(&c->lock);
     r = send ? try_send(c, elem, &wake) : try_recv(c, elem, &wake);
     if (r != -EAGAIN || timeout_ns == 0) {
@@ -396,8 +413,12 @@ GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
     int ret;
 
     if (n > SELECT_MAX || (n > 0 && cases == NULL)) return -EINVAL;
-    for (i = 0; i < n; i++)
-        if (cases[i].chan != NULL && cases[i].op != GORT_SEND && cases[i].op != GORT_RECV) return -EINVAL;
+    for (i = 0; i < n; i++) {
+        gort_case *k = &cases[i];
+        if (k->chan == NULL) continue;
+        if (k->op != GORT_SEND && k->op != GORT_RECV) return -EINVAL;
+        if (k->op == GORT_SEND && k->elem == NULL && k->chan->elem_size != 0) return -EINVAL;
+    }
     if (n > SELECT_STACK) {
         order = malloc(n * sizeof *order);
         chans = malloc(n * sizeof *chans);

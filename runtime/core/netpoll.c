@@ -23,9 +23,10 @@
  *   - One reader and one writer at a time per descriptor: each direction
  *     has a gort_mutex (so concurrent accepts queue, and a gort_write of n
  *     bytes is never interleaved with another).
- *   - pdesc.seq changes at every open and close; the poller's key carries
- *     it, so an event for a closed (and perhaps reused) descriptor is
- *     dropped.
+ *   - pdesc.seq changes at every registration and close; the poller's key
+ *     carries it, so an event for a closed (and perhaps reused) descriptor
+ *     is dropped.  gort_fd_open of the file already registered under that
+ *     number (same device and inode) changes nothing.
  * Who polls: an M about to go idle polls without blocking; the one
  * sleeper M (proc.c timer_sleep) blocks in the poller until the next
  * timer; sysmon polls if nobody has for 10 ms.  gort_netpoll() returns the
@@ -36,6 +37,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -62,9 +64,11 @@ typedef struct io_waiter {
 
 struct pdesc {
     gort_os_lock lock;             /* open and close                    */
-    _Atomic(uint32_t) seq;         /* bumped at every open and close    */
+    _Atomic(uint32_t) seq;         /* bumped at registration and close  */
     _Atomic(bool) open, closing;
     bool pollable;                 /* false: a regular file or directory */
+    dev_t dev;                     /* the file registered (fstat), so a  */
+    ino_t ino;                     /* second gort_fd_open is told apart  */
     _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
     gort_mutex rmu, wmu;           /* one reader, one writer at a time  */
     _Atomic(int32_t) ops;          /* operations in flight: close waits */
@@ -131,6 +135,12 @@ GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
             err = -errno;
             goto out;
         }
+        /* gort_fd_open of a descriptor already registered: nothing to do
+         * (starting over would strand a goroutine parked on it).  A number
+         * reused after a plain close() holds another file: register it. */
+        if (atomic_load(&pd->open) && st.st_dev == pd->dev && st.st_ino == pd->ino &&
+            (!pd->pollable || (fcntl(fd, F_GETFL) & O_NONBLOCK)))
+            goto out;
         if (atomic_load(&pd->open) && pd->pollable) gort_os_poll_del(fd);
         uint32_t seq = atomic_load(&pd->seq) + 1;
         atomic_store(&pd->seq, seq);
@@ -138,6 +148,8 @@ GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
         atomic_store(&pd->wg, 0);
         atomic_store(&pd->closing, false);
         pd->pollable = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+        pd->dev = st.st_dev;
+        pd->ino = st.st_ino;
         if (pd->pollable) {
             if ((err = gort_os_set_nonblock(fd)) != 0) goto out;
 #if defined(SO_NOSIGPIPE)
@@ -337,6 +349,7 @@ GORT_NOPREEMPT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct 
     int err;
     if (fd < 0) return -EBADF;
     if (buf == NULL && n > 0 && op != OP_ACCEPT) return -EFAULT;
+    if (n > SSIZE_MAX) return -EINVAL; /* the count would not fit the result */
     gort_preempt_check();
     if ((err = op_begin(fd, &pd)) != 0) return err;
     return op_end(pd, do_io_on(pd, op, fd, buf, n, sa, len, timeout_ns));

@@ -270,6 +270,10 @@ static G *goexit_m(M *m, G *g);
  * Returns when the G is resumed, possibly on another M. */
 GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     M *m = gort_getm();
+    if (m->oldp != NULL) { /* parking inside gort_syscall_enter/exit: take a P back first */
+        gort_syscall_exit();
+        m = gort_getm(); /* it may have parked: another M */
+    }
     G *g = m->curg;
     g->saved_errno = errno;
     m->after_switch = fn;
@@ -1226,6 +1230,7 @@ GORT_NOPREEMPT void gort_sig_fault(int sig, void *addr) {
 
 GORT_NOPREEMPT void gort_stats_get(gort_stats *out) {
     uint64_t spawned = atomic_load(&sched->thread_spawned), exited = 0;
+    if (out == NULL) return;
     memset(out, 0, sizeof *out);
     int32_t n = atomic_load(&sched->nallp);
     for (int32_t i = 0; i < n; i++) {

@@ -326,7 +326,7 @@ GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
 }
 /* proc.c: park the running G as preempted: runnable, on the global queue. */
 void gort_preempt_park(void);
-/* proc.c: print the deadlock message and every goroutine, exit 2. */
+/* traceback.c: print the deadlock message and every goroutine, exit 2. */
 GORT_NORETURN void gort_deadlock_exit(void);
 
 /* ---- traceback.c ----------------------------------------------------------- */
@@ -337,6 +337,11 @@ void gort_trace_answer(M *m, gort_sigctx *c);
 void gort_dump_wait(M *m);
 /* sysmon, asked by gort_sig_quit: print the SIGQUIT report and exit 2. */
 GORT_NORETURN void gort_quit_report(void);
+
+/* ---- chan.c ------------------------------------------------------------- */
+/* Is a goroutine or thread queued on c (blocked, or about to unlink
+ * itself)?  Then c must not be freed. */
+bool gort_chan_has_waiters(gort_chan *c);
 
 /* ---- netpoll.c ---------------------------------------------------------- */
 bool gort_netpoll_inited(void);

@@ -162,7 +162,9 @@ _Static_assert(_Alignof(wg_internal) <= _Alignof(gort_waitgroup), "gort_waitgrou
 
 GORT_NOPREEMPT int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
     wg_internal *wg = (wg_internal *)(void *)wgp;
-    if (wg == NULL) return -EINVAL;
+    /* The counter is in [0, INT32_MAX]: a delta beyond that range cannot
+     * fit (and counter + delta must not overflow int64_t). */
+    if (wg == NULL || delta > INT32_MAX || delta < -(int64_t)INT32_MAX) return -EINVAL;
     uint64_t old = atomic_load(&wg->state), now;
     int64_t v;
     uint32_t waiters;

@@ -157,8 +157,11 @@ GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
         void *arg = t->arg;
         bool sync = t->sync;
         if (t->period > 0) {
-            /* Skip the periods already missed, as Go's ticker does. */
-            t->when += t->period * (1 + (now - t->when) / t->period);
+            /* Skip the periods already missed, as Go's ticker does;
+             * saturate (a huge period means "not again", not a `when` that
+             * wrapped into the past and fires at every look). */
+            int64_t periods = 1 + (now - t->when) / t->period;
+            t->when = periods > (INT64_MAX - t->when) / t->period ? INT64_MAX : t->when + t->period * periods;
             sift_down(ts, 0);
         } else {
             heap_remove_at(ts, 0);
@@ -226,6 +229,7 @@ GORT_NOPREEMPT gort_chan *gort_timer_chan(gort_timer *t) { return t != NULL ? t-
 
 GORT_NOPREEMPT int gort_timer_stop(gort_timer *t) {
     if (t == NULL) return -EINVAL;
+    if (gort_chan_has_waiters(t->c)) return -EBUSY; /* they would wake into freed memory */
     gort_timer_del_sync(&t->node); /* waits out a firing callback */
     gort_chan_free(t->c);
     free(t);
