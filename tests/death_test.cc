@@ -37,8 +37,10 @@ __attribute__((noinline)) int Recurse(int depth, int stop) {
 void OverflowForever(void*) { Recurse(0, -1); }
 
 TEST(StackDeathTest, GuardPageOverflowNamesTheGoroutine) {
+  // The line, then the dump, whose trace of the goroutine shows the recursion.
   EXPECT_DEATH(gort_main(OverflowForever, nullptr),
-               "gort: goroutine [0-9]+ \"main\" stack overflow \\(stack [0-9]+ bytes\\)");
+               "gort: goroutine [0-9]+ \"main\" stack overflow \\(stack [0-9]+ bytes\\)\n"
+               "(.|\n)*\"main\" \\[running on M[0-9]+, [0-9]+ ms\\]:\n +[^ ]*Recurse[^ ]*\\+0x");
 }
 
 // Past the guard-page budget a stack is canary-checked at every switch.
@@ -132,7 +134,7 @@ TEST(StartupDeathTest, MalformedSettingsAreIgnoredWithAWarning) {
         exit(gort_maxprocs(0) >= 1 ? 0 : 1);
       },
       ::testing::ExitedWithCode(0),
-      "gort: ignoring GORT_MAXPROCS=lots\n.*gort: ignoring GORT_STACK_SIZE=12\n.*gort: ignoring GORT_DEBUG item=nosuchknob");
+      "gort: ignoring GORT_MAXPROCS=lots\n.*gort: ignoring GORT_STACK_SIZE=12\n.*gort: ignoring GORT_DEBUG item \"nosuchknob=1\"");
 }
 
 // GORT_STACK_SIZE sets the default stack: 256 KiB lets a goroutine use

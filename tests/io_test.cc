@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -285,6 +287,46 @@ TEST_F(Io, BadArguments) {
     gort_fd_close(lfd);  // nobody listens there now
     EXPECT_EQ(Dial(port), -ECONNREFUSED);
   });
+}
+
+// A pipe whose reader is gone: -EPIPE, as for a socket, and no SIGPIPE
+// (which would kill the process) left raised or pending — from a goroutine
+// and from a plain thread.  A SIGPIPE already pending stays pending.
+TEST_F(Io, WriteToABrokenPipeIsEpipeNotSigpipe) {
+  auto check = [] {
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(gort_fd_open(p[1]), 0);
+    close(p[0]);
+    char b = 'x';
+    EXPECT_EQ(gort_write(p[1], &b, 1, -1), -EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    EXPECT_FALSE(sigismember(&pending, SIGPIPE));
+    gort_fd_close(p[1]);
+  };
+  Main(check);
+  check();
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  pthread_kill(pthread_self(), SIGPIPE);  // the program's own, pending
+  {
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(gort_fd_open(p[1]), 0);
+    close(p[0]);
+    char b = 'x';
+    EXPECT_EQ(gort_write(p[1], &b, 1, -1), -EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    EXPECT_TRUE(sigismember(&pending, SIGPIPE));
+    gort_fd_close(p[1]);
+    int sig;
+    sigwait(&pipe_set, &sig);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 // A plain thread on one end of a socket pair, a goroutine on the other.

@@ -169,6 +169,16 @@ TEST(DeadlockDeathTest, MainWaitingOnAChannelNobodySendsTo) {
               "(.|\n)*goroutine [0-9]+ \"main\" \\[waiting: chan receive, [0-9]+ ms\\]");
 }
 
+// Tracing keeps sysmon awake; it must still find the deadlock.
+TEST(DeadlockDeathTest, FoundWithSchedtraceOn) {
+  EXPECT_EXIT(
+      {
+        setenv("GORT_DEBUG", "schedtrace=5", 1);
+        gort_main(ReceiveOnNobodysChannel, nullptr);
+      },
+      ::testing::ExitedWithCode(2), "gort: all goroutines are asleep - deadlock!\n\n");
+}
+
 gort_mutex mu_a = GORT_MUTEX_INIT, mu_b = GORT_MUTEX_INIT;
 gort_waitgroup both_locked = GORT_WAITGROUP_INIT, cycle_done = GORT_WAITGROUP_INIT;
 

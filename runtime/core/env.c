@@ -50,8 +50,12 @@ GORT_NOPREEMPT static void parse_debug(const char *list) {
             gort_debug_g.schedtrace = (int)v;
         else if (v >= 0 && strcmp(item, "deadlock") == 0)
             gort_debug_g.deadlock = (int)v;
-        else
-            warn("GORT_DEBUG item", item);
+        else {
+            char line[160];
+            if (eq != NULL) *eq = '='; /* the item as written */
+            int n = snprintf(line, sizeof line, "gort: ignoring GORT_DEBUG item \"%s\"\n", item);
+            if (n > 0) gort_os_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        }
     }
 }
 

@@ -314,7 +314,7 @@ GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struc
         if (r >= 0 || errno != ENOTSOCK) return r;
     }
 #endif
-        return write(fd, buf, n);
+        return gort_os_write_nosigpipe(fd, buf, n); /* a pipe: EPIPE too */
     default:
 #if defined(__linux__)
         return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);

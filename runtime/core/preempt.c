@@ -170,6 +170,8 @@ GORT_NOPREEMPT static bool sysmon_sleep(int64_t ns) {
 GORT_NOPREEMPT static void *sysmon(void *arg) {
     int64_t start = gort_os_nanotime(), last_trace = start, delay = SYSMON_MIN_NS;
     int64_t trace_ns = (int64_t)gort_debug_g.schedtrace * 1000000;
+    int64_t asleep_since = 0; /* schedtrace on: when all went asleep ...     */
+    uint64_t asleep_progress = 0; /* ... and progress() then               */
 
     atomic_store(&sched->sysmon_tid, gort_os_thread_id());
     for (;;) {
@@ -215,6 +217,16 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
                 }
                 delay = SYSMON_MIN_NS;
                 continue;
+            }
+        }
+
+        if (trace_ns != 0) { /* tracing keeps sysmon awake: the same check, by time */
+            if (!any_busy() && deadlocked()) {
+                if (asleep_since == 0) asleep_since = now, asleep_progress = progress();
+                else if (now - asleep_since >= DEADLOCK_GRACE_NS && progress() == asleep_progress)
+                    gort_deadlock_exit();
+            } else {
+                asleep_since = 0;
             }
         }
 

@@ -71,7 +71,7 @@ GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
     else
         n = snprintf(line, sizeof line, "%s\n", msg);
     gort_os_write_all(2, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    abort();
+    gort_crash_dump(NULL, true);
 }
 
 GORT_NOPREEMPT void gort_lock(gort_os_lock *l) {
@@ -1218,10 +1218,10 @@ GORT_NOPREEMPT void gort_sleep(int64_t ns) {
 /* Signals: stack overflow                                                */
 /* ===================================================================== */
 
-GORT_NOPREEMPT void gort_sig_fault(int sig, void *addr) {
+GORT_NOPREEMPT void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx) {
     (void)sig;
     M *m = tls_m;
-    if (m != NULL && m->curg != NULL) gort_stack_fault(m->curg, addr);
+    if (m != NULL && m->curg != NULL) gort_stack_fault(m->curg, addr, ctx);
 }
 
 /* ===================================================================== */

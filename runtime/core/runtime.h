@@ -230,6 +230,7 @@ typedef struct gort_sched {
     _Atomic(uint64_t) sysmon_tid;  /* sysmon's thread id                    */
     _Atomic(bool) quit_pending;    /* SIGQUIT: sysmon is to print and exit   */
     _Atomic(bool) quit_taken;      /* ... and has started                    */
+    _Atomic(bool) quit_abort;      /* ... and then abort(), not exit 2       */
     _Atomic(M *) quit_m;           /* the M that took it (answered already)  */
 } gort_sched;
 
@@ -335,8 +336,12 @@ GORT_NORETURN void gort_deadlock_exit(void);
 void gort_trace_answer(M *m, gort_sigctx *c);
 /* run(): wait, before switching to a goroutine, until a dump ends. */
 void gort_dump_wait(M *m);
-/* sysmon, asked by gort_sig_quit: print the SIGQUIT report and exit 2. */
+/* sysmon, asked by gort_crash_dump: print the report and end the process. */
 GORT_NORETURN void gort_quit_report(void);
+/* After a fatal error's one line (gort_fatal, a stack overflow) and for
+ * SIGQUIT: every goroutine with its trace on stderr, then abort() (or
+ * exit 2).  ctx: the signal context when called from a handler. */
+GORT_NORETURN void gort_crash_dump(gort_sigctx *ctx, bool abort_after);
 
 /* ---- chan.c ------------------------------------------------------------- */
 /* Is a goroutine or thread queued on c (blocked, or about to unlink
@@ -382,9 +387,9 @@ void gort_stack_release(G *g);
 /* Abort if g's stack canary was clobbered. */
 void gort_stack_check(G *g);
 /* If addr is in g's guard region, report the overflow and abort. */
-void gort_stack_fault(G *g, void *addr);
+void gort_stack_fault(G *g, void *addr, gort_sigctx *ctx);
 /* Write "gort: goroutine N stack overflow (stack S bytes)" and abort. */
-GORT_NORETURN void gort_stack_overflow(G *g, const char *how);
+GORT_NORETURN void gort_stack_overflow(G *g, const char *how, gort_sigctx *ctx);
 
 /* ---- timer.c ------------------------------------------------------------ */
 /* Add t to p's heap (p must be held by the calling M, or locked out). */

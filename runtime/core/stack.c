@@ -146,7 +146,7 @@ GORT_NOPREEMPT char *gort_put_u64(char *p, char *end, uint64_t v) {
     return p;
 }
 
-GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how) {
+GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how, gort_sigctx *ctx) {
     char buf[256], *p = buf, *end = buf + sizeof buf - 1;
     p = gort_put_str(p, end, "gort: goroutine ");
     p = gort_put_u64(p, end, g->id);
@@ -161,15 +161,15 @@ GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how) {
     p = gort_put_str(p, end, how);
     p = gort_put_str(p, end, ")\n");
     gort_os_write_all(2, buf, (size_t)(p - buf));
-    abort();
+    gort_crash_dump(ctx, true);
 }
 
 GORT_NOPREEMPT void gort_stack_check(G *g) {
     if (g->canary != NULL && *g->canary != canary_value(g->canary))
-        gort_stack_overflow(g, ", canary clobbered");
+        gort_stack_overflow(g, ", canary clobbered", NULL);
 }
 
-GORT_NOPREEMPT void gort_stack_fault(G *g, void *addr) {
+GORT_NOPREEMPT void gort_stack_fault(G *g, void *addr, gort_sigctx *ctx) {
     uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)g->stack_lo, page = gort_os_pagesize();
-    if (g->stack_lo != NULL && a < lo && a >= lo - page) gort_stack_overflow(g, "");
+    if (g->stack_lo != NULL && a < lo && a >= lo - page) gort_stack_overflow(g, "", ctx);
 }

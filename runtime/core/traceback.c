@@ -1,6 +1,7 @@
 /*
- * traceback.c — the goroutine dump: gort_dump(fd), the SIGQUIT report and
- * the deadlock report, with a symbolized stack trace for every goroutine
+ * traceback.c — the goroutine dump: gort_dump(fd), and the reports that end
+ * the process (SIGQUIT, deadlock, a fatal error or stack overflow after its
+ * one line), with a symbolized stack trace for every goroutine
  * (Go's traceback.go and the stopped world of runtime.Stack(all)).
  *
  *   goroutine 7 "worker" [waiting: chan receive, 1200 ms]:
@@ -24,9 +25,10 @@
  *     running) or is waiting.  Only then are stopped goroutines unwound.
  *   - Unwinding (os.h gort_os_unwind) is async-signal-safe; naming the
  *     pcs (gort_os_symbolize) is not.  gort_dump and the deadlock report
- *     name them; the SIGQUIT report does only when the interrupted thread
- *     was in the program's or the runtime's code (not inside libc, where
- *     it may hold malloc's lock), and otherwise prints bare pcs.
+ *     name them; a report from a signal handler is printed by sysmon
+ *     (linux), or names them only when the interrupted thread was in the
+ *     program's or the runtime's code (not inside libc, where it may hold
+ *     malloc's lock), and otherwise prints bare pcs.
  *   - gort_dump formats into memory and writes after the world resumes,
  *     so fd may be a pipe that one of the program's goroutines reads.
  *     The fatal reports write straight to stderr and never resume.
@@ -90,11 +92,13 @@ GORT_NOPREEMPT void gort_trace_answer(M *m, gort_sigctx *c) {
     uintptr_t sp = gort_sigctx_sp(c);
     m->trace_g = NULL;
     m->trace_n = 0;
-    if (g != NULL && sp >= (uintptr_t)g->stack_lo && sp <= (uintptr_t)g->stack_lo + g->stack_size) {
+    /* lo - a page: an overflow faults on the guard page below the stack */
+    uintptr_t lo = g != NULL ? (uintptr_t)g->stack_lo - gort_os_pagesize() : 0;
+    uintptr_t hi = g != NULL ? (uintptr_t)g->stack_lo + g->stack_size : 0;
+    if (g != NULL && sp >= lo && sp <= hi) {
         gort_regs r;
         gort_sigctx_regs(c, &r);
-        m->trace_n = gort_os_unwind(&r, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_lo + g->stack_size,
-                                    m->trace_pcs, GORT_TRACE_MAX);
+        m->trace_n = gort_os_unwind(&r, lo, hi, m->trace_pcs, GORT_TRACE_MAX);
         m->trace_g = g;
     }
     /* caught on g0 between run()'s check of sched.dumping and its switch */
@@ -201,7 +205,7 @@ GORT_NOPREEMPT static void print_frames(out *o, const uintptr_t *pcs, int n, boo
     out_write(o, "\n", 1);
 }
 
-GORT_NOPREEMPT static void print_goroutine(out *o, G *g, int64_t now, bool names) {
+GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, bool names) {
     uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
     if (st == G_DEAD) return;
     print_header(o, g, st, now);
@@ -211,9 +215,10 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, int64_t now, bool names
         print_frames(o, m->trace_pcs, m->trace_n, true, names);
     } else if (st == G_IDLE) {
         print_frames(o, pcs, 0, false, names);
-    } else if (st == G_SYSCALL || (m != NULL && !atomic_load(&m->dump_waiting))) {
-        /* its M did not answer: the stack is not still */
-        static const char busy[] = "        (running; its M did not answer)\n\n";
+    } else if (st == G_SYSCALL || (m != NULL && (m == self || !atomic_load(&m->dump_waiting)))) {
+        /* its M did not answer, or it is the caller's and the caller is on
+         * g0 (its saved context may be stale): no still stack to read */
+        static const char busy[] = "        (running; no trace)\n\n";
         out_write(o, busy, sizeof busy - 1);
     } else { /* stopped: runnable, waiting, or about to run on a waiting M */
         gort_regs r;
@@ -233,7 +238,7 @@ GORT_NOPREEMPT static void dump_all(out *o, M *self, bool names, bool from_signa
     /* allg only grows, and outgrown arrays are kept (proc.c): without the
      * lock (the signal path) we may miss a goroutine started just now. */
     if (!from_signal) gort_lock(&sched->allg_lock);
-    for (size_t i = 0; i < sched->nallg; i++) print_goroutine(o, sched->allg[i], now, names);
+    for (size_t i = 0; i < sched->nallg; i++) print_goroutine(o, sched->allg[i], self, now, names);
     if (!from_signal) gort_unlock(&sched->allg_lock);
     if (names) gort_os_symbols_end();
 }
@@ -291,42 +296,61 @@ GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
     _exit(2);
 }
 
-/* SIGQUIT, when the program has no handler of its own: as Go does, print
- * every goroutine and exit with status 2.  ctx: where this thread was.
- * The handler answers for its own goroutine, then (linux) hands the rest
- * to sysmon, where naming the pcs may allocate: this thread may have been
- * stopped inside malloc.  If sysmon does not take it within a second (it
- * took the signal itself, or waits for a lock this thread holds) or
- * finish within 30, the handler prints the report itself, naming pcs only if it was stopped in
- * the program's or the runtime's code. */
-GORT_NOPREEMPT _Noreturn void gort_sig_quit(gort_sigctx *ctx) {
-    static const char head[] = "SIGQUIT: quit\n\n";
+GORT_NOPREEMPT static _Noreturn void end_process(bool abort_after) {
+    if (abort_after) abort();
+    _exit(2);
+}
+
+/* The fatal reports.  In a signal handler (ctx set) the thread answers
+ * for its own goroutine from ctx, then (linux) hands the rest to sysmon,
+ * where naming the pcs may allocate: this thread may have been stopped
+ * inside malloc.  If sysmon does not take it within a second (it took the
+ * signal itself, or waits for a lock this thread holds) or finish within
+ * 30, the handler prints the report itself, naming pcs only if it was
+ * stopped in the program's or the runtime's code.  Without ctx (a fatal
+ * error in runtime code, which never holds malloc's lock) the caller
+ * prints it, after asking itself as gort_dump does. */
+GORT_NOPREEMPT _Noreturn void gort_crash_dump(gort_sigctx *ctx, bool abort_after) {
     out o = {.fd = 2};
     M *m = gort_getm();
-    uintptr_t pc = gort_sigctx_pc(ctx);
-    gort_os_write_all(2, head, sizeof head - 1);
+    bool names = true;
     dump_begin();
-    if (m != NULL) {
+    if (m != NULL && ctx != NULL) {
         atomic_store_explicit(&m->trace_want, atomic_fetch_add(&sched->dump_epoch, 1) + 1, memory_order_relaxed);
         gort_trace_answer(m, ctx);
+        uintptr_t pc = gort_sigctx_pc(ctx);
+        names = gort_os_pc_is_user(pc) || gort_os_pc_is_runtime(pc);
+    } else if (m != NULL) {
+        uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
+        ask(m, epoch);
+        for (int i = 0; i < 1000 && !answered(m, epoch); i++) gort_os_nanosleep(20 * 1000);
     }
     uint64_t sysmon = atomic_load(&sched->sysmon_tid);
-    if (GORT_OS_NOTE_WAKEUP_SIGNAL_SAFE && sysmon != 0 && sysmon != gort_os_thread_id()) {
+    if (ctx != NULL && GORT_OS_NOTE_WAKEUP_SIGNAL_SAFE && sysmon != 0 && sysmon != gort_os_thread_id()) {
         atomic_store(&sched->quit_m, m);
+        atomic_store(&sched->quit_abort, abort_after);
         atomic_store(&sched->quit_pending, true);
         gort_note_wakeup(&sched->sysmon_note);
         for (int i = 0; i < 100 || (atomic_load(&sched->quit_taken) && i < 3000); i++)
-            gort_os_nanosleep(10 * 1000 * 1000); /* sysmon exits */
+            gort_os_nanosleep(10 * 1000 * 1000); /* sysmon ends the process */
         static const char late[] = "gort: sysmon did not print the report; printing it here\n\n";
         gort_os_write_all(2, late, sizeof late - 1);
     }
-    dump_all(&o, m, gort_os_pc_is_user(pc) || gort_os_pc_is_runtime(pc), true);
-    _exit(2);
+    dump_all(&o, m, names, true);
+    end_process(abort_after);
 }
 
 GORT_NOPREEMPT _Noreturn void gort_quit_report(void) {
     out o = {.fd = 2};
     atomic_store(&sched->quit_taken, true);
     dump_all(&o, atomic_load(&sched->quit_m), true, true);
-    _exit(2);
+    end_process(atomic_load(&sched->quit_abort));
+}
+
+/* SIGQUIT, when the program has no handler of its own: as Go does, print
+ * every goroutine and exit with status 2.  ctx: where this thread was. */
+GORT_NOPREEMPT _Noreturn void gort_sig_quit(gort_sigctx *ctx) {
+    static const char head[] = "SIGQUIT: quit\n\n";
+    gort_os_write_all(2, head, sizeof head - 1);
+    gort_crash_dump(ctx, false);
 }

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #if defined(__APPLE__)
 #include <os/lock.h>
@@ -134,7 +135,7 @@ int gort_os_sigaltstack_alloc(size_t size);
 
 /* Implemented by the core, called by the OS signal handler on the faulting
  * thread: returns only if the fault is not a goroutine stack overflow. */
-void gort_sig_fault(int sig, void *addr);
+void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx);
 
 /* Preemption requests travel as SIGURG, as in Go: rarely used by programs,
  * ignored by default, and gdb passes it silently.  The handler runs on the
@@ -238,6 +239,10 @@ int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t key, int modes, void *a
 void gort_os_poll_break(void);
 /* Put fd in non-blocking mode; 0 or -errno. */
 int gort_os_set_nonblock(int fd);
+/* write(2) that answers -1/EPIPE instead of raising SIGPIPE, for
+ * descriptors that are not sockets (pipes): SIGPIPE is blocked in this
+ * thread around the call and the one it raised, if any, taken back. */
+ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n);
 
 /* ---- low-level output ------------------------------------------------- */
 /* write(2) all of buf to fd, retrying EINTR; async-signal-safe. */

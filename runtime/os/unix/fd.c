@@ -3,6 +3,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runtime/os/os.h"
 
@@ -11,4 +15,33 @@ GORT_NOPREEMPT int gort_os_set_nonblock(int fd) {
     if (fl < 0) return -errno;
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
     return 0;
+}
+
+/* The usual way (as libcurl, git): block, write, and if the write raised
+ * SIGPIPE (it was not already pending), consume it before unblocking.
+ * Runtime code is never preempted (text.h), so the thread cannot change
+ * between the two masks. */
+GORT_NOPREEMPT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n) {
+    sigset_t pipe, old, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t r = write(fd, buf, n);
+    int err = errno;
+    if (r < 0 && err == EPIPE && !was_pending) {
+#if defined(__linux__)
+        static const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
+        }
+#else
+        int sig;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) sigwait(&pipe, &sig);
+#endif
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return r;
 }

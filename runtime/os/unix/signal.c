@@ -59,7 +59,7 @@ GORT_NOPREEMPT static void chain_fault(int sig, siginfo_t *info, void *uctx) {
 
 GORT_NOPREEMPT static void on_fault(int sig, siginfo_t *info, void *uctx) {
     int saved = errno;
-    gort_sig_fault(sig, info->si_addr); /* returns only if not ours */
+    gort_sig_fault(sig, info->si_addr, (gort_sigctx *)uctx); /* returns only if not ours */
     chain_fault(sig, info, uctx);
     errno = saved;
 }
