@@ -215,8 +215,9 @@ void QuitWithParked(void*) {
   gort_chan* c = gort_chan_make(sizeof(int), 0);
   gort_go_attr a = {0, "parked"};
   gort_go_with(dump_test_parked_in_recv, c, &a);
+  gort_sleep(20000000);  // let it park before a spinner may take its P
   gort_go_with(dump_test_spin, nullptr, nullptr);
-  gort_sleep(20000000);
+  while (dump_test_spinning.load() == 0) gort_sleep(1000000);
   raise(SIGQUIT);
 }
 

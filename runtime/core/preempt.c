@@ -316,6 +316,7 @@ GORT_NOPREEMPT void gort_sysmon_start(void) {
     gort_note_init(&sched->sysmon_note);
     int err = gort_os_thread_start(sysmon, NULL);
     if (err != 0) gort_fatal("gort: cannot start sysmon");
+    atomic_store(&sched->sysmon_started, true);
 }
 
 GORT_NOPREEMPT void gort_sysmon_wake(void) {

@@ -9,6 +9,12 @@
  * find a runnable G, swap to it, and when the G swaps back (mcall) run the
  * action it left in m->after_switch on g0 — park, yield or exit — where it
  * is safe to publish the G to other Ms because nothing runs on its stack.
+ * Direct hand-off: a G that parks or exits while its P's runnext holds a
+ * G (the one it just readied: the other end of a channel) swaps straight
+ * to that G, skipping g0 and find_runnable; the parked G's action then
+ * runs on the new G's stack, first thing after the swap (switch_arrive),
+ * which is just as safe: nothing runs on the parked G's stack any more.
+ * The new G inherits the time slice, as a runnext G does anyway.
  * A G is looked for in: the P's runnext and local ring, the global queue
  * (first, every 61st tick, so it is not starved), expired timers, and the
  * other Ps' rings (stealing half, in random order, four rounds, taking
@@ -265,9 +271,53 @@ GORT_NOPREEMPT void gort_wakep(void) {
 /* ===================================================================== */
 
 static G *goexit_m(M *m, G *g);
+static G *park_m(M *m, G *g);
 
-/* Switch from the running G to this M's g0, which runs fn(m, g) there.
- * Returns when the G is resumed, possibly on another M. */
+/* Make g the M's running G (status, errno, counters), just before the
+ * swap to it: from g0 (run) or from another G (mcall's hand-off). */
+GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
+    atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    g->m = m;
+    g->since = gort_clock();
+    m->curg = g;
+    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    errno = g->saved_errno;
+    /* a dump unwinds stopped goroutines: none may start, and a switch in
+     * progress is not unwound (traceback.c) */
+    atomic_store_explicit(&m->in_switch, true, memory_order_relaxed);
+}
+
+/* First thing on a G after any swap to it: finish the switch, and run the
+ * action of the G that handed over to it directly, if one did. */
+GORT_NOPREEMPT static void switch_arrive(void) {
+    M *m = gort_getm();
+    atomic_store_explicit(&m->in_switch, false, memory_order_relaxed);
+    G *prev = m->handoff_from;
+    if (prev == NULL) return;
+    m->handoff_from = NULL;
+    gort_stack_check(prev);
+    G *again = m->after_switch(m, prev);
+    if (again != NULL) gort_wakep_after(gort_runq_put(m->p, again, false)); /* a cancelled park */
+}
+
+/* The G to hand over to directly: this P's runnext, if it may run here. */
+GORT_NOPREEMPT static G *handoff_target(M *m) {
+    P *p = m->p;
+    if (p == NULL || m->lockedg != NULL || atomic_load_explicit(&sched->dumping, memory_order_relaxed))
+        return NULL;
+    G *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (next == NULL || next->lockedm != NULL) return NULL;
+    if (!atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return NULL;
+    return next;
+}
+
+/* Switch from the running G to this M's g0, which runs fn(m, g) there —
+ * or, for a park or an exit with a runnext G waiting, straight to that G,
+ * which runs fn(m, g) on arrival.  Returns when the G is resumed, possibly
+ * on another M. */
 GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     M *m = gort_getm();
     if (m->oldp != NULL) { /* parking inside gort_syscall_enter/exit: take a P back first */
@@ -277,14 +327,25 @@ GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     G *g = m->curg;
     g->saved_errno = errno;
     m->after_switch = fn;
-    asan_leave(fn == goexit_m ? NULL : &g->asan_fake, m->g0_lo, m->g0_size);
-    gort_ctx_swap(&g->ctx, &m->g0ctx);
+    G *next = fn == park_m || fn == goexit_m ? handoff_target(m) : NULL;
+    if (next != NULL) {
+        m->handoff_from = g;
+        switch_to(m, m->p, next);
+        if (atomic_load_explicit(&sched->dumping, memory_order_relaxed)) gort_dump_wait(m);
+        asan_leave(fn == goexit_m ? NULL : &g->asan_fake, next->stack_lo, next->stack_size);
+        gort_ctx_swap(&g->ctx, &next->ctx);
+    } else {
+        atomic_store_explicit(&m->in_switch, true, memory_order_relaxed); /* leaving g */
+        asan_leave(fn == goexit_m ? NULL : &g->asan_fake, m->g0_lo, m->g0_size);
+        gort_ctx_swap(&g->ctx, &m->g0ctx);
+    }
     asan_arrive(g->asan_fake);
-    /* on whatever M resumed us; run() restored errno there */
+    switch_arrive(); /* on whatever M resumed us; errno was restored there */
 }
 
-/* Run g on m until it switches back; then run its after_switch action,
- * which may hand back a G to run at once (a park that was cancelled). */
+/* Run g on m until the G running there switches back to g0 (g, or one it
+ * handed over to directly); then run that G's after_switch action, which
+ * may hand back a G to run at once (a park that was cancelled). */
 GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
     while (g != NULL) {
         P *p = m->p;
@@ -293,21 +354,14 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
                                   memory_order_relaxed);
             atomic_store_explicit(&p->slice_start, gort_clock(), memory_order_relaxed);
         }
-        atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-        g->m = m;
-        g->since = gort_clock();
-        m->curg = g;
-        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-        errno = g->saved_errno;
-        /* a dump unwinds stopped goroutines: none may start (traceback.c) */
-        atomic_store_explicit(&m->in_switch, true, memory_order_relaxed);
+        switch_to(m, p, g);
         if (atomic_load_explicit(&sched->dumping, memory_order_relaxed)) gort_dump_wait(m);
         asan_leave(&m->asan_fake, g->stack_lo, g->stack_size);
         gort_ctx_swap(&m->g0ctx, &g->ctx);
-        atomic_store_explicit(&m->in_switch, false, memory_order_relaxed);
         asan_arrive(m->asan_fake);
-        /* back on g0 of this same M */
+        /* back on g0 of this same M, from m->curg */
+        atomic_store_explicit(&m->in_switch, false, memory_order_relaxed);
+        g = m->curg;
         m->curg = NULL;
         gort_stack_check(g);
         g = m->after_switch(m, g);
@@ -326,7 +380,7 @@ GORT_NOPREEMPT static G *park_m(M *m, G *g) {
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
     p_count(&m->p->n_parks);
     if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
-        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
         return g; /* not parked after all: resume it at once */
     }
     return NULL;
@@ -346,7 +400,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
     P *p = m != NULL ? m->p : NULL;
     bool fence = false;
     g->since = gort_clock();
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         fence = gort_runq_put(p, g, next);
     } else {
@@ -360,7 +414,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
 /* On a global queue, sched.lock held (no P needed). */
 GORT_NOPREEMPT void gort_ready_locked(G *g) {
     g->since = gort_clock();
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     gort_globrunq_put(g);
 }
 
@@ -489,7 +543,7 @@ GORT_NOPREEMPT void gort_unblock(gort_sleeper *s) {
 /* ---- yield ---------------------------------------------------------------- */
 
 GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
     gort_runq_put(m->p, g, false); /* behind everything already waiting */
     return NULL;
 }
@@ -502,7 +556,7 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
     p_count(&m->p->n_preemptions);
     /* Honoured: a G that runs next inheriting the slice is not asked. */
     atomic_store_explicit(&m->p->preempt_tick, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
     g->since = gort_clock();
     gort_lock(&sched->lock);
     gort_globrunq_put(g);
@@ -655,6 +709,7 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
 GORT_NOPREEMPT static void g_main(void *arg) {
     G *g = arg;
     asan_arrive(NULL); /* a fresh stack: no fake stack to resume */
+    switch_arrive();
     g->fn(g->arg);
     mcall(goexit_m);
     gort_fatal("gort: a dead goroutine was resumed");
@@ -689,7 +744,8 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     g->waitreason = NULL;
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
     bool fence = false;
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    /* release: a dump that sees it runnable reads its first frame */
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         p_count(&p->n_spawned);
         fence = gort_runq_put(p, g, true);
@@ -898,7 +954,7 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
         /* Descriptors ready?  Unless the sleeper M is polling already. */
         if (gort_netpoll_waiting() && atomic_load(&sched->timer_until) == 0 && (g = gort_netpoll(0)) != NULL) {
             G *rest = g->schedlink;
-            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
             gort_inject(rest);
             return g;
         }

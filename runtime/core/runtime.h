@@ -137,9 +137,11 @@ struct M {
     G *(*after_switch)(M *m, G *g);
     bool (*waitunlockf)(G *g, void *arg);
     void *waitarg;
+    G *handoff_from; /* a G that swapped straight to curg: its after_switch
+                        runs on curg's stack on arrival (proc.c mcall) */
     /* the goroutine dump (traceback.c) */
     M *alllink;                 /* next in sched.allm                     */
-    _Atomic(bool) in_switch;    /* run() is about to switch to a G         */
+    _Atomic(bool) in_switch;    /* between Gs: leaving one, or entering one */
     _Atomic(bool) dump_waiting; /* ... and waits for the dump to end       */
     _Atomic(uint32_t) trace_want, trace_done; /* dump epoch asked, answered */
     bool trace_in_switch; /* the answer: caught in_switch, not waiting     */
@@ -227,7 +229,8 @@ typedef struct gort_sched {
     _Atomic(M *) allm;           /* every M ever started (Ms never exit)    */
     _Atomic(uint32_t) dumping;   /* set: no M switches to a goroutine       */
     _Atomic(uint32_t) dump_epoch;
-    _Atomic(uint64_t) sysmon_tid;  /* sysmon's thread id                    */
+    _Atomic(bool) sysmon_started;  /* its thread was created ...            */
+    _Atomic(uint64_t) sysmon_tid;  /* ... and runs: its thread id            */
     _Atomic(bool) quit_pending;    /* SIGQUIT: sysmon is to print and exit   */
     _Atomic(bool) quit_taken;      /* ... and has started                    */
     _Atomic(bool) quit_abort;      /* ... and then abort(), not exit 2       */

@@ -19,10 +19,12 @@
  *     waits for the answers (m->trace_done), at most ASK_NS per round.
  *   - The ask is also the barrier that makes the flag visible: an M that
  *     answered reads sched.dumping as set at its next switch.  An M the
- *     signal caught between its check of the flag and the switch
- *     (m->in_switch, not waiting) may still switch once; it is asked
- *     again until it has either switched (and its goroutine is unwound
- *     running) or is waiting.  Only then are stopped goroutines unwound.
+ *     signal caught inside a switch (m->in_switch: from leaving one G to
+ *     arriving on the next, its check of the flag included; a stack
+ *     half-switched is never unwound) and not waiting may still switch
+ *     once; it is asked again until it has either arrived (and its
+ *     goroutine is unwound running) or is waiting.  Only then are stopped
+ *     goroutines unwound.
  *   - Unwinding (os.h gort_os_unwind) is async-signal-safe; naming the
  *     pcs (gort_os_symbolize) is not.  gort_dump and the deadlock report
  *     name them; a report from a signal handler is printed by sysmon
@@ -95,15 +97,15 @@ GORT_NOPREEMPT void gort_trace_answer(M *m, gort_sigctx *c) {
     /* lo - a page: an overflow faults on the guard page below the stack */
     uintptr_t lo = g != NULL ? (uintptr_t)g->stack_lo - gort_os_pagesize() : 0;
     uintptr_t hi = g != NULL ? (uintptr_t)g->stack_lo + g->stack_size : 0;
-    if (g != NULL && sp >= lo && sp <= hi) {
+    bool in_switch = atomic_load_explicit(&m->in_switch, memory_order_relaxed);
+    if (g != NULL && !in_switch && sp >= lo && sp <= hi) {
         gort_regs r;
         gort_sigctx_regs(c, &r);
         m->trace_n = gort_os_unwind(&r, lo, hi, m->trace_pcs, GORT_TRACE_MAX);
         m->trace_g = g;
     }
     /* caught on g0 between run()'s check of sched.dumping and its switch */
-    m->trace_in_switch = m->trace_g == NULL && atomic_load_explicit(&m->in_switch, memory_order_relaxed) &&
-                         !atomic_load(&m->dump_waiting);
+    m->trace_in_switch = in_switch && !atomic_load(&m->dump_waiting);
     atomic_store_explicit(&m->trace_done, want, memory_order_release);
 }
 
@@ -215,12 +217,13 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, b
         print_frames(o, m->trace_pcs, m->trace_n, true, names);
     } else if (st == G_IDLE) {
         print_frames(o, pcs, 0, false, names);
-    } else if (st == G_SYSCALL || (m != NULL && (m == self || !atomic_load(&m->dump_waiting)))) {
-        /* its M did not answer, or it is the caller's and the caller is on
-         * g0 (its saved context may be stale): no still stack to read */
+    } else if (st == G_SYSCALL ||
+               (st == G_RUNNING && !(m != NULL && m != self && atomic_load(&m->dump_waiting) && m->curg == g))) {
+        /* its M did not answer, or it runs the dump, or it is handing its
+         * M over to another G (mcall): its saved context may be stale */
         static const char busy[] = "        (running; no trace)\n\n";
         out_write(o, busy, sizeof busy - 1);
-    } else { /* stopped: runnable, waiting, or about to run on a waiting M */
+    } else { /* stopped: runnable, waiting, or the G a waiting M is about to run */
         gort_regs r;
         gort_ctx_regs(&g->ctx, &r);
         int n = gort_os_unwind(&r, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_lo + g->stack_size, pcs,
@@ -326,6 +329,10 @@ GORT_NOPREEMPT _Noreturn void gort_crash_dump(gort_sigctx *ctx, bool abort_after
         for (int i = 0; i < 1000 && !answered(m, epoch); i++) gort_os_nanosleep(20 * 1000);
     }
     uint64_t sysmon = atomic_load(&sched->sysmon_tid);
+    for (int i = 0; i < 100 && sysmon == 0 && atomic_load(&sched->sysmon_started); i++) { /* not yet running */
+        gort_os_nanosleep(10 * 1000 * 1000);
+        sysmon = atomic_load(&sched->sysmon_tid);
+    }
     if (ctx != NULL && GORT_OS_NOTE_WAKEUP_SIGNAL_SAFE && sysmon != 0 && sysmon != gort_os_thread_id()) {
         atomic_store(&sched->quit_m, m);
         atomic_store(&sched->quit_abort, abort_after);

@@ -83,7 +83,9 @@ GORT_NOPREEMPT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi
     int n = 0;
     if (max <= 0) return 0;
     pcs[n++] = r->r[GORT_REG_PC];
-    if (unw.init_local2 == NULL) return n;
+    /* libunwind reads the code at pc (arm64: is it the sigreturn
+     * trampoline?): never start it at a pc that cannot be code */
+    if (unw.init_local2 == NULL || r->r[GORT_REG_PC] < 4096) return n;
     unw_context_t uc;
     unw_cursor_t cur;
     to_unw_context(r, &uc);
