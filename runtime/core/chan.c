@@ -118,10 +118,28 @@ GORT_NOPREEMPT static waiter *wq_claim(wq *q) {
     return NULL;
 }
 
-GORT_NOPREEMPT static void *slot(gort_chan *c, size_t i) { return c->buf + ((c->head + i) % c->cap) * c->elem_size; }
+/* The ring's i-th element from head (i < cap): a compare, not a division. */
+GORT_NOPREEMPT static void *slot(gort_chan *c, size_t i) {
+    size_t k = c->head + i;
+    if (k >= c->cap) k -= c->cap;
+    return c->buf + k * c->elem_size;
+}
 
+GORT_NOPREEMPT static void ring_pop_head(gort_chan *c) {
+    if (++c->head == c->cap) c->head = 0;
+}
+
+/* Word-sized elements (the common case) copied inline, not through a call
+ * to memcpy. */
 GORT_NOPREEMPT static void copy_elem(gort_chan *c, void *dst, const void *src) {
-    if (c->elem_size != 0 && dst != NULL) memcpy(dst, src, c->elem_size);
+    if (dst == NULL) return;
+    switch (c->elem_size) {
+    case 0: return;
+    case 4: memcpy(dst, src, 4); return;
+    case 8: memcpy(dst, src, 8); return;
+    case 16: memcpy(dst, src, 16); return;
+    default: memcpy(dst, src, c->elem_size);
+    }
 }
 
 GORT_NOPREEMPT static void zero_elem(gort_chan *c, void *dst) {
@@ -165,7 +183,7 @@ GORT_NOPREEMPT static int try_recv(gort_chan *c, void *elem, waiter **wake) {
              * tail, which is the slot just freed. */
             copy_elem(c, elem, slot(c, 0));
             copy_elem(c, slot(c, 0), w->elem);
-            c->head = (c->head + 1) % c->cap;
+            ring_pop_head(c);
         }
         fill(w, 0);
         *wake = w;
@@ -173,7 +191,7 @@ GORT_NOPREEMPT static int try_recv(gort_chan *c, void *elem, waiter **wake) {
     }
     if (c->count > 0) {
         copy_elem(c, elem, slot(c, 0));
-        c->head = (c->head + 1) % c->cap;
+        ring_pop_head(c);
         c->count--;
         return 0;
     }

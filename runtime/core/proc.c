@@ -80,14 +80,16 @@ GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
     gort_crash_dump(NULL, true);
 }
 
+/* Neither can move the caller to another thread, so they may read the
+ * thread-local M directly (inlined) instead of through gort_getm. */
 GORT_NOPREEMPT void gort_lock(gort_os_lock *l) {
-    M *m = gort_getm();
+    M *m = tls_m;
     if (m != NULL) m->locks++;
     gort_os_lock_acquire(l);
 }
 
 GORT_NOPREEMPT void gort_unlock(gort_os_lock *l) {
-    M *m = gort_getm();
+    M *m = tls_m;
     gort_os_lock_release(l);
     if (m != NULL) m->locks--;
 }
