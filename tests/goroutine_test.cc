@@ -500,6 +500,36 @@ TEST_F(Goroutines, CustomStackSize) {
   });
 }
 
+// Goroutines with their own stack size, mixed with default ones, round
+// after round: dead G records are reused, so their number (and the default
+// stack slots, one per record that ever had one) stays bounded by the most
+// goroutines alive at once, not by how many were ever spawned.
+TEST_F(Goroutines, CustomStackGoroutinesReuseTheirRecords) {
+  Main([] {
+    auto round = [] {
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_go_attr big = {128 << 10, "custom"};
+      for (int i = 0; i < 200; i++) {
+        gort_waitgroup_add(&wg, 2);
+        ASSERT_EQ(gort_go_with([](void* w) { gort_waitgroup_done(static_cast<gort_waitgroup*>(w)); }, &wg, &big), 0);
+        ASSERT_EQ(gort_go([](void* w) { gort_waitgroup_done(static_cast<gort_waitgroup*>(w)); }, &wg), 0);
+      }
+      gort_waitgroup_wait(&wg);
+      for (int i = 0; i < 10000 && gort_test::LiveGoroutines() > 1; i++) gort_sleep(100000);  // all but main gone
+    };
+    round();
+    gort_os_lock_acquire(&gort_sched_g.allg_lock);
+    size_t after_one = gort_sched_g.nallg;
+    gort_os_lock_release(&gort_sched_g.allg_lock);
+    for (int r = 0; r < 20; r++) round();
+    gort_os_lock_acquire(&gort_sched_g.allg_lock);
+    size_t after_all = gort_sched_g.nallg;
+    gort_os_lock_release(&gort_sched_g.allg_lock);
+    // Each round has at most 400 alive; the rest is slack for the per-P caches.
+    EXPECT_LE(after_all, after_one + 400) << "records grew from " << after_one;
+  });
+}
+
 TEST_F(Goroutines, MainNestsAndRunsFromManyThreads) {
   std::atomic<int> ran{0};
   std::vector<std::thread> threads;

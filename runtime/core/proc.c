@@ -650,6 +650,28 @@ GORT_NOPREEMPT static G *gfget(P *p) {
     return g;
 }
 
+/* Dead Gs whose own (non-default) stack went back to the OS: reused only
+ * for non-default stacks, so a default-size spawn never carves a new slot
+ * for a record that had none (slots are never returned). */
+static gort_os_lock gfree_nostack_lock;
+static G *gfree_nostack;
+
+GORT_NOPREEMPT static void gfput_nostack(G *g) {
+    gort_lock(&gfree_nostack_lock);
+    g->schedlink = gfree_nostack;
+    gfree_nostack = g;
+    gort_unlock(&gfree_nostack_lock);
+}
+
+GORT_NOPREEMPT static G *gfget_nostack(void) {
+    if (gfree_nostack == NULL) return NULL; /* racy peek; fine */
+    gort_lock(&gfree_nostack_lock);
+    G *g = gfree_nostack;
+    if (g != NULL) gfree_nostack = g->schedlink;
+    gort_unlock(&gfree_nostack_lock);
+    return g;
+}
+
 GORT_NOPREEMPT static G *g_new(void) {
     G *g = calloc(1, sizeof *g);
     if (g == NULL) return NULL;
@@ -703,8 +725,12 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     g->arg = NULL;
     g->name = NULL;
     g->m = NULL;
-    gort_stack_release(g); /* non-default stacks go back to the OS */
-    gfput(p, g);
+    if (g->stack_map != NULL) { /* a non-default stack goes back to the OS */
+        gort_stack_release(g);
+        gfput_nostack(g);
+    } else {
+        gfput(p, g);
+    }
     return NULL;
 }
 
@@ -732,10 +758,10 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
 
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
-    g = size == sched->stack_size ? gfget(p) : NULL;
+    g = size == sched->stack_size ? gfget(p) : gfget_nostack();
     if (g == NULL && (g = g_new()) == NULL) return -ENOMEM;
     if (g->stack_lo == NULL && (err = gort_stack_alloc(g, size)) != 0) {
-        gfput(p, g);
+        gfput_nostack(g);
         return err;
     }
     g->fn = fn;
@@ -1213,31 +1239,37 @@ GORT_NOPREEMPT int64_t gort_now(void) { return gort_os_nanotime(); }
 struct main_call {
     void (*fn)(void *);
     void *arg;
+    bool thread; /* called from a plain thread */
     _Atomic uint32_t done;
 };
 
+/* The goroutine uncounts its gort_main itself, before waking the caller:
+ * a caller woken but not yet running must not look deadlocked to sysmon. */
 GORT_NOPREEMPT static void main_trampoline(void *arg) {
     struct main_call *c = arg;
     c->fn(c->arg);
+    if (c->thread) atomic_fetch_sub(&sched->mains_thread, 1);
+    atomic_fetch_sub(&sched->mains, 1);
     gort_semrelease(&c->done); /* last touch of *c */
 }
 
 GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
-    struct main_call c = {fn, arg, 0};
+    struct main_call c = {fn, arg, gort_getg() == NULL, 0};
     gort_go_attr attr = {0, "main"};
     int err;
 
     if (fn == NULL) return -EINVAL;
-    if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) return err;
-    bool thread = gort_getg() == NULL;
     atomic_fetch_add(&sched->mains, 1);
-    if (thread) atomic_fetch_add(&sched->mains_thread, 1);
+    if (c.thread) atomic_fetch_add(&sched->mains_thread, 1);
+    if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) {
+        if (c.thread) atomic_fetch_sub(&sched->mains_thread, 1);
+        atomic_fetch_sub(&sched->mains, 1);
+        return err;
+    }
     /* sysmon may have gone to sleep for good while the goroutine ran and
      * parked before we were counted: let it look again. */
     gort_sysmon_wake();
     gort_semacquire(&c.done, "gort_main");
-    if (thread) atomic_fetch_sub(&sched->mains_thread, 1);
-    atomic_fetch_sub(&sched->mains, 1);
     return 0;
 }
 
