@@ -48,6 +48,7 @@
 
 #include "runtime/core/asan.h"
 #include "runtime/core/runtime.h"
+#include "runtime/valgrind.h"
 
 gort_sched gort_sched_g;
 
@@ -581,7 +582,8 @@ GORT_NOPREEMPT void gort_yield(void) {
 /* Run fn(arg) on this M's g0 stack, below the frame g0 is suspended in
  * (g0 cannot resume meanwhile: only this goroutine's mcall would resume
  * it).  For work that needs more stack than a goroutine may have.  On g0
- * or a plain thread, just call fn.  fn must not park. */
+ * or a plain thread, just call fn.  fn must not park.  Valgrind sees a
+ * switch to g0's stack, not the frame below its sp: we announce it. */
 GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
     M *m = gort_getm();
     if (m == NULL || m->curg == NULL) {
@@ -589,6 +591,7 @@ GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
         return;
     }
     /* 128 bytes below g0's saved sp: clear of its frame and red zone. */
+    vg_stack_grown((char *)m->g0ctx.sp - 128 - 16, m->g0ctx.sp); /* and call_on's alignment */
     gort_ctx_call_on((char *)m->g0ctx.sp - 128, fn, arg);
 }
 

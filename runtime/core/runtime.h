@@ -92,6 +92,7 @@ struct G {
     M *m;        /* the M running it (G_RUNNING only)                        */
     G *schedlink; /* global run queue / free lists                          */
     int saved_errno;
+    unsigned vg_stack; /* valgrind's id for the stack (runtime/valgrind.h)    */
     /* stack: [stack_lo, stack_lo + stack_size) is usable */
     void *stack_lo;
     size_t stack_size;

@@ -24,6 +24,11 @@
  * are unmapped when the goroutine exits.  Default stacks stay with their G
  * on the free lists (proc.c) and are never returned to the OS.
  *
+ * Every stack is registered with valgrind when it is carved or mapped (its
+ * id in g->vg_stack) and deregistered just before it is unmapped, so a
+ * default stack stays registered for life, through every reuse of its G
+ * (runtime/valgrind.h; nothing at all without valgrind's headers).
+ *
  * Rejected: a guard page for every stack (caps goroutines near 32K); a
  * malloc'd stack (no lazy commit, no guard); canaries on every stack
  * (a canary at the bottom of the stack's own slot would commit a second
@@ -34,6 +39,7 @@
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+#include "runtime/valgrind.h"
 
 #define SLAB_SLOTS 256
 #define CANARY_BYTES 16
@@ -101,6 +107,7 @@ GORT_NOPREEMPT static int slot_alloc(G *g) {
         *c = canary_value(c);
         g->canary = c;
     }
+    g->vg_stack = vg_stack_register(g->stack_lo, g->stack_size); /* for life: never unmapped */
     return 0;
 }
 
@@ -120,11 +127,13 @@ GORT_NOPREEMPT int gort_stack_alloc(G *g, size_t size) {
     g->stack_lo = map + page;
     g->stack_size = size;
     g->canary = NULL;
+    g->vg_stack = vg_stack_register(g->stack_lo, g->stack_size);
     return 0;
 }
 
 GORT_NOPREEMPT void gort_stack_release(G *g) {
     if (g->stack_map == NULL) return;
+    vg_stack_deregister(g->vg_stack);
     gort_os_unmap(g->stack_map, g->stack_map_size);
     g->stack_map = NULL;
     g->stack_lo = NULL;
