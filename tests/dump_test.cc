@@ -4,6 +4,7 @@
 // preemption, running on another M, or the caller itself; and a dump taken
 // over and over while goroutines run, park and exit loses nothing.
 // The fatal reports (SIGQUIT, deadlock) with traces: the death tests below.
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,6 +161,22 @@ TEST_F(DumpTest, FromAPlainThread) {
     gort_chan_send(c, &v);
     gort_waitgroup_wait(&wg);
     gort_chan_free(c);
+  });
+}
+
+int OpenDescriptors() {
+  int n = 0;
+  for (int fd = 0; fd < 4096; fd++) n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+// The symbolizer's files are closed again when the dump ends.
+TEST_F(DumpTest, LeavesNoDescriptorOpen) {
+  gort_test::Main([] {
+    dump_test_dump_here();  // the first loads libunwind/libdw
+    int before = OpenDescriptors();
+    for (int i = 0; i < 5; i++) dump_test_dump_here();
+    EXPECT_EQ(OpenDescriptors(), before);
   });
 }
 
