@@ -151,6 +151,23 @@ GORT_NOPREEMPT static P *releasep(M *m) {
     return p;
 }
 
+/* The global free G list (sched.gfree_lock held).  Its head is atomic
+ * for gfget's peek without the lock. */
+GORT_NOPREEMPT static void gfree_push(G *g) {
+    g->schedlink = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
+    atomic_store_explicit(&sched->gfree, g, memory_order_relaxed);
+    sched->gfree_n++;
+}
+
+GORT_NOPREEMPT static G *gfree_pop(void) {
+    G *g = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
+    if (g != NULL) {
+        atomic_store_explicit(&sched->gfree, g->schedlink, memory_order_relaxed);
+        sched->gfree_n--;
+    }
+    return g;
+}
+
 /* Move everything runnable from p (which this M holds or which is idle)
  * to the global queue, its timers to P0, and its free Gs to the global
  * free list, so the P can be retired. */
@@ -162,9 +179,7 @@ GORT_NOPREEMPT static void p_drain(P *p) {
     gort_lock(&sched->gfree_lock);
     while ((g = p->gfree) != NULL) {
         p->gfree = g->schedlink;
-        g->schedlink = sched->gfree;
-        sched->gfree = g;
-        sched->gfree_n++;
+        gfree_push(g);
     }
     p->gfree_n = 0;
     gort_unlock(&sched->gfree_lock);
@@ -545,9 +560,7 @@ GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
 GORT_NOPREEMPT static void gfput(P *p, G *g) {
     if (p == NULL) {
         gort_lock(&sched->gfree_lock);
-        g->schedlink = sched->gfree;
-        sched->gfree = g;
-        sched->gfree_n++;
+        gfree_push(g);
         gort_unlock(&sched->gfree_lock);
         return;
     }
@@ -559,9 +572,7 @@ GORT_NOPREEMPT static void gfput(P *p, G *g) {
         G *x = p->gfree;
         p->gfree = x->schedlink;
         p->gfree_n--;
-        x->schedlink = sched->gfree;
-        sched->gfree = x;
-        sched->gfree_n++;
+        gfree_push(x);
     }
     gort_unlock(&sched->gfree_lock);
 }
@@ -569,17 +580,15 @@ GORT_NOPREEMPT static void gfput(P *p, G *g) {
 GORT_NOPREEMPT static G *gfget(P *p) {
     G *g;
     if (p == NULL || p->gfree == NULL) {
-        if (sched->gfree == NULL) return NULL; /* racy peek; fine */
+        /* a peek without the lock: a hint, checked again under it */
+        if (atomic_load_explicit(&sched->gfree, memory_order_relaxed) == NULL) return NULL;
         gort_lock(&sched->gfree_lock);
         if (p == NULL) {
-            g = sched->gfree;
-            if (g != NULL) sched->gfree = g->schedlink, sched->gfree_n--;
+            g = gfree_pop();
             gort_unlock(&sched->gfree_lock);
             return g;
         }
-        while (p->gfree_n < GFREE_MAX / 2 && (g = sched->gfree) != NULL) {
-            sched->gfree = g->schedlink;
-            sched->gfree_n--;
+        while (p->gfree_n < GFREE_MAX / 2 && (g = gfree_pop()) != NULL) {
             g->schedlink = p->gfree;
             p->gfree = g;
             p->gfree_n++;

@@ -204,7 +204,7 @@ typedef struct gort_sched {
     _Atomic(bool) poll_blocked; /* the sleeper is blocked in the poller      */
     /* dead Gs beyond the per-P caches */
     gort_os_lock gfree_lock;
-    G *gfree;
+    _Atomic(G *) gfree; /* relaxed: also peeked at without the lock     */
     int32_t gfree_n;
     /* every G ever allocated, for the dump */
     gort_os_lock allg_lock;
