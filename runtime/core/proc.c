@@ -220,9 +220,6 @@ GORT_NOPREEMPT static void newm(P *p, bool spinning) {
     m->nextp = p;
     m->spinning = spinning;
     m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1);
-    m->alllink = atomic_load(&sched->allm); /* Ms never exit: a push-only list */
-    while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
-    }
     if ((err = gort_os_thread_start(mstart, m)) != 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "gort: cannot create an OS thread (M): %s", strerror(-err));
@@ -310,8 +307,8 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
         }
         atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        g->m = m;
-        g->since = gort_clock();
+        atomic_store_explicit(&g->m, m, memory_order_relaxed);
+        gort_stamp(g);
         m->curg = g;
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno = g->saved_errno;
@@ -337,11 +334,11 @@ GORT_NOPREEMPT static void p_count(_Atomic uint64_t *c) {
 /* ---- park ---------------------------------------------------------------- */
 
 GORT_NOPREEMPT static G *park_m(M *m, G *g) {
-    g->since = gort_clock(); /* for the dump only */
+    gort_stamp(g); /* for the dump only */
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
     p_count(&m->p->n_parks);
     if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
-        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
         return g; /* not parked after all: resume it at once */
     }
     return NULL;
@@ -360,8 +357,8 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
     bool fence = false;
-    g->since = gort_clock();
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    gort_stamp(g);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         fence = gort_runq_put(p, g, next);
     } else {
@@ -374,8 +371,8 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
 
 /* On a global queue, sched.lock held (no P needed). */
 GORT_NOPREEMPT void gort_ready_locked(G *g) {
-    g->since = gort_clock();
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    gort_stamp(g);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     gort_globrunq_put(g);
 }
 
@@ -390,7 +387,7 @@ GORT_NOPREEMPT void gort_syscall_enter(void) {
     if (m == NULL || m->curg == NULL || m->p == NULL) return;
     G *g = m->curg;
     P *p = m->p;
-    g->since = gort_clock();
+    gort_stamp(g);
     g->waitreason = "syscall";
     atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
     atomic_fetch_add_explicit(&sched->nsyscall, 1, memory_order_relaxed);
@@ -504,7 +501,7 @@ GORT_NOPREEMPT void gort_unblock(gort_sleeper *s) {
 /* ---- yield ---------------------------------------------------------------- */
 
 GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     gort_runq_put(m->p, g, false); /* behind everything already waiting */
     return NULL;
 }
@@ -517,8 +514,8 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
     p_count(&m->p->n_preemptions);
     /* Honoured: a G that runs next inheriting the slice is not asked. */
     atomic_store_explicit(&m->p->preempt_tick, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-    g->since = gort_clock();
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    gort_stamp(g);
     gort_lock(&sched->lock);
     gort_globrunq_put(g);
     gort_unlock(&sched->lock);
@@ -654,8 +651,8 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     p_count(&p->n_exited);
     g->fn = NULL;
     g->arg = NULL;
-    g->name = NULL;
-    g->m = NULL;
+    /* the name stays until the next spawn: a dump may be reading it */
+    atomic_store_explicit(&g->m, NULL, memory_order_relaxed);
     gort_stack_release(g); /* non-default stacks go back to the OS */
     gfput(p, g);
     return NULL;
@@ -698,7 +695,8 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     g->waitreason = NULL;
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
     bool fence = false;
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    /* release: a dump that sees the G alive reads its id and name */
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         p_count(&p->n_spawned);
         fence = gort_runq_put(p, g, true);
@@ -907,7 +905,7 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
         /* Descriptors ready?  Unless the sleeper M is polling already. */
         if (gort_netpoll_waiting() && atomic_load(&sched->timer_until) == 0 && (g = gort_netpoll(0)) != NULL) {
             G *rest = g->schedlink;
-            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
             gort_inject(rest);
             return g;
         }
@@ -1026,6 +1024,12 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
+    /* Ms never exit: a push-only list.  Published only now, with its
+     * thread known and a signal stack: a dump signals every M on it (the
+     * CAS releases m->thread to the dumper). */
+    m->alllink = atomic_load(&sched->allm);
+    while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
+    }
     acquirep(m, m->nextp);
     m->nextp = NULL;
     schedule_loop(m);

@@ -84,12 +84,16 @@ typedef struct gort_timers {
 /* ---- G ---------------------------------------------------------------- */
 struct G {
     gort_ctx ctx; /* saved context while not running (offset 0)            */
+    /* A store that stops the G (G_WAITING, G_RUNNABLE, and the spawn's) is
+     * a release: the dump reads a stopped G's context and stack without a
+     * lock, after an acquire load of the status (traceback.c). */
     _Atomic(uint32_t) status;
     uint64_t id;
     void (*fn)(void *);
     void *arg;
     const char *name;
-    M *m;        /* the M running it (G_RUNNING only)                        */
+    _Atomic(M *) m; /* the M running it (G_RUNNING only); relaxed: the dump
+                       reads it while the G starts or exits              */
     G *schedlink; /* global run queue / free lists                          */
     int saved_errno;
     /* stack: [stack_lo, stack_lo + stack_size) is usable */
@@ -99,9 +103,10 @@ struct G {
     size_t stack_map_size;
     const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
     /* for the dump: why it waits, and since when it has been in its
-     * status (gort_clock) */
+     * status (gort_clock; gort_stamp: the dump reads it while the G is
+     * readied, parked or started) */
     const char *waitreason;
-    int64_t since;
+    _Atomic(int64_t) since;
     /* arm64 async preemption: the trampoline's frame while it asks the
      * signal handler to restore it (arch.h) */
     void *resume_frame;
@@ -303,6 +308,10 @@ GORT_NORETURN void gort_fatal(const char *msg);
  * ~10 ms old while any P runs) for stamping G status changes cheaply. */
 GORT_NOPREEMPT static inline int64_t gort_clock(void) {
     return atomic_load_explicit(&gort_sched_g.clock, memory_order_relaxed);
+}
+/* g changes status now (for the dump: how long it has been so). */
+GORT_NOPREEMPT static inline void gort_stamp(G *g) {
+    atomic_store_explicit(&g->since, gort_clock(), memory_order_relaxed);
 }
 /* Async-signal-safe formatting into [p, end): returns the new p. */
 char *gort_put_str(char *p, char *end, const char *s);
