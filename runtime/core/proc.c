@@ -42,6 +42,7 @@
 
 #include "runtime/core/asan.h"
 #include "runtime/core/runtime.h"
+#include "runtime/core/tsan.h"
 
 gort_sched gort_sched_g;
 
@@ -132,7 +133,7 @@ GORT_NOPREEMPT static void acquirep(M *m, P *p) {
     atomic_store_explicit(&p->m, m, memory_order_release);
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
     /* Dekker with sysmon's "nothing runs" check: our store, then its flag. */
-    atomic_thread_fence(memory_order_seq_cst);
+    gort_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&sched->sysmon_wait, memory_order_relaxed)) gort_sysmon_wake();
 }
 
@@ -259,7 +260,7 @@ static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
  * runnext exchange or a lock is such a barrier already; a run-queue tail
  * store (release, a plain mov on x86) is not: then fence here. */
 GORT_NOPREEMPT void gort_wakep_after(bool fence) {
-    if (fence) atomic_thread_fence(memory_order_seq_cst);
+    if (fence) gort_fence(memory_order_seq_cst);
     gort_wakep();
 }
 
@@ -279,8 +280,9 @@ GORT_NOPREEMPT void gort_wakep(void) {
 static G *goexit_m(M *m, G *g);
 
 /* Switch from the running G to this M's g0, which runs fn(m, g) there.
- * Returns when the G is resumed, possibly on another M. */
-GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
+ * Returns when the G is resumed, possibly on another M.  Never inlined
+ * under TSan: its frame is popped on the exit path (tsan.h). */
+GORT_NOPREEMPT GORT_TSAN_NOINLINE static void mcall(G *(*fn)(M *, G *)) {
     M *m = gort_getm();
     if (m->oldp != NULL) { /* parking inside gort_syscall_enter/exit: take a P back first */
         gort_syscall_exit();
@@ -290,6 +292,8 @@ GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     g->saved_errno = errno;
     m->after_switch = fn;
     asan_leave(fn == goexit_m ? NULL : &g->asan_fake, m->g0_lo, m->g0_size);
+    if (fn == goexit_m) tsan_func_exit(); /* this frame never returns */
+    tsan_switch(m->tsan_fiber);
     gort_ctx_swap(&g->ctx, &m->g0ctx);
     asan_arrive(g->asan_fake);
     /* on whatever M resumed us; run() restored errno there */
@@ -316,6 +320,7 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
         atomic_store_explicit(&m->in_switch, true, memory_order_relaxed);
         if (atomic_load_explicit(&sched->dumping, memory_order_relaxed)) gort_dump_wait(m);
         asan_leave(&m->asan_fake, g->stack_lo, g->stack_size);
+        tsan_switch(g->tsan_fiber);
         gort_ctx_swap(&m->g0ctx, &g->ctx);
         atomic_store_explicit(&m->in_switch, false, memory_order_relaxed);
         asan_arrive(m->asan_fake);
@@ -620,7 +625,7 @@ GORT_NOPREEMPT static G *g_new(void) {
                 sched->allg_old[i] = sched->allg; /* doubling: 64 slots never fill */
                 break;
             }
-        atomic_thread_fence(memory_order_release);
+        gort_fence(memory_order_release);
         sched->allg = a;
         sched->capallg = cap;
     }
@@ -662,6 +667,7 @@ GORT_NOPREEMPT static void g_main(void *arg) {
     G *g = arg;
     asan_arrive(NULL); /* a fresh stack: no fake stack to resume */
     g->fn(g->arg);
+    tsan_func_exit(); /* this frame never returns (nor does mcall's) */
     mcall(goexit_m);
     gort_fatal("gort: a dead goroutine was resumed");
 }
@@ -694,6 +700,7 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     g->saved_errno = 0;
     g->waitreason = NULL;
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
+    tsan_fiber_start(g);
     bool fence = false;
     /* release: a dump that sees the G alive reads its id and name */
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
@@ -1021,6 +1028,7 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
     tls_m = m;
     m->tid = gort_os_thread_id();
     m->thread = gort_os_thread_self();
+    m->tsan_fiber = tsan_fiber_current();
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");

@@ -114,6 +114,7 @@ struct G {
     M *lockedm;
     int32_t lockcount;
     void *asan_fake; /* ASan's fake-stack handle while switched away (asan.h) */
+    void *tsan_fiber; /* TSan's fiber, kept with the G (tsan.h)                 */
 };
 
 /* ---- M ---------------------------------------------------------------- */
@@ -130,6 +131,7 @@ struct M {
     void *g0_lo;  /* the thread's own stack (g0), for ASan                  */
     size_t g0_size;
     void *asan_fake;
+    void *tsan_fiber; /* TSan's fiber for g0: the thread's own (tsan.h)    */
     bool spinning; /* looking for work without any (counted in nmspinning) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
