@@ -7,6 +7,7 @@
 //                             GORT_TEST_LONG=1
 //   gort_test::Procs p(n)     set gort_maxprocs(n) for a scope; restored
 //                             even when an ASSERT leaves the test early
+//   gort_test::kTsan          built with ThreadSanitizer (--config=tsan)
 #ifndef GORT_TESTS_HARNESS_H
 #define GORT_TESTS_HARNESS_H
 
@@ -19,6 +20,24 @@
 #include "runtime/gort.h"
 
 namespace gort_test {
+
+// Under ThreadSanitizer asynchronous preemption is off (runtime/core/env.c:
+// TSan runs signal handlers late, on a copy of the context), so a goroutine
+// in a call-free loop keeps its P until it calls into the runtime, and the
+// dump's SIGURG handshake answers late; tests that need either skip.  Each
+// goroutine is also a TSan fiber, which counts against TSan's limit of
+// 8128 threads alive at once.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kTsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool kTsan = true;
+#else
+inline constexpr bool kTsan = false;
+#endif
+#else
+inline constexpr bool kTsan = false;
+#endif
 
 inline void Main(std::function<void()> fn) {
   ASSERT_EQ(gort_main([](void* p) { (*static_cast<std::function<void()>*>(p))(); }, &fn), 0);

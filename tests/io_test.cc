@@ -473,6 +473,7 @@ long Tid() { return (long)syscall(SYS_gettid); }
 // A locked goroutine whose P was retaken during a system call, with no
 // idle P when the call ends, waits for its own thread to get a P back.
 TEST_F(Io, LockedGoroutineSurvivesASyscallHandoff) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer (the spinner keeps the only P)";
   Procs one(1);
   int p[2];
   ASSERT_EQ(pipe(p), 0);

@@ -77,6 +77,7 @@ void SpinUntil(const std::atomic<bool>* stop) {
 // the spinners themselves are preempted (its latency is
 // //benchmarks:preempt's figure; here only that it completes).
 TEST_F(Preempt, SleeperWakesWhileEveryPSpins) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
   Main([] {
     std::atomic<bool> stop{false};
     int procs = gort_maxprocs(0);
@@ -100,6 +101,7 @@ TEST_F(Preempt, SleeperWakesWhileEveryPSpins) {
 // The goroutine running gort_main's caller is a plain thread; a spinning
 // goroutine must not keep a sleeper on the only P from running either.
 TEST_F(Preempt, OneProcIsShared) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
   Procs one(1);
   Main([] {
     std::atomic<bool> stop{false};
@@ -121,6 +123,7 @@ TEST_F(Preempt, OneProcIsShared) {
 // asynchronous preemptions (some resuming on the other M) land in the
 // spins, and no register ever changes.
 TEST_F(Preempt, EveryRegisterSurvivesAsyncPreemption) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
   const uint64_t target = 2000;  // natively and under qemu alike
   std::atomic<long> mismatches{0}, calls{0};
   Main([&] {
@@ -167,6 +170,7 @@ TEST_F(Preempt, EveryRegisterSurvivesAsyncPreemption) {
 // requests arrive every 50 us.  A preemption inside malloc would deadlock
 // the next malloc on that thread; a watchdog turns a hang into a failure.
 TEST_F(Preempt, NoDeadlockInsideMallocAndStdio) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
   const int seconds = std::getenv("GORT_TEST_LONG") != nullptr ? 60 : 10;
   std::atomic<long> progress{0};
   std::atomic<bool> stop{false}, done{false};
@@ -228,6 +232,7 @@ std::atomic<int> user_urgs{0};
 void OnUserUrg(int) { user_urgs++; }
 
 TEST_F(Preempt, UserSigurgHandlerInstalledAfterInitGetsItsSignals) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer (the spinners keep every P)";
   gort_lazy_init();
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);

@@ -201,7 +201,7 @@ TEST_F(Sync, MutexStarvationModeLetsAWaiterIn) {
         int64_t t0 = gort_now();
         while (gort_now() - t0 < 100000) {  // hold it 0.1 ms
         }
-        if (mu.state_[0] & 4) saw_starving = true;
+        if (__atomic_load_n(&mu.state_[0], __ATOMIC_RELAXED) & 4) saw_starving = true;  // others CAS it
         gort_mutex_unlock(&mu);
       }
       gort_waitgroup_done(&wg);

@@ -6,7 +6,8 @@
  *   GORT_DEBUG=a=1,b=2    debug knobs (gort_debug in runtime.h):
  *       stackguard=0      no guard pages: every stack is canary-checked
  *       asyncpreemptoff=1 no preemption signals: a goroutine is preempted
- *                         only when it enters the runtime
+ *                         only when it enters the runtime (always so under
+ *                         ThreadSanitizer: see gort_env_parse)
  *       schedtrace=MS     one line of scheduler state on stderr every MS ms
  *       deadlock=0        never report "all goroutines are asleep"
  * Malformed values are ignored, with one line on stderr.
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+#include "runtime/core/tsan.h"
 
 gort_debug gort_debug_g = {.stackguard = 1, .deadlock = 1};
 
@@ -76,4 +78,13 @@ GORT_NOPREEMPT void gort_env_parse(gort_config *cfg) {
             warn("GORT_STACK_SIZE", s);
     }
     if ((s = getenv("GORT_DEBUG")) != NULL && *s) parse_debug(s);
+#if defined(GORT_TSAN)
+    /* ThreadSanitizer delivers an asynchronous signal late: its own
+     * handler queues it, and ours runs at the thread's next intercepted
+     * call (or blocking point), maybe in another goroutine's fiber, with
+     * a copy of the context.  A call injected into that copy never runs,
+     * and one injected in the wrong place would be worse: under TSan,
+     * preemption is cooperative only, whatever GORT_DEBUG says. */
+    gort_debug_g.asyncpreemptoff = 1;
+#endif
 }

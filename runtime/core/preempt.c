@@ -137,10 +137,13 @@ GORT_NOPREEMPT void gort_preempt_all(void) {
 GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
     char line[512];
     int32_t procs = atomic_load(&sched->gomaxprocs);
+    gort_lock(&sched->lock); /* nmidle is not atomic */
+    int32_t nmidle = sched->nmidle;
+    gort_unlock(&sched->lock);
     int n = snprintf(line, sizeof line,
                      "gort: sched %lldms: procs=%d idleprocs=%d threads=%d spinning=%d idlethreads=%d runqueue=%d [",
                      (long long)((now - start) / 1000000), procs, atomic_load(&sched->npidle),
-                     atomic_load(&sched->mcount), atomic_load(&sched->nmspinning), sched->nmidle,
+                     atomic_load(&sched->mcount), atomic_load(&sched->nmspinning), nmidle,
                      atomic_load(&sched->runqsize));
     uint64_t preemptions = 0;
     for (int32_t i = 0; i < atomic_load(&sched->nallp) && n > 0 && (size_t)n < sizeof line; i++) {

@@ -48,6 +48,7 @@
 
 #include "runtime/core/asan.h"
 #include "runtime/core/runtime.h"
+#include "runtime/core/tsan.h"
 #include "runtime/valgrind.h"
 
 gort_sched gort_sched_g;
@@ -141,7 +142,7 @@ GORT_NOPREEMPT static void acquirep(M *m, P *p) {
     atomic_store_explicit(&p->m, m, memory_order_release);
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
     /* Dekker with sysmon's "nothing runs" check: our store, then its flag. */
-    atomic_thread_fence(memory_order_seq_cst);
+    gort_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&sched->sysmon_wait, memory_order_relaxed)) gort_sysmon_wake();
 }
 
@@ -160,6 +161,23 @@ GORT_NOPREEMPT static P *releasep(M *m) {
     return p;
 }
 
+/* The global free G list (sched.gfree_lock held).  Its head is atomic
+ * for gfget's peek without the lock. */
+GORT_NOPREEMPT static void gfree_push(G *g) {
+    g->schedlink = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
+    atomic_store_explicit(&sched->gfree, g, memory_order_relaxed);
+    sched->gfree_n++;
+}
+
+GORT_NOPREEMPT static G *gfree_pop(void) {
+    G *g = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
+    if (g != NULL) {
+        atomic_store_explicit(&sched->gfree, g->schedlink, memory_order_relaxed);
+        sched->gfree_n--;
+    }
+    return g;
+}
+
 /* Move everything runnable from p (which this M holds or which is idle)
  * to the global queue, its timers to P0, and its free Gs to the global
  * free list, so the P can be retired. */
@@ -171,9 +189,7 @@ GORT_NOPREEMPT static void p_drain(P *p) {
     gort_lock(&sched->gfree_lock);
     while ((g = p->gfree) != NULL) {
         p->gfree = g->schedlink;
-        g->schedlink = sched->gfree;
-        sched->gfree = g;
-        sched->gfree_n++;
+        gfree_push(g);
     }
     p->gfree_n = 0;
     gort_unlock(&sched->gfree_lock);
@@ -214,9 +230,6 @@ GORT_NOPREEMPT static void newm(P *p, bool spinning) {
     m->nextp = p;
     m->spinning = spinning;
     m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1);
-    m->alllink = atomic_load(&sched->allm); /* Ms never exit: a push-only list */
-    while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
-    }
     if ((err = gort_os_thread_start(mstart, m)) != 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "gort: cannot create an OS thread (M): %s", strerror(-err));
@@ -256,7 +269,7 @@ static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
  * runnext exchange or a lock is such a barrier already; a run-queue tail
  * store (release, a plain mov on x86) is not: then fence here. */
 GORT_NOPREEMPT void gort_wakep_after(bool fence) {
-    if (fence) atomic_thread_fence(memory_order_seq_cst);
+    if (fence) gort_fence(memory_order_seq_cst);
     gort_wakep();
 }
 
@@ -281,8 +294,8 @@ static G *park_m(M *m, G *g);
 GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
     atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    g->m = m;
-    g->since = gort_clock();
+    atomic_store_explicit(&g->m, m, memory_order_relaxed);
+    gort_stamp(g);
     m->curg = g;
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     errno = g->saved_errno;
@@ -320,8 +333,9 @@ GORT_NOPREEMPT static G *handoff_target(M *m) {
 /* Switch from the running G to this M's g0, which runs fn(m, g) there —
  * or, for a park or an exit with a runnext G waiting, straight to that G,
  * which runs fn(m, g) on arrival.  Returns when the G is resumed, possibly
- * on another M. */
-GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
+ * on another M.  Never inlined under TSan: its frame is popped on the
+ * exit path (tsan.h). */
+GORT_NOPREEMPT GORT_TSAN_NOINLINE static void mcall(G *(*fn)(M *, G *)) {
     M *m = gort_getm();
     if (m->oldp != NULL) { /* parking inside gort_syscall_enter/exit: take a P back first */
         gort_syscall_exit();
@@ -331,15 +345,18 @@ GORT_NOPREEMPT static void mcall(G *(*fn)(M *, G *)) {
     g->saved_errno = errno;
     m->after_switch = fn;
     G *next = fn == park_m || fn == goexit_m ? handoff_target(m) : NULL;
+    if (fn == goexit_m) tsan_func_exit(); /* this frame never returns */
     if (next != NULL) {
         m->handoff_from = g;
         switch_to(m, m->p, next);
         if (atomic_load_explicit(&sched->dumping, memory_order_relaxed)) gort_dump_wait(m);
         asan_leave(fn == goexit_m ? NULL : &g->asan_fake, next->stack_lo, next->stack_size);
+        tsan_switch(next->tsan_fiber);
         gort_ctx_swap(&g->ctx, &next->ctx);
     } else {
         atomic_store_explicit(&m->in_switch, true, memory_order_relaxed); /* leaving g */
         asan_leave(fn == goexit_m ? NULL : &g->asan_fake, m->g0_lo, m->g0_size);
+        tsan_switch(m->tsan_fiber);
         gort_ctx_swap(&g->ctx, &m->g0ctx);
     }
     asan_arrive(g->asan_fake);
@@ -360,6 +377,7 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
         switch_to(m, p, g);
         if (atomic_load_explicit(&sched->dumping, memory_order_relaxed)) gort_dump_wait(m);
         asan_leave(&m->asan_fake, g->stack_lo, g->stack_size);
+        tsan_switch(g->tsan_fiber);
         gort_ctx_swap(&m->g0ctx, &g->ctx);
         asan_arrive(m->asan_fake);
         /* back on g0 of this same M, from m->curg */
@@ -379,7 +397,7 @@ GORT_NOPREEMPT static void p_count(_Atomic uint64_t *c) {
 /* ---- park ---------------------------------------------------------------- */
 
 GORT_NOPREEMPT static G *park_m(M *m, G *g) {
-    g->since = gort_clock(); /* for the dump only */
+    gort_stamp(g); /* for the dump only */
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
     p_count(&m->p->n_parks);
     if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
@@ -402,7 +420,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
     bool fence = false;
-    g->since = gort_clock();
+    gort_stamp(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         fence = gort_runq_put(p, g, next);
@@ -416,7 +434,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
 
 /* On a global queue, sched.lock held (no P needed). */
 GORT_NOPREEMPT void gort_ready_locked(G *g) {
-    g->since = gort_clock();
+    gort_stamp(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     gort_globrunq_put(g);
 }
@@ -432,7 +450,7 @@ GORT_NOPREEMPT void gort_syscall_enter(void) {
     if (m == NULL || m->curg == NULL || m->p == NULL) return;
     G *g = m->curg;
     P *p = m->p;
-    g->since = gort_clock();
+    gort_stamp(g);
     g->waitreason = "syscall";
     atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
     atomic_fetch_add_explicit(&sched->nsyscall, 1, memory_order_relaxed);
@@ -560,7 +578,7 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
     /* Honoured: a G that runs next inheriting the slice is not asked. */
     atomic_store_explicit(&m->p->preempt_tick, 0, memory_order_relaxed);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
-    g->since = gort_clock();
+    gort_stamp(g);
     gort_lock(&sched->lock);
     gort_globrunq_put(g);
     gort_unlock(&sched->lock);
@@ -604,9 +622,7 @@ GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
 GORT_NOPREEMPT static void gfput(P *p, G *g) {
     if (p == NULL) {
         gort_lock(&sched->gfree_lock);
-        g->schedlink = sched->gfree;
-        sched->gfree = g;
-        sched->gfree_n++;
+        gfree_push(g);
         gort_unlock(&sched->gfree_lock);
         return;
     }
@@ -618,9 +634,7 @@ GORT_NOPREEMPT static void gfput(P *p, G *g) {
         G *x = p->gfree;
         p->gfree = x->schedlink;
         p->gfree_n--;
-        x->schedlink = sched->gfree;
-        sched->gfree = x;
-        sched->gfree_n++;
+        gfree_push(x);
     }
     gort_unlock(&sched->gfree_lock);
 }
@@ -628,17 +642,15 @@ GORT_NOPREEMPT static void gfput(P *p, G *g) {
 GORT_NOPREEMPT static G *gfget(P *p) {
     G *g;
     if (p == NULL || p->gfree == NULL) {
-        if (sched->gfree == NULL) return NULL; /* racy peek; fine */
+        /* a peek without the lock: a hint, checked again under it */
+        if (atomic_load_explicit(&sched->gfree, memory_order_relaxed) == NULL) return NULL;
         gort_lock(&sched->gfree_lock);
         if (p == NULL) {
-            g = sched->gfree;
-            if (g != NULL) sched->gfree = g->schedlink, sched->gfree_n--;
+            g = gfree_pop();
             gort_unlock(&sched->gfree_lock);
             return g;
         }
-        while (p->gfree_n < GFREE_MAX / 2 && (g = sched->gfree) != NULL) {
-            sched->gfree = g->schedlink;
-            sched->gfree_n--;
+        while (p->gfree_n < GFREE_MAX / 2 && (g = gfree_pop()) != NULL) {
             g->schedlink = p->gfree;
             p->gfree = g;
             p->gfree_n++;
@@ -695,7 +707,7 @@ GORT_NOPREEMPT static G *g_new(void) {
                 sched->allg_old[i] = sched->allg; /* doubling: 64 slots never fill */
                 break;
             }
-        atomic_thread_fence(memory_order_release);
+        gort_fence(memory_order_release);
         sched->allg = a;
         sched->capallg = cap;
     }
@@ -726,8 +738,8 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     p_count(&p->n_exited);
     g->fn = NULL;
     g->arg = NULL;
-    g->name = NULL;
-    g->m = NULL;
+    /* the name stays until the next spawn: a dump may be reading it */
+    atomic_store_explicit(&g->m, NULL, memory_order_relaxed);
     if (g->stack_map != NULL) { /* a non-default stack goes back to the OS */
         gort_stack_release(g);
         gfput_nostack(g);
@@ -742,6 +754,7 @@ GORT_NOPREEMPT static void g_main(void *arg) {
     asan_arrive(NULL); /* a fresh stack: no fake stack to resume */
     switch_arrive();
     g->fn(g->arg);
+    tsan_func_exit(); /* this frame never returns (nor does mcall's) */
     mcall(goexit_m);
     gort_fatal("gort: a dead goroutine was resumed");
 }
@@ -774,8 +787,10 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     g->saved_errno = 0;
     g->waitreason = NULL;
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
+    tsan_fiber_start(g);
     bool fence = false;
-    /* release: a dump that sees it runnable reads its first frame */
+    /* release: a dump that sees the G alive reads its id, its name and
+     * its first frame */
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         p_count(&p->n_spawned);
@@ -1101,9 +1116,16 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
     tls_m = m;
     m->tid = gort_os_thread_id();
     m->thread = gort_os_thread_self();
+    m->tsan_fiber = tsan_fiber_current();
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
+    /* Ms never exit: a push-only list.  Published only now, with its
+     * thread known and a signal stack: a dump signals every M on it (the
+     * CAS releases m->thread to the dumper). */
+    m->alllink = atomic_load(&sched->allm);
+    while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
+    }
     acquirep(m, m->nextp);
     m->nextp = NULL;
     schedule_loop(m);

@@ -84,12 +84,16 @@ typedef struct gort_timers {
 /* ---- G ---------------------------------------------------------------- */
 struct G {
     gort_ctx ctx; /* saved context while not running (offset 0)            */
+    /* A store that stops the G (G_WAITING, G_RUNNABLE, and the spawn's) is
+     * a release: the dump reads a stopped G's context and stack without a
+     * lock, after an acquire load of the status (traceback.c). */
     _Atomic(uint32_t) status;
     uint64_t id;
     void (*fn)(void *);
     void *arg;
     const char *name;
-    M *m;        /* the M running it (G_RUNNING only)                        */
+    _Atomic(M *) m; /* the M running it (G_RUNNING only); relaxed: the dump
+                       reads it while the G starts or exits              */
     G *schedlink; /* global run queue / free lists                          */
     int saved_errno;
     unsigned vg_stack; /* valgrind's id for the stack (runtime/valgrind.h)    */
@@ -100,9 +104,10 @@ struct G {
     size_t stack_map_size;
     const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
     /* for the dump: why it waits, and since when it has been in its
-     * status (gort_clock) */
+     * status (gort_clock; gort_stamp: the dump reads it while the G is
+     * readied, parked or started) */
     const char *waitreason;
-    int64_t since;
+    _Atomic(int64_t) since;
     /* arm64 async preemption: the trampoline's frame while it asks the
      * signal handler to restore it (arch.h) */
     void *resume_frame;
@@ -110,6 +115,7 @@ struct G {
     M *lockedm;
     int32_t lockcount;
     void *asan_fake; /* ASan's fake-stack handle while switched away (asan.h) */
+    void *tsan_fiber; /* TSan's fiber, kept with the G (tsan.h)                 */
 };
 
 /* ---- M ---------------------------------------------------------------- */
@@ -126,6 +132,7 @@ struct M {
     void *g0_lo;  /* the thread's own stack (g0), for ASan                  */
     size_t g0_size;
     void *asan_fake;
+    void *tsan_fiber; /* TSan's fiber for g0: the thread's own (tsan.h)    */
     bool spinning; /* looking for work without any (counted in nmspinning) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
@@ -207,7 +214,7 @@ typedef struct gort_sched {
     _Atomic(bool) poll_blocked; /* the sleeper is blocked in the poller      */
     /* dead Gs beyond the per-P caches */
     gort_os_lock gfree_lock;
-    G *gfree;
+    _Atomic(G *) gfree; /* relaxed: also peeked at without the lock     */
     int32_t gfree_n;
     /* every G ever allocated, for the dump */
     gort_os_lock allg_lock;
@@ -308,6 +315,10 @@ GORT_NORETURN void gort_fatal(const char *msg);
  * ~10 ms old while any P runs) for stamping G status changes cheaply. */
 GORT_NOPREEMPT static inline int64_t gort_clock(void) {
     return atomic_load_explicit(&gort_sched_g.clock, memory_order_relaxed);
+}
+/* g changes status now (for the dump: how long it has been so). */
+GORT_NOPREEMPT static inline void gort_stamp(G *g) {
+    atomic_store_explicit(&g->since, gort_clock(), memory_order_relaxed);
 }
 /* Async-signal-safe formatting into [p, end): returns the new p. */
 char *gort_put_str(char *p, char *end, const char *s);

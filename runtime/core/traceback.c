@@ -160,8 +160,9 @@ GORT_NOPREEMPT static const char *status_name(uint32_t s) {
 
 GORT_NOPREEMPT static void print_header(out *o, G *g, uint32_t st, int64_t now) {
     char line[256], *p = line, *end = line + sizeof line - 1;
-    M *m = st == G_RUNNING || st == G_SYSCALL ? g->m : NULL;
-    int64_t ms = g->since != 0 && now > g->since ? (now - g->since) / 1000000 : 0;
+    M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
+    int64_t since = atomic_load_explicit(&g->since, memory_order_relaxed);
+    int64_t ms = since != 0 && now > since ? (now - since) / 1000000 : 0;
     p = gort_put_str(p, end, "goroutine ");
     p = gort_put_u64(p, end, g->id);
     p = gort_put_str(p, end, " \"");
@@ -212,7 +213,7 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, b
     if (st == G_DEAD) return;
     print_header(o, g, st, now);
     uintptr_t pcs[GORT_TRACE_MAX];
-    M *m = st == G_RUNNING || st == G_SYSCALL ? g->m : NULL;
+    M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     if (m != NULL && m->trace_g == g && m->trace_n > 0) { /* unwound by its M */
         print_frames(o, m->trace_pcs, m->trace_n, true, names);
     } else if (st == G_IDLE) {

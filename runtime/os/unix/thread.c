@@ -10,6 +10,17 @@
 
 #include "runtime/os/os.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define GORT_G0_STACK_KIB 1024
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_G0_STACK_KIB 1024
+#endif
+#endif
+#ifndef GORT_G0_STACK_KIB
+#define GORT_G0_STACK_KIB 256
+#endif
+
 GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     pthread_attr_t attr;
     pthread_t t;
@@ -18,8 +29,10 @@ GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     if ((err = pthread_attr_init(&attr)) != 0) return -err;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     /* g0 runs the scheduler and signal-free runtime code only: 256 KiB is
-     * plenty, and keeps many Ms cheap. */
-    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+     * plenty, and keeps many Ms cheap.  Under ThreadSanitizer every call
+     * costs more stack (its interceptors, its runtime): libdw naming a
+     * dump's pcs on g0 overflowed 256 KiB there. */
+    pthread_attr_setstacksize(&attr, (size_t)GORT_G0_STACK_KIB << 10);
     err = pthread_create(&t, &attr, fn, arg);
     pthread_attr_destroy(&attr);
     return -err;
