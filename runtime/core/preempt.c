@@ -225,8 +225,10 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
 
         if (trace_ns != 0) { /* tracing keeps sysmon awake: the same check, by time */
             if (!any_busy() && deadlocked()) {
-                if (asleep_since == 0) asleep_since = now, asleep_progress = progress();
-                else if (now - asleep_since >= DEADLOCK_GRACE_NS && progress() == asleep_progress)
+                uint64_t p = progress();
+                if (asleep_since == 0 || p != asleep_progress) /* (again) asleep from now */
+                    asleep_since = now, asleep_progress = p;
+                else if (now - asleep_since >= DEADLOCK_GRACE_NS)
                     gort_deadlock_exit();
             } else {
                 asleep_since = 0;
@@ -272,19 +274,20 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
              * sysmon): look again within RESIGNAL_NS while it runs. */
             next = min64(next, now + RESIGNAL_NS);
             int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
+            /* when it is late; a timer that never fires (INT64_MAX) never is */
+            int64_t timer_late = timer > INT64_MAX - TIMER_LATE_NS ? INT64_MAX : timer + TIMER_LATE_NS;
             /* A late timer ends the slice early, but not before it has run
              * LATE_SLICE_NS: every preemption is a chance for code that
              * caches a thread-local address (errno's) to move threads. */
             int64_t started = atomic_load_explicit(&p->slice_start, memory_order_relaxed);
-            bool late = timer != 0 && timer + TIMER_LATE_NS <= now && now - started >= LATE_SLICE_NS;
+            bool late = timer != 0 && timer_late <= now && now - started >= LATE_SLICE_NS;
             if (now >= end || late) {
                 preempt_one(p, tick, now, s);
                 next = min64(next, now + RESIGNAL_NS);
             } else {
                 next = min64(next, end);
-                if (timer != 0) next = min64(next, timer + TIMER_LATE_NS > started + LATE_SLICE_NS
-                                                       ? timer + TIMER_LATE_NS
-                                                       : started + LATE_SLICE_NS);
+                if (timer != 0)
+                    next = min64(next, timer_late > started + LATE_SLICE_NS ? timer_late : started + LATE_SLICE_NS);
             }
         }
 
@@ -297,7 +300,7 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
         /* A late timer and an idle P: wake an M, which fires it (it steals
          * the timers of busy Ps too, in its last stealing round). */
         int64_t timer = gort_timers_earliest();
-        if (timer != 0 && timer + TIMER_LATE_NS <= now && atomic_load(&sched->npidle) > 0 &&
+        if (timer != 0 && timer <= now - TIMER_LATE_NS && atomic_load(&sched->npidle) > 0 &&
             atomic_load(&sched->nmspinning) == 0)
             gort_wakep();
 

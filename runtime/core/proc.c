@@ -669,20 +669,20 @@ GORT_NOPREEMPT static G *gfget(P *p) {
  * for non-default stacks, so a default-size spawn never carves a new slot
  * for a record that had none (slots are never returned). */
 static gort_os_lock gfree_nostack_lock;
-static G *gfree_nostack;
+static _Atomic(G *) gfree_nostack; /* written under the lock; peeked without */
 
 GORT_NOPREEMPT static void gfput_nostack(G *g) {
     gort_lock(&gfree_nostack_lock);
-    g->schedlink = gfree_nostack;
-    gfree_nostack = g;
+    g->schedlink = atomic_load_explicit(&gfree_nostack, memory_order_relaxed);
+    atomic_store_explicit(&gfree_nostack, g, memory_order_relaxed);
     gort_unlock(&gfree_nostack_lock);
 }
 
 GORT_NOPREEMPT static G *gfget_nostack(void) {
-    if (gfree_nostack == NULL) return NULL; /* racy peek; fine */
+    if (atomic_load_explicit(&gfree_nostack, memory_order_relaxed) == NULL) return NULL; /* a peek */
     gort_lock(&gfree_nostack_lock);
-    G *g = gfree_nostack;
-    if (g != NULL) gfree_nostack = g->schedlink;
+    G *g = atomic_load_explicit(&gfree_nostack, memory_order_relaxed);
+    if (g != NULL) atomic_store_explicit(&gfree_nostack, g->schedlink, memory_order_relaxed);
     gort_unlock(&gfree_nostack_lock);
     return g;
 }
