@@ -183,7 +183,10 @@ TEST_F(Select, WokenByExactlyOneCase) {
       int k = gort_select(cases, 2, -1);
       ASSERT_GE(k, 0);
       EXPECT_EQ(x + y, 1) << "one value, from one case";
-      gort_sleep(100000);
+      // The completed sender returns soon (slowly under a sanitizer); the
+      // other must stay blocked: never count 2 before we receive its value.
+      for (int i = 0; i < 10000 && sent.load() == 0; i++) gort_sleep(100000);
+      gort_sleep(1000000);
       EXPECT_EQ(sent.load(), 1) << "the other sender must still be blocked";
       int z;
       EXPECT_EQ(gort_chan_recv(k == 0 ? b.get() : a.get(), &z), 0);
