@@ -4,10 +4,12 @@
 // (gtest's "fast" style forks, and a forked child has none of the parent's
 // threads), which also works under qemu.
 
+#include <cstdio>
 #include <cstdlib>
 
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -96,6 +98,32 @@ TEST(StackDeathTest, CustomStackOverflowIsReported) {
 void NullDeref(void*) {
   void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   *(volatile int*)page = 1;
+}
+
+// A goroutine takes its stack when it first runs; a stack that cannot be
+// mapped then is fatal (as in Go), in one line naming the goroutine.  The
+// 16 MiB stacks make a slab of 4 GiB, beyond an address-space limit that
+// leaves room for everything else.
+TEST(StackDeathTest, NoMemoryForAStackNamesTheGoroutine) {
+  if (kAsan || kTsan) GTEST_SKIP() << "the sanitizers need far more address space than the limit leaves";
+  EXPECT_DEATH(
+      {
+        gort_config cfg;
+        cfg.stack_size = 16 << 20;
+        if (gort_init(&cfg) != 0) exit(100);
+        struct rlimit lim;
+        getrlimit(RLIMIT_AS, &lim);
+        FILE* f = fopen("/proc/self/status", "r");
+        char line[256];
+        long kib = 0;
+        while (f != nullptr && fgets(line, sizeof line, f) != nullptr)
+          if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
+        if (f != nullptr) fclose(f);
+        lim.rlim_cur = (rlim_t)(kib + (1L << 20)) << 10;  // now + 1 GiB
+        if (kib == 0 || setrlimit(RLIMIT_AS, &lim) != 0) exit(101);
+        gort_main([](void*) {}, nullptr);
+      },
+      "gort: out of memory: no stack for goroutine [0-9]+\n");
 }
 
 TEST(StackDeathTest, OtherFaultsAreNotCalledOverflow) {

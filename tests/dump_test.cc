@@ -41,6 +41,11 @@ __attribute__((noinline)) void dump_test_spin(void*) {
   asm volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) void dump_test_not_started(void* wg) {
+  gort_waitgroup_done(static_cast<gort_waitgroup*>(wg));
+  asm volatile("" ::: "memory");
+}
+
 __attribute__((noinline)) std::string dump_test_dump_here() {
   FILE* f = tmpfile();
   gort_dump(fileno(f));
@@ -87,6 +92,24 @@ TEST_F(DumpTest, ParkedGoroutinesShowWhereTheyWait) {
     gort_chan_send(c, &v);
     gort_waitgroup_wait(&wg);
     gort_chan_free(c);
+  });
+}
+
+// A goroutine spawned but not yet run has no stack (stack.c): the dump
+// shows it runnable at its entry function.  With one P, the spawner keeps
+// it until the spawner parks.
+TEST_F(DumpTest, NotStartedGoroutinesShowTheirEntry) {
+  gort_test::Procs one(1);
+  gort_test::Main([] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_go_attr a = {0, "not-started"};
+    gort_waitgroup_add(&wg, 1);
+    ASSERT_EQ(gort_go_with(dump_test_not_started, &wg, &a), 0);
+    std::string trace = TraceOf(dump_test_dump_here(), "not-started");
+    gort_waitgroup_wait(&wg);
+    if (trace.find("[runnable") == std::string::npos)
+      GTEST_SKIP() << "it ran before the dump (preempted spawner): " << trace;
+    EXPECT_THAT(trace, ContainsRegex("\\[runnable, [0-9]+ ms\\]:\n +dump_test_not_started"));
   });
 }
 

@@ -1,6 +1,7 @@
 /* gdb_target.c — the program //tests:gdb_test debugs: goroutines stopped in
  * known functions (parked on a channel, asleep, spinning on another M),
- * then the main goroutine calls gdb_target_ready, where gdb stops it. */
+ * and one spawned but not yet run, then the main goroutine calls
+ * gdb_target_ready, where gdb stops it. */
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -28,16 +29,19 @@ __attribute__((noinline)) void gdb_target_spin(void *arg) {
     __asm__ volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) void gdb_target_queued(void *arg) { __asm__ volatile("" ::: "memory"); }
+
 __attribute__((noinline)) void gdb_target_ready(void) { __asm__ volatile("" ::: "memory"); }
 
 static void root(void *arg) {
     gort_chan *c = gort_chan_make(sizeof(int), 0);
-    gort_go_attr r = {0, "receiver"}, s = {0, "sleeper"}, p = {0, "spinner"};
+    gort_go_attr r = {0, "receiver"}, s = {0, "sleeper"}, p = {0, "spinner"}, q = {0, "queued"};
     gort_go_with(gdb_target_receiver, c, &r);
     gort_go_with(gdb_target_sleeper, NULL, &s);
     gort_go_with(gdb_target_spin, NULL, &p);
     while (started < 3) gort_sleep(1000000);
     gort_sleep(20 * 1000000); /* let them park */
+    gort_go_with(gdb_target_queued, NULL, &q); /* our P's runnext: not run before we park */
     gdb_target_ready();
     stop = 1;
     printf("gdb_target: done\n");

@@ -1,7 +1,7 @@
 # gdb_test.py — run by //tests:gdb_test as `gdb -batch -x tests/gdb_test.py
 # tests/gdb_target`: tools/gdb/gort.py lists the goroutines of a live gort
-# program and shows each one's backtrace, parked, asleep or running, and
-# leaves the thread's registers as they were.
+# program and shows each one's backtrace, parked, asleep or running (or
+# says it has not started), and leaves the thread's registers as they were.
 import os
 import re
 
@@ -40,6 +40,15 @@ for name, fn in [("receiver", "gdb_target_receiver"), ("sleeper", "gdb_target_sl
         bt = gdb.execute("goroutine %d bt" % ids[name][0], to_string=True)
         print("goroutine %d (%s):\n%s" % (ids[name][0], name, bt))
         check(fn in bt, "goroutine %s's backtrace names %s" % (name, fn), bt)
+if "queued" in ids and ids["queued"][1] == "runnable":  # else the spinner's P took it (preempted)
+    check(re.search(r'"queued" \[runnable\]  not started: gdb_target_queued', listing), "queued is not started", listing)
+    try:
+        out = gdb.execute("goroutine %d bt" % ids["queued"][0], to_string=True)
+    except gdb.error as e:
+        out = str(e)
+    check("has not started: it will run gdb_target_queued" in out, "goroutine N bt on a goroutine not started", out)
+else:
+    print("gdb_test: the queued goroutine ran before the breakpoint; not checked")
 after = gdb.execute("bt", to_string=True)
 check(before == after, "the current thread's registers are restored", before + "\n---\n" + after)
 check("gdb_target_ready" in after, "the current thread is still in gdb_target_ready", after)

@@ -1,7 +1,9 @@
 // goroutine_test.cc — goroutines and the scheduler, through the public API
 // (and, where a test must see an M or a P, the internal header).
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cfenv>
 #include <cstring>
 #include <atomic>
@@ -527,6 +529,85 @@ TEST_F(Goroutines, CustomStackGoroutinesReuseTheirRecords) {
     gort_os_lock_release(&gort_sched_g.allg_lock);
     // Each round has at most 400 alive; the rest is slack for the per-P caches.
     EXPECT_LE(after_all, after_one + 400) << "records grew from " << after_one;
+  });
+}
+
+// Address space mapped by the process (linux /proc), in KiB.
+long VmSizeKiB() {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  while (fgets(line, sizeof line, f) != nullptr)
+    if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
+  fclose(f);
+  return kib;
+}
+
+// A goroutine takes its stack when it first runs (stack.c): 20,000
+// spawned while the only P is busy wait in the queue as G records, and,
+// run one after another, they all use the same few stacks.  (Bound at
+// spawn, they took 20,000 stacks: 1.25 GiB of address space.)
+TEST_F(Goroutines, QueuedGoroutinesTakeNoStackUntilTheyRun) {
+  const long n = 20000;
+  gort_test::Procs one(1);
+  Main([&] {
+    std::atomic<long> ran{0};
+    std::atomic<bool> spawned{false};
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    ASSERT_EQ(gort_waitgroup_add(&wg, n), 0);
+    long before = VmSizeKiB();
+    std::thread spawner([&] {  // a plain thread: no back-pressure
+      for (long i = 0; i < n; i++)
+        Go([&] {
+          ran++;
+          gort_waitgroup_done(&wg);
+        });
+      spawned = true;
+    });
+    while (!spawned.load()) {  // keep the P (preemption may still let some run)
+    }
+    long queued = 0, queued_with_stack = 0;
+    gort_os_lock_acquire(&gort_sched_g.allg_lock);
+    for (size_t i = 0; i < gort_sched_g.nallg; i++) {
+      G* g = gort_sched_g.allg[i];
+      if (atomic_load(&g->status) != G_RUNNABLE || !atomic_load(&g->fresh)) continue;
+      queued++;
+      if (g->stack_lo != nullptr) queued_with_stack++;
+    }
+    gort_os_lock_release(&gort_sched_g.allg_lock);
+    gort_waitgroup_wait(&wg);
+    spawner.join();
+    long growth = VmSizeKiB() - before;
+    EXPECT_EQ(ran.load(), n);
+    EXPECT_GT(queued, 0) << "all ran before the check: the test proved nothing";
+    EXPECT_EQ(queued_with_stack, 0);
+    EXPECT_LT(growth, 256L << 10) << "KiB of address space for " << n << " goroutines";
+  });
+}
+
+// Back-pressure: a goroutine that spawns faster than its P runs what it
+// spawned yields once its P's ring is nearly full, so the goroutines it
+// spawned but that have not run never number much more than the ring.
+TEST_F(Goroutines, SpawnerThatOutrunsItsPYields) {
+  const long n = Scale(20000);
+  gort_test::Procs one(1);
+  Main([&] {
+    std::atomic<long> ran{0};
+    long deepest = 0;
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    ASSERT_EQ(gort_waitgroup_add(&wg, n), 0);
+    for (long i = 0; i < n; i++) {
+      ASSERT_EQ(Go([&] {
+                  ran++;
+                  gort_waitgroup_done(&wg);
+                }),
+                0);
+      deepest = std::max(deepest, i + 1 - ran.load());
+    }
+    gort_waitgroup_wait(&wg);
+    EXPECT_LE(deepest, RUNQ_SIZE + 1);
+    EXPECT_GT(deepest, 1);  // it did spawn ahead of them
   });
 }
 

@@ -32,6 +32,15 @@
  * readier's "put G, then check nmspinning" so one of the two sees the
  * other.
  *
+ * Goroutine creation.  gort_go takes a dead G record (per-P free list,
+ * then the global one) and queues it on its P's runnext without a stack
+ * or a context (g->fresh); the M that first switches to it gives it a
+ * default-size stack, the P's most recently freed one, and its first frame
+ * (g_start).  An exit gives the stack back to the P at once.  So however
+ * deep the queues, a P cycles through a few hot stacks.  A G that spawns
+ * while its P's ring is nearly full yields behind what it spawned
+ * (back-pressure), so the queue stays short and the records hot too.
+ *
  * Timers: an idle M becomes the one timer sleeper (sched.timer_m) when a
  * timer is pending, sleeping on its note until the earliest one; timer.c
  * explains the wakeup protocol.
@@ -193,6 +202,7 @@ GORT_NOPREEMPT static void p_drain(P *p) {
     }
     p->gfree_n = 0;
     gort_unlock(&sched->gfree_lock);
+    gort_stack_drain(p);
 }
 
 /* p, which no M holds, goes on the idle list, or is retired if it is
@@ -289,9 +299,28 @@ GORT_NOPREEMPT void gort_wakep(void) {
 static G *goexit_m(M *m, G *g);
 static G *park_m(M *m, G *g);
 
+static void g_main(void *arg);
+
+/* g's first switch: a default-size stack (the P's most recently freed
+ * one: hot) unless it has its own, and the first frame on it.  Published
+ * to the dump by the release store of fresh. */
+GORT_NOPREEMPT static void g_start(P *p, G *g) {
+    if (g->stack_lo == NULL && gort_stack_get(p, g) != 0) {
+        char line[128], *q = line, *end = line + sizeof line - 1;
+        q = gort_put_str(q, end, "gort: out of memory: no stack for goroutine ");
+        q = gort_put_u64(q, end, g->id);
+        q = gort_put_str(q, end, "\n");
+        gort_os_write_all(2, line, (size_t)(q - line));
+        gort_crash_dump(NULL, true);
+    }
+    gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
+    atomic_store_explicit(&g->fresh, false, memory_order_release);
+}
+
 /* Make g the M's running G (status, errno, counters), just before the
  * swap to it: from g0 (run) or from another G (mcall's hand-off). */
 GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
+    if (atomic_load_explicit(&g->fresh, memory_order_relaxed)) g_start(p, g);
     atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&g->m, m, memory_order_relaxed);
@@ -665,28 +694,6 @@ GORT_NOPREEMPT static G *gfget(P *p) {
     return g;
 }
 
-/* Dead Gs whose own (non-default) stack went back to the OS: reused only
- * for non-default stacks, so a default-size spawn never carves a new slot
- * for a record that had none (slots are never returned). */
-static gort_os_lock gfree_nostack_lock;
-static _Atomic(G *) gfree_nostack; /* written under the lock; peeked without */
-
-GORT_NOPREEMPT static void gfput_nostack(G *g) {
-    gort_lock(&gfree_nostack_lock);
-    g->schedlink = atomic_load_explicit(&gfree_nostack, memory_order_relaxed);
-    atomic_store_explicit(&gfree_nostack, g, memory_order_relaxed);
-    gort_unlock(&gfree_nostack_lock);
-}
-
-GORT_NOPREEMPT static G *gfget_nostack(void) {
-    if (atomic_load_explicit(&gfree_nostack, memory_order_relaxed) == NULL) return NULL; /* a peek */
-    gort_lock(&gfree_nostack_lock);
-    G *g = atomic_load_explicit(&gfree_nostack, memory_order_relaxed);
-    if (g != NULL) atomic_store_explicit(&gfree_nostack, g->schedlink, memory_order_relaxed);
-    gort_unlock(&gfree_nostack_lock);
-    return g;
-}
-
 GORT_NOPREEMPT static G *g_new(void) {
     G *g = calloc(1, sizeof *g);
     if (g == NULL) return NULL;
@@ -740,12 +747,8 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     g->arg = NULL;
     /* the name stays until the next spawn: a dump may be reading it */
     atomic_store_explicit(&g->m, NULL, memory_order_relaxed);
-    if (g->stack_map != NULL) { /* a non-default stack goes back to the OS */
-        gort_stack_release(g);
-        gfput_nostack(g);
-    } else {
-        gfput(p, g);
-    }
+    gort_stack_put(p, g); /* to p's cache, hot for the next G to start */
+    gfput(p, g);
     return NULL;
 }
 
@@ -774,10 +777,11 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
 
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
-    g = size == sched->stack_size ? gfget(p) : gfget_nostack();
+    g = gfget(p);
     if (g == NULL && (g = g_new()) == NULL) return -ENOMEM;
-    if (g->stack_lo == NULL && (err = gort_stack_alloc(g, size)) != 0) {
-        gfput_nostack(g);
+    /* a default stack is taken when the G first runs (g_start) */
+    if (size != sched->stack_size && (err = gort_stack_map(g, size)) != 0) {
+        gfput(p, g);
         return err;
     }
     g->fn = fn;
@@ -786,11 +790,11 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     g->id = new_goid(p);
     g->saved_errno = 0;
     g->waitreason = NULL;
-    gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
+    atomic_store_explicit(&g->fresh, true, memory_order_relaxed);
     tsan_fiber_start(g);
     bool fence = false;
-    /* release: a dump that sees the G alive reads its id, its name and
-     * its first frame */
+    /* release: a dump that sees the G alive reads its id, its name, its
+     * entry and fresh */
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (p != NULL) {
         p_count(&p->n_spawned);
@@ -802,6 +806,14 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
         gort_unlock(&sched->lock);
     }
     gort_wakep_after(fence);
+    /* Back-pressure: a goroutine spawning faster than its P runs what it
+     * spawned yields, behind them, once its P's ring is half full.  The
+     * queue stays short, so the new Gs' records and stacks are still in
+     * cache when they run, instead of a million of them piling up cold
+     * (Go spills half the ring to the global queue and goes on). */
+    if (p != NULL && m->curg != NULL && m->locks == 0 && m->lockedg == NULL &&
+        gort_runq_len(p) >= RUNQ_SIZE - 1)
+        mcall(yield_m);
     return 0;
 }
 

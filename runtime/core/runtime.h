@@ -43,7 +43,7 @@ enum {
     G_RUNNING,  /* executing on g->m: owns its stack; only it changes status   */
     G_WAITING,  /* parked: the object it waits on (sema root, timer) owns the
                    wakeup, and the waker makes it runnable with gort_ready     */
-    G_DEAD,     /* exited: on a free list with its stack, reusable            */
+    G_DEAD,     /* exited: its record on a free list, its stack released      */
     G_SYSCALL,  /* between gort_syscall_enter and _exit: runs on g->m, which
                    has no P; only it changes status                           */
 };
@@ -81,6 +81,19 @@ typedef struct gort_timers {
     _Atomic(int64_t) next; /* when of heap[0]; 0: empty.  Read without lock. */
 } gort_timers;
 
+/* ---- stacks (stack.c) ---------------------------------------------------- */
+/* A default-size stack: a slab slot, carved once and kept for life.  A G
+ * takes one when it first runs and gives it back when it exits, so
+ * goroutines queued but not yet started cost no stack (stack.c). */
+typedef struct gort_stack gort_stack;
+struct gort_stack {
+    void *lo;               /* [lo, lo + size) is usable                   */
+    size_t size;
+    const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
+    unsigned vg_id;         /* valgrind's id (runtime/valgrind.h)          */
+    gort_stack *next;       /* free lists                                  */
+};
+
 /* ---- G ---------------------------------------------------------------- */
 struct G {
     gort_ctx ctx; /* saved context while not running (offset 0)            */
@@ -96,13 +109,21 @@ struct G {
                        reads it while the G starts or exits              */
     G *schedlink; /* global run queue / free lists                          */
     int saved_errno;
-    unsigned vg_stack; /* valgrind's id for the stack (runtime/valgrind.h)    */
-    /* stack: [stack_lo, stack_lo + stack_size) is usable */
+    /* Not started yet: no context (and, for a default size, no stack)
+     * until the M that first runs it prepares them (proc.c g_start).
+     * Cleared with a release store: the dump reads the context after an
+     * acquire load of it. */
+    _Atomic(bool) fresh;
+    /* stack: [stack_lo, stack_lo + stack_size) is usable while the G is
+     * started and not dead; the fields are copied from slot, or describe
+     * the G's own mapping */
     void *stack_lo;
     size_t stack_size;
+    const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
+    unsigned vg_stack; /* valgrind's id for the stack (runtime/valgrind.h)    */
+    gort_stack *slot;  /* the default-size stack it holds, else NULL         */
     void *stack_map;   /* own mapping (non-default size), else NULL          */
     size_t stack_map_size;
-    const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
     /* for the dump: why it waits, and since when it has been in its
      * status (gort_clock; gort_stamp: the dump reads it while the G is
      * readied, parked or started) */
@@ -183,9 +204,12 @@ struct P {
     _Atomic(uint32_t) runqtail;
     _Atomic(G *) runq[RUNQ_SIZE];
     _Atomic(G *) runnext;
-    /* dead Gs with default stacks, for reuse */
+    /* dead G records (without stacks), for reuse */
     G *gfree;
     int32_t gfree_n;
+    /* free default-size stacks, most recently used first (stack.c) */
+    gort_stack *stacks;
+    int32_t nstacks;
     /* goroutine ids, taken from the global counter in batches */
     uint64_t goid_next, goid_end;
     gort_timers timers;
@@ -394,11 +418,17 @@ void gort_globrunq_put_batch(G *head, G *tail, int32_t n);
 G *gort_globrunq_get(P *p, int32_t max);
 
 /* ---- stack.c ------------------------------------------------------------ */
-/* Give g a stack of size bytes (the default size comes from slabs).
- * 0 or -ENOMEM. */
-int gort_stack_alloc(G *g, size_t size);
-/* Release g's stack if it has its own mapping (non-default size). */
-void gort_stack_release(G *g);
+/* Give g a default-size stack: p's most recently freed one, else one from
+ * the global free list or a new slab slot.  p may be NULL.  0 or -ENOMEM. */
+int gort_stack_get(P *p, G *g);
+/* Give g a stack of its own mapping of size bytes (not the default size).
+ * 0, -ENOMEM, or -EAGAIN (out of mappings). */
+int gort_stack_map(G *g, size_t size);
+/* g is dead: its stack goes back to p's cache (default size; p may be
+ * NULL) or to the OS (its own mapping). */
+void gort_stack_put(P *p, G *g);
+/* p retires: its cached stacks go to the global free list. */
+void gort_stack_drain(P *p);
 /* Abort if g's stack canary was clobbered. */
 void gort_stack_check(G *g);
 /* If addr is in g's guard region, report the overflow and abort. */

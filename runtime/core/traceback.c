@@ -218,6 +218,9 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, b
         print_frames(o, m->trace_pcs, m->trace_n, true, names);
     } else if (st == G_IDLE) {
         print_frames(o, pcs, 0, false, names);
+    } else if (st == G_RUNNABLE && atomic_load_explicit(&g->fresh, memory_order_acquire)) {
+        pcs[0] = (uintptr_t)g->fn; /* not started (no stack yet): where it will */
+        print_frames(o, pcs, 1, true, names);
     } else if (st == G_SYSCALL ||
                (st == G_RUNNING && !(m != NULL && m != self && atomic_load(&m->dump_waiting) && m->curg == g))) {
         /* its M did not answer, or it runs the dump, or it is handing its

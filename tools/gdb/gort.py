@@ -98,11 +98,22 @@ def _where(g, st):
     """The function a stopped goroutine's switch returns to (its pc)."""
     if _status_name(st) in ("running", "syscall"):
         return ""
+    if _fresh(g):
+        return "not started: " + _function(int(g["fn"]))
     arch = FRAMES.get(gdb.selected_frame().architecture().name())
     if arch is None:
         return ""
     sp = int(g["ctx"]["sp"])
     pc = int(gdb.parse_and_eval("*(unsigned long *)%d" % (sp + arch["ret"])))
+    return _function(pc)
+
+
+def _fresh(g):
+    """Spawned, not yet run: it has no stack and no context (proc.c g_start)."""
+    return _status_name(int(g["status"])) == "runnable" and bool(int(g["fresh"]))
+
+
+def _function(pc):
     blk = gdb.block_for_pc(pc)
     while blk is not None and blk.function is None:
         blk = blk.superblock
@@ -124,6 +135,8 @@ class Goroutine(gdb.Command):
         except ValueError:
             raise gdb.GdbError("goroutine: N must be a goroutine id")
         g, st = find(goid)
+        if _fresh(g):
+            raise gdb.GdbError("goroutine %d has not started: it will run %s" % (goid, _function(int(g["fn"]))))
         if _status_name(st) in ("running", "syscall"):
             self._on_thread(int(g["m"]["tid"]), parts[1], from_tty)
         else:
