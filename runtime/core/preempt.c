@@ -335,11 +335,7 @@ GORT_NOPREEMPT void gort_sysmon_wake(void) {
 
 /* ---- cooperative ---------------------------------------------------------- */
 
-GORT_NOPREEMPT void gort_preempt_check(void) {
-    M *m = gort_getm();
-    if (m == NULL || m->curg == NULL || m->p == NULL || m->locks != 0) return;
-    if (gort_preempt_wanted(m->p)) gort_preempt_park();
-}
+/* gort_preempt_check is in proc.c, beside gort_preempt_park. */
 
 /* ---- asynchronous --------------------------------------------------------- */
 

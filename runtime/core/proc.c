@@ -327,7 +327,7 @@ GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
     gort_stamp(g);
     m->curg = g;
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-    errno = g->saved_errno;
+    *m->errno_at = g->saved_errno;
     /* a dump unwinds stopped goroutines: none may start, and a switch in
      * progress is not unwound (traceback.c) */
     atomic_store_explicit(&m->in_switch, true, memory_order_relaxed);
@@ -371,7 +371,7 @@ GORT_NOPREEMPT GORT_TSAN_NOINLINE static void mcall(G *(*fn)(M *, G *)) {
         m = gort_getm(); /* it may have parked: another M */
     }
     G *g = m->curg;
-    g->saved_errno = errno;
+    g->saved_errno = *m->errno_at;
     m->after_switch = fn;
     G *next = fn == park_m || fn == goexit_m ? handoff_target(m) : NULL;
     if (fn == goexit_m) tsan_func_exit(); /* this frame never returns */
@@ -615,6 +615,14 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
 }
 
 GORT_NOPREEMPT void gort_preempt_park(void) { mcall(preempt_m); }
+
+/* Every blocking entry point's first call.  It reads the M from TLS
+ * directly (once, before any switch), not through gort_getm. */
+GORT_NOPREEMPT void gort_preempt_check(void) {
+    M *m = tls_m;
+    if (m == NULL || m->curg == NULL || m->p == NULL || m->locks != 0) return;
+    if (gort_preempt_wanted(m->p)) gort_preempt_park();
+}
 
 GORT_NOPREEMPT void gort_yield(void) {
     if (gort_getg() == NULL) {
@@ -1126,6 +1134,7 @@ GORT_NOPREEMPT static _Noreturn void schedule_loop(M *m) {
 GORT_NOPREEMPT static void *mstart(void *arg) {
     M *m = arg;
     tls_m = m;
+    m->errno_at = &errno;
     m->tid = gort_os_thread_id();
     m->thread = gort_os_thread_self();
     m->tsan_fiber = tsan_fiber_current();

@@ -146,6 +146,7 @@ struct M {
     int64_t id;
     uint64_t tid; /* kernel thread id                                       */
     G *curg;      /* the G running on this M; NULL while on g0              */
+    int *errno_at; /* this thread's errno: a switch saves and restores it   */
     P *p;         /* the P held, or NULL                                    */
     P *nextp;     /* P handed over by startm before waking this M           */
     P *oldp;      /* the P it had before gort_syscall_enter                  */
