@@ -127,6 +127,16 @@ GORT_NOPREEMPT static bool answered(M *m, uint32_t epoch) {
     return atomic_load_explicit(&m->trace_done, memory_order_acquire) == epoch;
 }
 
+/* The caller's M answers for its own goroutine, through the same signal
+ * handler (it must be on its own stack to be unwound; the signal is
+ * delivered before ask returns).  Waits for the answer at most max_waits
+ * times 20 us, or for good if max_waits < 0. */
+GORT_NOPREEMPT static void ask_self(M *m, int max_waits) {
+    uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
+    ask(m, epoch);
+    for (int i = 0; (max_waits < 0 || i < max_waits) && !answered(m, epoch); i++) gort_os_nanosleep(20 * 1000);
+}
+
 /* Ask every M but self (which answered already, or is not running a
  * goroutine) until none is caught inside its switch: afterwards no M
  * starts a goroutine until sched.dumping is cleared. */
@@ -278,9 +288,7 @@ GORT_NOPREEMPT void gort_dump(int fd) {
     dump_begin();
     M *m = gort_getm();
     if (m != NULL && m->curg != NULL) {
-        uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
-        ask(m, epoch); /* delivered before the call returns: to ourselves */
-        while (!answered(m, epoch)) gort_os_nanosleep(20 * 1000);
+        ask_self(m, -1);
         dump_args a = {&o, m};
         gort_systemstack(dump_on_g0, &a);
     } else {
@@ -328,9 +336,7 @@ GORT_NOPREEMPT _Noreturn void gort_crash_dump(gort_sigctx *ctx, bool abort_after
         uintptr_t pc = gort_sigctx_pc(ctx);
         names = gort_os_pc_is_user(pc) || gort_os_pc_is_runtime(pc);
     } else if (m != NULL) {
-        uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
-        ask(m, epoch);
-        for (int i = 0; i < 1000 && !answered(m, epoch); i++) gort_os_nanosleep(20 * 1000);
+        ask_self(m, 1000); /* bounded: this may be a fatal error in the handler's path */
     }
     uint64_t sysmon = atomic_load(&sched->sysmon_tid);
     for (int i = 0; i < 100 && sysmon == 0 && atomic_load(&sched->sysmon_started); i++) { /* not yet running */
