@@ -70,28 +70,41 @@ std::string TraceOf(const std::string& dump, const std::string& name) {
 
 class DumpTest : public gort_test::Test {};
 
-TEST_F(DumpTest, ParkedGoroutinesShowWhereTheyWait) {
-  gort_test::Main([] {
-    gort_chan* c = gort_chan_make(sizeof(int), 0);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+// A goroutine named "parked", waiting in dump_test_parked_in_recv for the
+// life of this object (run inside gort_test::Main).
+class ParkedReceiver {
+ public:
+  ParkedReceiver() : c_(gort_chan_make(sizeof(int), 0)) {
     gort_go_attr a = {0, "parked"};
-    gort_waitgroup_add(&wg, 1);
+    gort_waitgroup_add(&wg_, 1);
     gort_test::Go(
-        [&] {
-          dump_test_parked_in_recv(c);
-          gort_waitgroup_done(&wg);
+        [this] {
+          dump_test_parked_in_recv(c_);
+          gort_waitgroup_done(&wg_);
         },
         &a);
     for (int i = 0; i < 1000 && TraceOf(dump_test_dump_here(), "parked").find("[waiting") == std::string::npos; i++)
       gort_sleep(1000000);
+  }
+  ~ParkedReceiver() {
+    int v = 1;
+    gort_chan_send(c_, &v);
+    gort_waitgroup_wait(&wg_);
+    gort_chan_free(c_);
+  }
+
+ private:
+  gort_chan* c_;
+  gort_waitgroup wg_ = GORT_WAITGROUP_INIT;
+};
+
+TEST_F(DumpTest, ParkedGoroutinesShowWhereTheyWait) {
+  gort_test::Main([] {
+    ParkedReceiver parked;
     std::string t = TraceOf(dump_test_dump_here(), "parked");
     EXPECT_THAT(t, HasSubstr("[waiting: chan receive"));
     EXPECT_THAT(t, ContainsRegex("at runtime/core/chan.c:[0-9]+"));
     EXPECT_THAT(t, ContainsRegex("dump_test_parked_in_recv\\+0x[0-9a-f]+ at [^ ]*tests/dump_test.cc:[0-9]+"));
-    int v = 1;
-    gort_chan_send(c, &v);
-    gort_waitgroup_wait(&wg);
-    gort_chan_free(c);
   });
 }
 
@@ -166,26 +179,12 @@ TEST_F(DumpTest, RunningAndPreemptedGoroutinesShowTheirLoop) {
 
 TEST_F(DumpTest, FromAPlainThread) {
   gort_test::Main([] {
-    gort_chan* c = gort_chan_make(sizeof(int), 0);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_go_attr a = {0, "parked"};
-    gort_waitgroup_add(&wg, 1);
-    gort_test::Go(
-        [&] {
-          dump_test_parked_in_recv(c);
-          gort_waitgroup_done(&wg);
-        },
-        &a);
-    gort_sleep(5000000);
+    ParkedReceiver parked;
     std::string d;
     gort_syscall_enter();
     std::thread([&] { d = dump_test_dump_here(); }).join();
     gort_syscall_exit();
     EXPECT_THAT(TraceOf(d, "parked"), HasSubstr("dump_test_parked_in_recv+0x"));
-    int v = 1;
-    gort_chan_send(c, &v);
-    gort_waitgroup_wait(&wg);
-    gort_chan_free(c);
   });
 }
 
