@@ -111,7 +111,9 @@ typedef struct gort_chan gort_chan;
  * EINVAL (elem_size * cap overflows) or ENOMEM. */
 GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
 /* Free c; no goroutine or thread may still use it.  One still blocked on
- * c is seen: c is then not freed, and errno is EBUSY. */
+ * c is seen: c is then not freed, and errno is EBUSY.  A select or timed
+ * operation that c has completed but that has not returned yet is waited
+ * for. */
 GORT_API void gort_chan_free(gort_chan *c);
 /* 0; -EPIPE if c is closed; -EINVAL if c is NULL, or elem is NULL and
  * elem_size > 0. */

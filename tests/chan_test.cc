@@ -346,4 +346,46 @@ TEST_F(Chan, PingPongStaysOnOneP) {
   EXPECT_LT(after.steals - before.steals, 1000u);
 }
 
+// A select or a timed receive woken by a send still locks the channel on
+// its way out (to unlink its other waiters, or after a timeout).  A program
+// that frees the channel as soon as the send returns must not pull it from
+// under that: gort_chan_free waits until the op is done with it.  With one
+// P the woken goroutine has not run when the send returns, so the free
+// must let it run first (before the fix it freed at once, and ASan, in CI,
+// caught the select locking freed memory).
+TEST_F(Chan, FreeWaitsForAWokenOpStillReturning) {
+  gort_test::Procs one(1);
+  Main([] {
+    for (int timed = 0; timed < 2; timed++)
+      for (int round = 0; round < 20; round++) {
+        gort_chan* a = gort_chan_make(sizeof(int), 0);
+        gort_chan* b = gort_chan_make(sizeof(int), 0);
+        std::atomic<bool> returned{false};
+        gort_waitgroup wg = GORT_WAITGROUP_INIT;
+        gort_waitgroup_add(&wg, 1);
+        Go([&] {
+          int x = 0, y = 0;
+          if (timed) {
+            EXPECT_EQ(gort_chan_recv_timeout(a, &x, 3600 * 1000000000LL), 0);
+          } else {
+            gort_case cs[2] = {{a, GORT_RECV, &x, 0}, {b, GORT_RECV, &y, 0}};
+            EXPECT_EQ(gort_select(cs, 2, -1), 0);
+          }
+          EXPECT_EQ(x, 7);
+          returned = true;
+          gort_waitgroup_done(&wg);
+        });
+        gort_yield();  // it runs and blocks on a (and b)
+        int v = 7;
+        ASSERT_EQ(gort_chan_send(a, &v), 0);  // woken, not yet run
+        errno = 0;
+        gort_chan_free(a);
+        EXPECT_EQ(errno, 0);
+        EXPECT_TRUE(returned.load()) << (timed ? "timed receive" : "select");
+        gort_waitgroup_wait(&wg);
+        gort_chan_free(b);
+      }
+  });
+}
+
 }  // namespace

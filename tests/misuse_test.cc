@@ -309,6 +309,8 @@ TEST_F(Misuse, ChanFree_WithABlockedWaiterIsRefused) {
   errno = 0;
   gort_chan_free(c);  // nobody waits now: freed
   EXPECT_EQ(errno, 0);
+  // A select or timed operation woken but still returning is waited for:
+  // chan_test's FreeWaitsForAWokenOpStillReturning.
 }
 
 TEST_F(Misuse, ChanSend_NullChanOrElemIsEinvalClosedIsEpipe) {

@@ -33,7 +33,14 @@
  *
  * gort_chan_free (and gort_timer_stop) refuse a channel with a queued
  * waiter, which still needs it: to be woken through it, or to unlink
- * itself from it.
+ * itself from it.  An op that locks its channels again after waking (a
+ * select, to unlink its other waiters; a timed op, to unlink after a
+ * timeout) pins each channel it queued on (c->pins, under c->lock) until
+ * that last unlock: its waiter may be off the queue already (the case that
+ * won, or one a losing waker unlinked) while it has yet to run, and a
+ * program that freed the channel once the send returned would have it
+ * lock freed memory.  gort_chan_free waits for the pins to go (their
+ * owners are woken: a pinned op with no queued waiter has been claimed).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +81,9 @@ struct gort_chan {
     size_t elem_size, cap;
     size_t count, head; /* ring: count elements from head            */
     wq recvq, sendq;
+    /* blocked ops that will lock c again after they are woken (a select's
+     * pass 3, a timed op's unlink): gort_chan_free waits for them */
+    size_t pins;
     char *buf;
 };
 
@@ -322,6 +332,13 @@ GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
         errno = EBUSY;
         return;
     }
+    for (;;) { /* woken ops that still lock c on their way out: let them finish */
+        gort_lock(&c->lock);
+        size_t pins = c->pins;
+        gort_unlock(&c->lock);
+        if (pins == 0) break;
+        gort_yield();
+    }
     free(c->buf);
     free(c);
 }
@@ -342,14 +359,16 @@ GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t t
     op_init(&o, timeout_ns > 0);
     waiter w = {&o, c, elem, 0, false, NULL, NULL, NULL};
     wq_push(send ? &c->sendq : &c->recvq, &w);
+    if (timeout_ns > 0) c->pins++; /* we lock c again after waking */
     gort_chan *one[1] = {c};
     lockset ls = {one, 1};
     block(&o, &ls, timeout_ns, send ? "chan send" : "chan receive");
-    if (o.which >= 0) return o.result;
-    gort_lock(&c->lock); /* timed out: unlink our waiter */
+    if (timeout_ns < 0) return o.result; /* completed by a waker: c is not touched again */
+    gort_lock(&c->lock); /* unlink our waiter if the timeout won */
     if (w.queued) wq_remove(send ? &c->sendq : &c->recvq, &w);
+    c->pins--;
     gort_unlock(&c->lock);
-    return -ETIMEDOUT;
+    return o.which >= 0 ? o.result : -ETIMEDOUT;
 }
 
 GORT_NOPREEMPT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
@@ -519,6 +538,7 @@ GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
         waiter *w = &waiters[i];
         *w = (waiter){&o, k->chan, k->elem, (int)order[i], false, NULL, NULL, NULL};
         wq_push(k->op == GORT_SEND ? &k->chan->sendq : &k->chan->recvq, w);
+        k->chan->pins++; /* pass 3 locks it again */
     }
     block(&o, &ls, timeout_ns, "select");
 
@@ -526,6 +546,7 @@ GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
     for (i = 0; i < live; i++) {
         waiter *w = &waiters[i];
         if (w->queued) wq_remove(cases[w->idx].op == GORT_SEND ? &w->c->sendq : &w->c->recvq, w);
+        w->c->pins--;
     }
     unlock_all(&ls);
     if (o.which < 0) {
