@@ -231,7 +231,7 @@ GORT_NOPREEMPT static void stopm(M *m) {
 
 static void *mstart(void *arg);
 
-GORT_NOPREEMPT static void newm(P *p, bool spinning) {
+GORT_NOPREEMPT __attribute__((noinline)) static void newm(P *p, bool spinning) { /* rare: its buffer stays out of startm */
     M *m = calloc(1, sizeof *m);
     int err;
     if (m == NULL) gort_fatal("gort: out of memory creating a thread (M)");
@@ -304,7 +304,7 @@ static void g_main(void *arg);
 /* g's first switch: a default-size stack (the P's most recently freed
  * one: hot) unless it has its own, and the first frame on it.  Published
  * to the dump by the release store of fresh. */
-GORT_NOPREEMPT static void g_start(P *p, G *g) {
+GORT_NOPREEMPT __attribute__((noinline)) static void g_start(P *p, G *g) { /* once per G: off the switch's path */
     if (g->stack_lo == NULL && gort_stack_get(p, g) != 0) {
         char line[128], *q = line, *end = line + sizeof line - 1;
         q = gort_put_str(q, end, "gort: out of memory: no stack for goroutine ");
@@ -320,7 +320,7 @@ GORT_NOPREEMPT static void g_start(P *p, G *g) {
 /* Make g the M's running G (status, errno, counters), just before the
  * swap to it: from g0 (run) or from another G (mcall's hand-off). */
 GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
-    if (atomic_load_explicit(&g->fresh, memory_order_relaxed)) g_start(p, g);
+    if (__builtin_expect(atomic_load_explicit(&g->fresh, memory_order_relaxed), 0)) g_start(p, g);
     atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&g->m, m, memory_order_relaxed);
