@@ -38,8 +38,8 @@
  * default-size stack, the P's most recently freed one, and its first frame
  * (g_start).  An exit gives the stack back to the P at once.  So however
  * deep the queues, a P cycles through a few hot stacks.  A G that spawns
- * while its P's ring is nearly full yields behind what it spawned
- * (back-pressure), so the queue stays short and the records hot too.
+ * while its P's ring is full yields to the global queue (back-pressure),
+ * so the queue stays short and the records hot too.
  *
  * Timers: an idle M becomes the one timer sleeper (sched.timer_m) when a
  * timer is pending, sleeping on its note until the earliest one; timer.c
@@ -616,6 +616,20 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
 
 GORT_NOPREEMPT void gort_preempt_park(void) { mcall(preempt_m); }
 
+/* Back-pressure (gort_go_with): the spawner waits on the global queue, so
+ * its P runs what it spawned; its P (at its next 61st tick) or an idle
+ * one takes it up again.  Not counted as a preemption. */
+GORT_NOPREEMPT static G *spawn_yield_m(M *m, G *g) {
+    (void)m;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
+    gort_stamp(g);
+    gort_lock(&sched->lock);
+    gort_globrunq_put(g);
+    gort_unlock(&sched->lock);
+    gort_wakep(); /* an idle P may take it at once */
+    return NULL;
+}
+
 /* Every blocking entry point's first call.  It reads the M from TLS
  * directly (once, before any switch), not through gort_getm. */
 GORT_NOPREEMPT void gort_preempt_check(void) {
@@ -815,13 +829,14 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     }
     gort_wakep_after(fence);
     /* Back-pressure: a goroutine spawning faster than its P runs what it
-     * spawned yields, behind them, once its P's ring is half full.  The
-     * queue stays short, so the new Gs' records and stacks are still in
-     * cache when they run, instead of a million of them piling up cold
-     * (Go spills half the ring to the global queue and goes on). */
+     * spawned yields once its P's ring is full, to the global queue (its
+     * P takes it up again within 61 ticks, or an idle P at once).  The
+     * queue stays short, so the new Gs' records are still in cache when
+     * they run, instead of a million of them piling up cold (Go spills
+     * half the ring to the global queue and goes on). */
     if (p != NULL && m->curg != NULL && m->locks == 0 && m->lockedg == NULL &&
         gort_runq_len(p) >= RUNQ_SIZE - 1)
-        mcall(yield_m);
+        mcall(spawn_yield_m);
     return 0;
 }
 
