@@ -24,9 +24,13 @@
  * word that expects *no flag*, copies the element, and publishes the
  * slot's next stamp with a release store (acquire loads of the stamp on
  * the other side; the element is plain memory ordered by them).  A send
- * or receive without a waiter in sight takes no lock: one CAS.  Anything
- * else (a flag set, the ring looking full or empty, a slot still being
- * copied) goes to the locked slow path, which is the old code.
+ * or receive without a waiter in sight takes no lock: one CAS.  A slot
+ * that another fast path claimed but is still copying (the ring is not
+ * full, or not empty, by the other side's word) is waited for briefly
+ * (stamp_spin).  Anything else (a flag set, the ring full or empty, a
+ * slot still not published) goes to the locked slow path, which is the
+ * old code.  The entry points are the fast path inlined, with the
+ * cooperative preemption check's common case (no request) inline too.
  *
  * Freezing.  Whoever takes c->lock (chan_lock) then sets CH_FROZEN in
  * tail and in head (two RMWs).  Each RMW is ordered, in its word's
@@ -93,6 +97,9 @@
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+
+#define GORT_INLINE inline __attribute__((always_inline))
+#define GORT_NOINLINE __attribute__((noinline))
 
 typedef struct waiter waiter;
 typedef struct op op;
@@ -194,7 +201,7 @@ GORT_NOPREEMPT static waiter *wq_claim(wq *q) {
 
 /* Word-sized elements (the common case) copied inline, not through a call
  * to memcpy. */
-GORT_NOPREEMPT static void copy_elem(gort_chan *c, void *dst, const void *src) {
+GORT_NOPREEMPT GORT_INLINE static void copy_elem(gort_chan *c, void *dst, const void *src) {
     if (dst == NULL) return;
     switch (c->elem_size) {
     case 0: return;
@@ -211,12 +218,12 @@ GORT_NOPREEMPT static void zero_elem(gort_chan *c, void *dst) {
 
 /* ---- the ring ------------------------------------------------------------ */
 
-GORT_NOPREEMPT static slot *slot_at(gort_chan *c, uint64_t pos) {
+GORT_NOPREEMPT GORT_INLINE static slot *slot_at(gort_chan *c, uint64_t pos) {
     return (slot *)(void *)(c->slots + (size_t)(pos & (c->one_lap - 1)) * c->slot_size);
 }
 
 /* The position after pos: the next index, or index 0 of the next lap. */
-GORT_NOPREEMPT static uint64_t pos_next(gort_chan *c, uint64_t pos) {
+GORT_NOPREEMPT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) {
     uint64_t idx = pos & (c->one_lap - 1);
     if (idx + 1 < c->cap) return pos + 1;
     return (pos - idx + c->one_lap) & CH_POS;
@@ -242,10 +249,20 @@ GORT_NOPREEMPT static void stamp_wait(slot *s, uint64_t want) {
     }
 }
 
+/* A short wait for s's stamp (an operation that claimed it is copying):
+ * false if it did not come; the caller takes the locked path then. */
+GORT_NOPREEMPT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
+    for (int i = 0; i < 64; i++) {
+        if (atomic_load_explicit(&s->stamp, memory_order_acquire) == want) return true;
+        cpu_relax();
+    }
+    return false;
+}
+
 /* Fast paths: no lock.  Return false to take the locked path: a flag is
  * set, or the ring looks full (send) or empty (receive), or an operation
  * that claimed the slot has not published it yet. */
-GORT_NOPREEMPT static bool fast_send(gort_chan *c, const void *elem) {
+GORT_NOPREEMPT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem) {
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     for (;;) {
         if (t & CH_FLAGS) return false;
@@ -262,12 +279,18 @@ GORT_NOPREEMPT static bool fast_send(gort_chan *c, const void *elem) {
             continue; /* t reloaded */
         }
         uint64_t t2 = atomic_load_explicit(&c->tail, memory_order_relaxed);
-        if (t2 == t) return false; /* full, or a receiver still copying out */
-        t = t2;                    /* another sender took t */
+        if (t2 == t) {
+            /* Full, or a receiver still copying out of slot t: then head
+             * is no longer a lap behind, and it is worth a short wait. */
+            uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS;
+            if (((h + c->one_lap) & CH_POS) == t || !stamp_spin(s, t)) return false;
+            continue;
+        }
+        t = t2; /* another sender took t */
     }
 }
 
-GORT_NOPREEMPT static bool fast_recv(gort_chan *c, void *elem) {
+GORT_NOPREEMPT GORT_INLINE static bool fast_recv(gort_chan *c, void *elem) {
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
     for (;;) {
         if (h & CH_FLAGS) return false;
@@ -283,7 +306,12 @@ GORT_NOPREEMPT static bool fast_recv(gort_chan *c, void *elem) {
             continue;
         }
         uint64_t h2 = atomic_load_explicit(&c->head, memory_order_relaxed);
-        if (h2 == h) return false; /* empty, or a sender still copying in */
+        if (h2 == h) {
+            /* Empty, or a sender still copying into slot h (tail moved on). */
+            if ((atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS) == h || !stamp_spin(s, h + 1))
+                return false;
+            continue;
+        }
         h = h2;
     }
 }
@@ -543,12 +571,10 @@ GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
     free(c);
 }
 
-GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
-    gort_preempt_check();
+/* The locked path of a send or receive (c valid). */
+GORT_NOPREEMPT GORT_NOINLINE static int chan_slow(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
     waiter *wake = NULL;
     int r;
-    if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
-    if (send ? fast_send(c, elem) : fast_recv(c, elem)) return 0;
     chan_lock(c);
     r = send ? try_send(c, elem, &wake) : try_recv(c, elem, &wake);
     if (r != -EAGAIN || timeout_ns == 0) {
@@ -568,6 +594,23 @@ GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t t
     if (w.queued) wq_remove(send ? &c->sendq : &c->recvq, &w);
     chan_unlock(c);
     return -ETIMEDOUT;
+}
+
+/* The cooperative preemption point (gort_preempt_check), with its common
+ * case inline: no request on this P. */
+GORT_NOPREEMPT GORT_INLINE static void chan_preempt_check(void) {
+    M *m = gort_getm();
+    P *p;
+    if (m != NULL && (p = m->p) != NULL && atomic_load_explicit(&p->preempt_tick, memory_order_relaxed) != 0)
+        gort_preempt_check();
+}
+
+/* Inlined into each entry point: the fast path, then the locked one. */
+GORT_NOPREEMPT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
+    chan_preempt_check();
+    if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
+    if (send ? fast_send(c, elem) : fast_recv(c, elem)) return 0;
+    return chan_slow(c, elem, send, timeout_ns);
 }
 
 GORT_NOPREEMPT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
