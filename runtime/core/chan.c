@@ -263,6 +263,11 @@ GORT_NOPREEMPT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
  * set, or the ring looks full (send) or empty (receive), or an operation
  * that claimed the slot has not published it yet. */
 GORT_NOPREEMPT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem) {
+    /* Everything the copy needs is loaded before the CAS: on x86 a locked
+     * instruction holds back the loads after it until it completes. */
+    bool word = c->elem_size == 8;
+    uint64_t v = 0;
+    if (word) memcpy(&v, elem, 8);
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     for (;;) {
         if (t & CH_FLAGS) return false;
@@ -272,7 +277,10 @@ GORT_NOPREEMPT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem)
              * froze the ring or closed the channel. */
             if (atomic_compare_exchange_weak_explicit(&c->tail, &t, pos_next(c, t), memory_order_relaxed,
                                                       memory_order_relaxed)) {
-                copy_elem(c, s->elem, elem);
+                if (word)
+                    memcpy(s->elem, &v, 8);
+                else
+                    copy_elem(c, s->elem, elem);
                 atomic_store_explicit(&s->stamp, t + 1, memory_order_release);
                 return true;
             }
@@ -296,11 +304,12 @@ GORT_NOPREEMPT GORT_INLINE static bool fast_recv(gort_chan *c, void *elem) {
         if (h & CH_FLAGS) return false;
         slot *s = slot_at(c, h);
         if (atomic_load_explicit(&s->stamp, memory_order_acquire) == h + 1) {
+            uint64_t free_stamp = (h + c->one_lap) & CH_POS; /* for the send one lap later */
             if (atomic_compare_exchange_weak_explicit(&c->head, &h, pos_next(c, h), memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 copy_elem(c, elem, s->elem);
-                /* Free for the send one lap later; release: after our copy. */
-                atomic_store_explicit(&s->stamp, (h + c->one_lap) & CH_POS, memory_order_release);
+                /* Release: after our copy. */
+                atomic_store_explicit(&s->stamp, free_stamp, memory_order_release);
                 return true;
             }
             continue;
