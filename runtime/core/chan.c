@@ -55,6 +55,17 @@
  * fast path; only the locked path reports -EPIPE, after seeing the ring
  * exactly empty.
  *
+ * Memory orders.  No fence is needed for the race with a waiter: it is
+ * decided by the atomicity of RMWs on one word (the fast path's CAS and
+ * the freeze), which every memory model orders totally, so the fast-path
+ * CASes are relaxed.  What crosses threads is the element, ordered by the
+ * stamp: written (or read out) before the release store of the slot's
+ * next stamp, used only after an acquire load saw that stamp; that holds
+ * on arm64 as on x86.  While frozen the lock holder is the only writer of
+ * tail and head (relaxed stores that keep the flags; a failed CAS writes
+ * nothing), and the lock orders one holder's writes before the next's
+ * reads.  A waiter and its waker meet under the lock, as before.
+ *
  * Thawing.  chan_unlock clears CH_FROZEN again unless a waiter is queued
  * on either queue: while one is, every operation takes the lock (the
  * waiter must be found, and woken, by the next operation that could
