@@ -5,6 +5,8 @@
 // GORT_TEST_LONG=1 runs ten times as many.
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -103,6 +105,194 @@ void OneRound() {
 TEST_F(ChanStress, EveryValueExactlyOnce) {
   const long rounds = gort_test::Scale(10);  // ~1.5 s here; 1 under qemu
   for (long r = 0; r < rounds && !HasFailure(); r++) OneRound();
+}
+
+// ---- The buffered fast path at the empty/full boundary ---------------------
+// Small capacities (1, 2, 3: not a power of two; 128) keep the ring
+// empty or full most of the time, so fast-path sends and receives race
+// with a peer queuing itself as a waiter, with select (which takes the
+// lock), with try and timed operations, and with close.
+
+struct Item {
+  long from;  // producer id
+  long seq;   // 0, 1, 2, ... per producer
+};
+
+// One way to send or receive, picked per operation: a plain op, a try
+// (timeout 0) retried, a timed op retried, or a one-case select.
+int SendSome(gort_chan* c, const Item* it, uint64_t* r) {
+  for (;;) {
+    *r ^= *r << 13, *r ^= *r >> 7, *r ^= *r << 17;
+    int rc;
+    switch (*r % 4) {
+      case 0: rc = gort_chan_send(c, it); break;
+      case 1: rc = gort_chan_send_timeout(c, it, 0); break;
+      case 2: rc = gort_chan_send_timeout(c, it, (int64_t)(*r % 20000)); break;
+      default: {
+        gort_case k = {c, GORT_SEND, const_cast<Item*>(it), 0};
+        rc = gort_select(&k, 1, *r % 8 == 3 ? 0 : -1);
+        if (rc == 0) rc = k.result;
+      }
+    }
+    if (rc != -EAGAIN && rc != -ETIMEDOUT) return rc;
+  }
+}
+
+int RecvSome(gort_chan* c, Item* it, uint64_t* r) {
+  for (;;) {
+    *r ^= *r << 13, *r ^= *r >> 7, *r ^= *r << 17;
+    int rc;
+    switch (*r % 4) {
+      case 0: rc = gort_chan_recv(c, it); break;
+      case 1: rc = gort_chan_recv_timeout(c, it, 0); break;
+      case 2: rc = gort_chan_recv_timeout(c, it, (int64_t)(*r % 20000)); break;
+      default: {
+        gort_case k = {c, GORT_RECV, it, 0};
+        rc = gort_select(&k, 1, *r % 8 == 3 ? 0 : -1);
+        if (rc == 0) rc = k.result;
+      }
+    }
+    if (rc != -EAGAIN && rc != -ETIMEDOUT) return rc;
+  }
+}
+
+// Run fn on a plain thread or as a goroutine; join() waits for it.
+class Runner {
+ public:
+  Runner(bool thread, std::function<void()> fn) : thread_(thread) {
+    if (thread) {
+      t_ = std::thread(std::move(fn));
+    } else {
+      gort_waitgroup_add(&wg_, 1);
+      Go([this, fn = std::move(fn)] {
+        fn();
+        gort_waitgroup_done(&wg_);
+      });
+    }
+  }
+  void join() {
+    if (thread_)
+      t_.join();
+    else
+      gort_waitgroup_wait(&wg_);
+  }
+
+ private:
+  bool thread_;
+  std::thread t_;
+  gort_waitgroup wg_ = GORT_WAITGROUP_INIT;
+};
+
+// One producer, one consumer (each a goroutine or a plain thread): every
+// value arrives once and in order, then -EPIPE with the element zeroed.
+TEST_F(ChanStress, BoundaryOneProducerOneConsumerInOrder) {
+  const long n = gort_test::Scale(40000);
+  for (size_t cap : {1, 2, 3, 128}) {
+    for (int mode = 0; mode < 4 && !HasFailure(); mode++) {
+      gort_chan* c = gort_chan_make(sizeof(Item), cap);
+      ASSERT_NE(c, nullptr);
+      std::atomic<long> got{0};
+      Main([&] {
+        Runner prod(mode & 1, [&] {
+          uint64_t r = 0x9E3779B97F4A7C15ull + mode + cap;
+          for (long i = 0; i < n; i++) {
+            Item it = {0, i};
+            ASSERT_EQ(SendSome(c, &it, &r), 0);
+            ASSERT_LE(gort_chan_len(c), cap);
+          }
+          ASSERT_EQ(gort_chan_close(c), 0);
+        });
+        Runner cons(mode & 2, [&] {
+          uint64_t r = 0x2545F4914F6CDD1Dull + mode + cap;
+          Item it;
+          for (long i = 0;; i++) {
+            it = {-1, -1};
+            int rc = RecvSome(c, &it, &r);
+            if (rc == -EPIPE) {
+              ASSERT_EQ(it.from, 0);
+              ASSERT_EQ(it.seq, 0);
+              break;
+            }
+            ASSERT_EQ(rc, 0);
+            ASSERT_EQ(it.seq, i) << "cap " << cap << " mode " << mode;
+            got++;
+          }
+        });
+        prod.join();
+        cons.join();
+      });
+      EXPECT_EQ(got.load(), n) << "cap " << cap << " mode " << mode;
+      EXPECT_EQ(gort_chan_len(c), 0u);
+      gort_chan_free(c);
+    }
+  }
+}
+
+// Producers and consumers (goroutines and plain threads) on one small
+// channel, closed while the producers still send: each producer sends
+// until -EPIPE (or kMax values); every send that returned 0 is received
+// exactly once (none lost at the close), and each consumer sees each
+// producer's values in increasing order (FIFO).
+TEST_F(ChanStress, BoundaryManyToManyWithClose) {
+  const int kProd = 4, kCons = 4;
+  const long rounds = gort_test::Scale(40), kMax = gort_test::Scale(100000);
+  for (long round = 0; round < rounds && !HasFailure(); round++) {
+    size_t cap = 1 + round % 4;
+    gort_chan* c = gort_chan_make(sizeof(Item), cap);
+    ASSERT_NE(c, nullptr);
+    std::vector<long> sent(kProd, 0);
+    std::vector<std::vector<long>> recvd(kCons, std::vector<long>(kProd, 0));
+    std::vector<std::vector<long>> last(kCons, std::vector<long>(kProd, -1));
+    std::atomic<int> producers_done{0};
+    std::vector<std::atomic<uint8_t>> seen(kProd * kMax);
+    Main([&] {
+      std::vector<std::unique_ptr<Runner>> rs;
+      for (int p = 0; p < kProd; p++)
+        rs.push_back(std::make_unique<Runner>(p == 0, [&, p] {
+          uint64_t r = 0x9E3779B97F4A7C15ull * (p + 1) + round;
+          for (long i = 0; i < kMax; i++) {
+            Item it = {p, i};
+            int rc = SendSome(c, &it, &r);
+            if (rc == -EPIPE) break;
+            ASSERT_EQ(rc, 0);
+            sent[p]++;
+          }
+          producers_done++;
+        }));
+      for (int k = 0; k < kCons; k++)
+        rs.push_back(std::make_unique<Runner>(k == 0, [&, k] {
+          uint64_t r = 0x2545F4914F6CDD1Dull * (k + 1) + round;
+          for (;;) {
+            Item it = {-1, -1};
+            int rc = RecvSome(c, &it, &r);
+            if (rc == -EPIPE) {
+              ASSERT_EQ(it.from, 0);
+              ASSERT_EQ(it.seq, 0);
+              break;
+            }
+            ASSERT_EQ(rc, 0);
+            ASSERT_GE(it.from, 0);
+            ASSERT_LT(it.from, kProd);
+            ASSERT_GT(it.seq, last[k][it.from]) << "out of order from producer " << it.from;
+            ASSERT_LT(it.seq, kMax);
+            ASSERT_EQ(seen[it.from * kMax + it.seq]++, 0) << "received twice";
+            last[k][it.from] = it.seq;
+            recvd[k][it.from]++;
+          }
+        }));
+      gort_sleep((round % 5) * 200000);  // close after 0 .. 0.8 ms
+      ASSERT_EQ(gort_chan_close(c), 0);
+      for (auto& x : rs) x->join();
+    });
+    for (int p = 0; p < kProd; p++) {
+      long total = 0;
+      for (int k = 0; k < kCons; k++) total += recvd[k][p];
+      ASSERT_EQ(total, sent[p]) << "producer " << p << ": sent " << sent[p] << ", received " << total;
+      for (long i = 0; i < sent[p]; i++) ASSERT_EQ(seen[p * kMax + i].load(), 1) << p << "/" << i;
+    }
+    EXPECT_EQ(producers_done.load(), kProd);
+    gort_chan_free(c);
+  }
 }
 
 }  // namespace

@@ -1,13 +1,77 @@
 /*
  * chan.c — channels and select (Go's chan.go and select.go).
  *
- * A channel is a lock, a ring buffer of cap elements, and two queues of
- * blocked operations: senders and receivers.  Invariants (c->lock held):
+ * A channel is a lock, a ring of cap elements, and two queues of blocked
+ * operations: senders and receivers.  Invariants (c->lock held, ring
+ * frozen: see below):
  *   - At least one of sendq and recvq is empty, counting only waiters
  *     not yet claimed.
- *   - Buffered: if count > 0, recvq has no live waiter; if count < cap,
- *     sendq has no live waiter.  Unbuffered: count == 0 always.
+ *   - Buffered: if the ring holds an element, recvq has no live waiter;
+ *     if it has room, sendq has no live waiter.  Unbuffered: it holds
+ *     nothing, ever.
  *   - A closed channel has an empty sendq and recvq (close wakes all).
+ *   - FIFO: elements leave the ring in the order their positions were
+ *     claimed; a queued sender's element goes in behind everything the
+ *     ring holds, and a queued receiver finds the ring empty.
+ *
+ * The ring and its fast path.  A buffered channel with elem_size > 0 keeps
+ * its elements in cap slots, each a stamp and an element (Vyukov's bounded
+ * queue, with Crossbeam's lap|index positions so cap need not be a power
+ * of two).  Two words, tail (next send) and head (next receive), hold a
+ * position and flags: CH_FROZEN in both, CH_CLOSED in tail.  A send at
+ * position t may write slot t when its stamp is t; a receive at h may read
+ * it when its stamp is h + 1.  Each claims its position with a CAS on its
+ * word that expects *no flag*, copies the element, and publishes the
+ * slot's next stamp with a release store (acquire loads of the stamp on
+ * the other side; the element is plain memory ordered by them).  A send
+ * or receive without a waiter in sight takes no lock: one CAS.  A slot
+ * that another fast path claimed but is still copying (the ring is not
+ * full, or not empty, by the other side's word) is waited for briefly
+ * (stamp_spin).  Anything else (a flag set, the ring full or empty, a
+ * slot still not published) goes to the locked slow path, which is the
+ * old code.  The entry points are the fast path inlined, with the
+ * cooperative preemption check's common case (no request) inline too.
+ *
+ * Freezing.  Whoever takes c->lock (chan_lock) then sets CH_FROZEN in
+ * tail and in head (two RMWs).  Each RMW is ordered, in its word's
+ * modification order, after every fast-path CAS that succeeded before it
+ * and before every one that tries after it, which fails: a fast path that
+ * claimed a position first is counted by the lock holder (the positions
+ * it reads are exact and only it moves them), and nothing claims one
+ * afterwards.  What a frozen lock holder cannot see finished is a claimed
+ * slot still being copied; it waits for that slot's stamp (stamp_wait: a
+ * few instructions away, unless the OS descheduled a plain thread there).
+ * So under the lock the ring is exactly what it holds, as with the old
+ * count: try_send/try_recv, select's polls and close decide on exact
+ * state, and select sees every element a fast path sent.  This is how the
+ * Dekker race is closed: a receiver about to queue itself froze tail
+ * first, so a racing fast sender either claimed its slot before the
+ * freeze (the receiver sees the element and takes it instead of
+ * waiting) or fails its CAS and takes the lock (and finds the receiver).
+ * The same holds for a sender at a full ring, and for close, which sets
+ * CH_CLOSED in tail under the lock: a fast send that claimed its slot
+ * before that is an element sent before the close, and drains; no fast
+ * send succeeds after it.  Receives may drain a closed channel on the
+ * fast path; only the locked path reports -EPIPE, after seeing the ring
+ * exactly empty.
+ *
+ * Memory orders.  No fence is needed for the race with a waiter: it is
+ * decided by the atomicity of RMWs on one word (the fast path's CAS and
+ * the freeze), which every memory model orders totally, so the fast-path
+ * CASes are relaxed.  What crosses threads is the element, ordered by the
+ * stamp: written (or read out) before the release store of the slot's
+ * next stamp, used only after an acquire load saw that stamp; that holds
+ * on arm64 as on x86.  While frozen the lock holder is the only writer of
+ * tail and head (relaxed stores that keep the flags; a failed CAS writes
+ * nothing), and the lock orders one holder's writes before the next's
+ * reads.  A waiter and its waker meet under the lock, as before.
+ *
+ * Thawing.  chan_unlock clears CH_FROZEN again unless a waiter is queued
+ * on either queue: while one is, every operation takes the lock (the
+ * waiter must be found, and woken, by the next operation that could
+ * complete it).  So frozen == a waiter is queued, at every unlock.
+ * Channels with no ring (unbuffered; elem_size 0, which keeps a count)
+ * are frozen for good and always take the lock, as before.
  *
  * Blocking.  Every blocked operation — a plain send or receive, or a whole
  * select — is one `op` on its caller's stack, with one `waiter` per case
@@ -41,12 +105,21 @@
  * program that freed the channel once the send returned would have it
  * lock freed memory.  gort_chan_free waits for the pins to go (their
  * owners are woken: a pinned op with no queued waiter has been claimed).
+ * A fast-path operation never blocks and never pins: freeing a channel
+ * while one is still returning is a use after free, as for any call.  len
+ * is exact under the freeze, counting a
+ * claimed slot still being copied in.  Plain OS threads take both paths as
+ * goroutines do; timed operations and timeout 0 (a try) try the fast path
+ * first.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+
+#define GORT_INLINE inline __attribute__((always_inline))
+#define GORT_NOINLINE __attribute__((noinline))
 
 typedef struct waiter waiter;
 typedef struct op op;
@@ -75,16 +148,37 @@ typedef struct wq {
     waiter *head, *tail;
 } wq;
 
+/* The fast-path words.  A position is lap | index (Crossbeam's ArrayQueue):
+ * index < cap, lap a multiple of one_lap (the least power of two above
+ * cap), counted modulo 2^62; the two bits above hold flags. */
+#define CH_FROZEN (UINT64_C(1) << 63) /* tail and head: fast paths off     */
+#define CH_CLOSED (UINT64_C(1) << 62) /* tail only: fast sends off for good */
+#define CH_FLAGS (CH_FROZEN | CH_CLOSED)
+#define CH_POS (CH_CLOSED - 1)
+
+/* A ring slot: its stamp, then the element (slot_size bytes in all). */
+typedef struct slot {
+    _Atomic(uint64_t) stamp; /* pos: free for the send at pos; pos + 1:
+                                holds the element sent at pos */
+    char elem[];
+} slot;
+
 struct gort_chan {
-    gort_os_lock lock;
-    bool closed;
+    /* Each fast-path word on a cache line of its own. */
+    _Alignas(64) _Atomic(uint64_t) tail; /* next send's position | flags  */
+    _Alignas(64) _Atomic(uint64_t) head; /* next receive's position | flags */
+    _Alignas(64) gort_os_lock lock;
+    bool closed; /* (lock) */
+    bool frozen; /* (lock) CH_FROZEN is set in tail and head          */
     size_t elem_size, cap;
-    size_t count, head; /* ring: count elements from head            */
+    char *slots;      /* the ring: cap slots; NULL: no fast path         */
+    size_t slot_size; /* 8 + elem_size rounded up to 8                  */
+    uint64_t one_lap;
+    size_t count; /* (lock) elements held, when slots is NULL (elem_size 0) */
     wq recvq, sendq;
     /* blocked ops that will lock c again after they are woken (a select's
      * pass 3, a timed op's unlink): gort_chan_free waits for them */
     size_t pins;
-    char *buf;
 };
 
 /* ---- queues (c->lock held) ------------------------------------------------ */
@@ -128,20 +222,9 @@ GORT_NOPREEMPT static waiter *wq_claim(wq *q) {
     return NULL;
 }
 
-/* The ring's i-th element from head (i < cap): a compare, not a division. */
-GORT_NOPREEMPT static void *slot(gort_chan *c, size_t i) {
-    size_t k = c->head + i;
-    if (k >= c->cap) k -= c->cap;
-    return c->buf + k * c->elem_size;
-}
-
-GORT_NOPREEMPT static void ring_pop_head(gort_chan *c) {
-    if (++c->head == c->cap) c->head = 0;
-}
-
 /* Word-sized elements (the common case) copied inline, not through a call
  * to memcpy. */
-GORT_NOPREEMPT static void copy_elem(gort_chan *c, void *dst, const void *src) {
+GORT_NOPREEMPT GORT_INLINE static void copy_elem(gort_chan *c, void *dst, const void *src) {
     if (dst == NULL) return;
     switch (c->elem_size) {
     case 0: return;
@@ -156,13 +239,188 @@ GORT_NOPREEMPT static void zero_elem(gort_chan *c, void *dst) {
     if (c->elem_size != 0 && dst != NULL) memset(dst, 0, c->elem_size);
 }
 
+/* ---- the ring ------------------------------------------------------------ */
+
+GORT_NOPREEMPT GORT_INLINE static slot *slot_at(gort_chan *c, uint64_t pos) {
+    return (slot *)(void *)(c->slots + (size_t)(pos & (c->one_lap - 1)) * c->slot_size);
+}
+
+/* The position after pos: the next index, or index 0 of the next lap. */
+GORT_NOPREEMPT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) {
+    uint64_t idx = pos & (c->one_lap - 1);
+    if (idx + 1 < c->cap) return pos + 1;
+    return (pos - idx + c->one_lap) & CH_POS;
+}
+
+GORT_NOPREEMPT static void cpu_relax(void) {
+#if defined(__x86_64__)
+    __asm__ volatile("pause");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* Wait for an operation that claimed its position with a fast-path CAS to
+ * publish its stamp: a few instructions away, unless the OS preempted a
+ * plain thread in between. */
+GORT_NOPREEMPT static void stamp_wait(slot *s, uint64_t want) {
+    for (int i = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) != want; i++) {
+        if (i < 100)
+            cpu_relax();
+        else
+            gort_os_thread_yield();
+    }
+}
+
+/* A short wait for s's stamp (an operation that claimed it is copying):
+ * false if it did not come; the caller takes the locked path then. */
+GORT_NOPREEMPT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
+    for (int i = 0; i < 64; i++) {
+        if (atomic_load_explicit(&s->stamp, memory_order_acquire) == want) return true;
+        cpu_relax();
+    }
+    return false;
+}
+
+/* Fast paths: no lock.  Return false to take the locked path: a flag is
+ * set, or the ring looks full (send) or empty (receive), or an operation
+ * that claimed the slot has not published it yet. */
+GORT_NOPREEMPT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem) {
+    /* Everything the copy needs is loaded before the CAS: on x86 a locked
+     * instruction holds back the loads after it until it completes. */
+    bool word = c->elem_size == 8;
+    uint64_t v = 0;
+    if (word) memcpy(&v, elem, 8);
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    for (;;) {
+        if (t & CH_FLAGS) return false;
+        slot *s = slot_at(c, t);
+        if (atomic_load_explicit(&s->stamp, memory_order_acquire) == t) {
+            /* A CAS that expects no flag: it fails once a lock holder
+             * froze the ring or closed the channel. */
+            if (atomic_compare_exchange_weak_explicit(&c->tail, &t, pos_next(c, t), memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                if (word)
+                    memcpy(s->elem, &v, 8);
+                else
+                    copy_elem(c, s->elem, elem);
+                atomic_store_explicit(&s->stamp, t + 1, memory_order_release);
+                return true;
+            }
+            continue; /* t reloaded */
+        }
+        uint64_t t2 = atomic_load_explicit(&c->tail, memory_order_relaxed);
+        if (t2 == t) {
+            /* Full, or a receiver still copying out of slot t: then head
+             * is no longer a lap behind, and it is worth a short wait. */
+            uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS;
+            if (((h + c->one_lap) & CH_POS) == t || !stamp_spin(s, t)) return false;
+            continue;
+        }
+        t = t2; /* another sender took t */
+    }
+}
+
+GORT_NOPREEMPT GORT_INLINE static bool fast_recv(gort_chan *c, void *elem) {
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    for (;;) {
+        if (h & CH_FLAGS) return false;
+        slot *s = slot_at(c, h);
+        if (atomic_load_explicit(&s->stamp, memory_order_acquire) == h + 1) {
+            uint64_t free_stamp = (h + c->one_lap) & CH_POS; /* for the send one lap later */
+            if (atomic_compare_exchange_weak_explicit(&c->head, &h, pos_next(c, h), memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                copy_elem(c, elem, s->elem);
+                /* Release: after our copy. */
+                atomic_store_explicit(&s->stamp, free_stamp, memory_order_release);
+                return true;
+            }
+            continue;
+        }
+        uint64_t h2 = atomic_load_explicit(&c->head, memory_order_relaxed);
+        if (h2 == h) {
+            /* Empty, or a sender still copying into slot h (tail moved on). */
+            if ((atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS) == h || !stamp_spin(s, h + 1))
+                return false;
+            continue;
+        }
+        h = h2;
+    }
+}
+
+/* Locked ring operations (c->lock held and, with a ring, c->frozen: no
+ * fast path can move head or tail, so they are exact and only this thread
+ * writes them; an operation that claimed a slot before the freeze may
+ * still be copying, and is waited for on its stamp). */
+
+GORT_NOPREEMPT static size_t ring_len(gort_chan *c) {
+    if (c->slots == NULL) return c->count;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS;
+    uint64_t hi = h & (c->one_lap - 1), ti = t & (c->one_lap - 1);
+    if (hi < ti) return (size_t)(ti - hi);
+    if (hi > ti) return (size_t)(c->cap - hi + ti);
+    return h == t ? 0 : c->cap;
+}
+
+/* Append elem (ring_len < cap). */
+GORT_NOPREEMPT static void ring_put(gort_chan *c, const void *elem) {
+    if (c->slots == NULL) {
+        c->count++;
+        return;
+    }
+    uint64_t tw = atomic_load_explicit(&c->tail, memory_order_relaxed), t = tw & CH_POS;
+    slot *s = slot_at(c, t);
+    stamp_wait(s, t); /* a fast receiver may still be copying out the last lap's */
+    copy_elem(c, s->elem, elem);
+    atomic_store_explicit(&s->stamp, t + 1, memory_order_release);
+    atomic_store_explicit(&c->tail, pos_next(c, t) | (tw & CH_FLAGS), memory_order_relaxed);
+}
+
+/* Take the head into elem (ring_len > 0). */
+GORT_NOPREEMPT static void ring_take(gort_chan *c, void *elem) {
+    if (c->slots == NULL) {
+        c->count--;
+        return;
+    }
+    uint64_t hw = atomic_load_explicit(&c->head, memory_order_relaxed), h = hw & CH_POS;
+    slot *s = slot_at(c, h);
+    stamp_wait(s, h + 1); /* a fast sender may still be copying in */
+    copy_elem(c, elem, s->elem);
+    atomic_store_explicit(&s->stamp, (h + c->one_lap) & CH_POS, memory_order_release);
+    atomic_store_explicit(&c->head, pos_next(c, h) | (hw & CH_FLAGS), memory_order_relaxed);
+}
+
+/* Take c's lock and freeze its ring: set CH_FROZEN in tail and head (two
+ * RMWs, each ordered after every fast-path CAS on its word that
+ * succeeded before it, and failing every one after it). */
+GORT_NOPREEMPT static void chan_lock(gort_chan *c) {
+    gort_lock(&c->lock);
+    if (c->slots != NULL && !c->frozen) {
+        atomic_fetch_or(&c->tail, CH_FROZEN);
+        atomic_fetch_or(&c->head, CH_FROZEN);
+        c->frozen = true;
+    }
+}
+
+/* Thaw the ring unless a waiter is queued (it stays frozen while one is),
+ * and unlock. */
+GORT_NOPREEMPT static void chan_unlock(gort_chan *c) {
+    if (c->frozen && c->recvq.head == NULL && c->sendq.head == NULL) {
+        c->frozen = false;
+        atomic_fetch_and(&c->tail, ~CH_FROZEN);
+        atomic_fetch_and(&c->head, ~CH_FROZEN);
+    }
+    gort_unlock(&c->lock);
+}
+
 /* Complete a claimed waiter's case. */
 GORT_NOPREEMPT static void fill(waiter *w, int result) {
     w->op->which = w->idx;
     w->op->result = result;
 }
 
-/* ---- one case, without blocking (c->lock held) ---------------------------
+/* ---- one case, without blocking (chan_lock held) -------------------------
  * Return 0 or -EPIPE when done, -EAGAIN when it would block; *wake is a
  * claimed waiter to wake once the lock is released. */
 
@@ -175,9 +433,8 @@ GORT_NOPREEMPT static int try_send(gort_chan *c, const void *elem, waiter **wake
         *wake = w;
         return 0;
     }
-    if (c->count < c->cap) {
-        copy_elem(c, slot(c, c->count), elem);
-        c->count++;
+    if (ring_len(c) < c->cap) {
+        ring_put(c, elem);
         return 0;
     }
     return -EAGAIN;
@@ -191,18 +448,15 @@ GORT_NOPREEMPT static int try_recv(gort_chan *c, void *elem, waiter **wake) {
         } else {
             /* Full ring: take its head; the sender's value goes to the
              * tail, which is the slot just freed. */
-            copy_elem(c, elem, slot(c, 0));
-            copy_elem(c, slot(c, 0), w->elem);
-            ring_pop_head(c);
+            ring_take(c, elem);
+            ring_put(c, w->elem);
         }
         fill(w, 0);
         *wake = w;
         return 0;
     }
-    if (c->count > 0) {
-        copy_elem(c, elem, slot(c, 0));
-        ring_pop_head(c);
-        c->count--;
+    if (ring_len(c) > 0) {
+        ring_take(c, elem);
         return 0;
     }
     if (c->closed) {
@@ -220,11 +474,11 @@ typedef struct lockset {
 } lockset;
 
 GORT_NOPREEMPT static void lock_all(lockset *ls) {
-    for (size_t i = 0; i < ls->n; i++) gort_lock(&ls->chans[i]->lock);
+    for (size_t i = 0; i < ls->n; i++) chan_lock(ls->chans[i]);
 }
 
 GORT_NOPREEMPT static void unlock_all(lockset *ls) {
-    for (size_t i = ls->n; i > 0; i--) gort_unlock(&ls->chans[i - 1]->lock);
+    for (size_t i = ls->n; i > 0; i--) chan_unlock(ls->chans[i - 1]);
 }
 
 typedef struct block_ctx {
@@ -303,16 +557,29 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
         errno = EINVAL;
         return NULL;
     }
-    if ((c = calloc(1, sizeof *c)) == NULL) {
+    if ((c = aligned_alloc(_Alignof(gort_chan), sizeof *c)) == NULL) {
         errno = ENOMEM;
         return NULL;
     }
+    memset(c, 0, sizeof *c);
     c->elem_size = elem_size;
     c->cap = cap;
-    if (cap > 0 && elem_size > 0 && (c->buf = malloc(cap * elem_size)) == NULL) {
-        free(c);
-        errno = ENOMEM;
-        return NULL;
+    if (cap > 0 && elem_size > 0) {
+        c->slot_size = sizeof(slot) + ((elem_size + 7) & ~(size_t)7);
+        if (cap > SIZE_MAX / 2 / c->slot_size || (c->slots = malloc(cap * c->slot_size)) == NULL) {
+            free(c);
+            errno = ENOMEM;
+            return NULL;
+        }
+        c->one_lap = 1;
+        while (c->one_lap <= cap) c->one_lap <<= 1;
+        for (size_t i = 0; i < cap; i++) atomic_init(&slot_at(c, i)->stamp, i);
+        atomic_init(&c->tail, 0);
+        atomic_init(&c->head, 0);
+    } else {
+        /* No ring (unbuffered, or elem_size 0: a count): frozen for good. */
+        atomic_init(&c->tail, CH_FROZEN);
+        atomic_init(&c->head, CH_FROZEN);
     }
     return c;
 }
@@ -339,19 +606,18 @@ GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
         if (pins == 0) break;
         gort_yield();
     }
-    free(c->buf);
+    free(c->slots);
     free(c);
 }
 
-GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
-    gort_preempt_check();
+/* The locked path of a send or receive (c valid). */
+GORT_NOPREEMPT GORT_NOINLINE static int chan_slow(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
     waiter *wake = NULL;
     int r;
-    if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
-    gort_lock(&c->lock);
+    chan_lock(c);
     r = send ? try_send(c, elem, &wake) : try_recv(c, elem, &wake);
     if (r != -EAGAIN || timeout_ns == 0) {
-        gort_unlock(&c->lock);
+        chan_unlock(c);
         if (wake != NULL) gort_unblock(&wake->op->s);
         return r;
     }
@@ -364,11 +630,28 @@ GORT_NOPREEMPT static int chan_op(gort_chan *c, void *elem, bool send, int64_t t
     lockset ls = {one, 1};
     block(&o, &ls, timeout_ns, send ? "chan send" : "chan receive");
     if (timeout_ns < 0) return o.result; /* completed by a waker: c is not touched again */
-    gort_lock(&c->lock); /* unlink our waiter if the timeout won */
+    chan_lock(c); /* unlink our waiter if the timeout won */
     if (w.queued) wq_remove(send ? &c->sendq : &c->recvq, &w);
     c->pins--;
-    gort_unlock(&c->lock);
+    chan_unlock(c);
     return o.which >= 0 ? o.result : -ETIMEDOUT;
+}
+
+/* The cooperative preemption point (gort_preempt_check), with its common
+ * case inline: no request on this P. */
+GORT_NOPREEMPT GORT_INLINE static void chan_preempt_check(void) {
+    M *m = gort_getm();
+    P *p;
+    if (m != NULL && (p = m->p) != NULL && atomic_load_explicit(&p->preempt_tick, memory_order_relaxed) != 0)
+        gort_preempt_check();
+}
+
+/* Inlined into each entry point: the fast path, then the locked one. */
+GORT_NOPREEMPT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
+    chan_preempt_check();
+    if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
+    if (send ? fast_send(c, elem) : fast_recv(c, elem)) return 0;
+    return chan_slow(c, elem, send, timeout_ns);
 }
 
 GORT_NOPREEMPT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
@@ -385,12 +668,13 @@ GORT_NOPREEMPT int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t time
 GORT_NOPREEMPT int gort_chan_close(gort_chan *c) {
     waiter *wake = NULL, *w;
     if (c == NULL) return -EINVAL;
-    gort_lock(&c->lock);
+    chan_lock(c);
     if (c->closed) {
-        gort_unlock(&c->lock);
+        chan_unlock(c);
         return -EPIPE;
     }
     c->closed = true;
+    atomic_fetch_or(&c->tail, CH_CLOSED); /* fast sends end; fast receives drain */
     while ((w = wq_claim(&c->recvq)) != NULL) {
         zero_elem(c, w->elem);
         fill(w, -EPIPE);
@@ -402,7 +686,7 @@ GORT_NOPREEMPT int gort_chan_close(gort_chan *c) {
         w->wnext = wake;
         wake = w;
     }
-    gort_unlock(&c->lock);
+    chan_unlock(c);
     while ((w = wake) != NULL) {
         wake = w->wnext; /* read before the wakeup frees w */
         gort_unblock(&w->op->s);
@@ -413,9 +697,9 @@ GORT_NOPREEMPT int gort_chan_close(gort_chan *c) {
 GORT_NOPREEMPT size_t gort_chan_len(const gort_chan *cc) {
     gort_chan *c = (gort_chan *)cc;
     if (c == NULL) return 0;
-    gort_lock(&c->lock);
-    size_t n = c->count;
-    gort_unlock(&c->lock);
+    chan_lock(c);
+    size_t n = ring_len(c);
+    chan_unlock(c);
     return n;
 }
 
