@@ -114,6 +114,7 @@ TEST_F(DumpTest, ParkedGoroutinesShowWhereTheyWait) {
 TEST_F(DumpTest, NotStartedGoroutinesShowTheirEntry) {
   gort_test::Procs one(1);
   gort_test::Main([] {
+    gort_yield();  // off a P beyond the new limit (retired at a switch): on the only one
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
     gort_go_attr a = {0, "not-started"};
     gort_waitgroup_add(&wg, 1);
