@@ -118,43 +118,31 @@ struct Item {
   long seq;   // 0, 1, 2, ... per producer
 };
 
-// One way to send or receive, picked per operation: a plain op, a try
-// (timeout 0) retried, a timed op retried, or a one-case select.
-int SendSome(gort_chan* c, const Item* it, uint64_t* r) {
+// One way to send (send) or receive, picked per operation: a plain op, a
+// try (timeout 0) retried, a timed op retried, or a one-case select.
+int OpSome(gort_chan* c, Item* it, bool send, uint64_t* r) {
   for (;;) {
     *r ^= *r << 13, *r ^= *r >> 7, *r ^= *r << 17;
-    int rc;
+    int64_t timeout = -1;  // case 0: a plain op
     switch (*r % 4) {
-      case 0: rc = gort_chan_send(c, it); break;
-      case 1: rc = gort_chan_send_timeout(c, it, 0); break;
-      case 2: rc = gort_chan_send_timeout(c, it, (int64_t)(*r % 20000)); break;
-      default: {
-        gort_case k = {c, GORT_SEND, const_cast<Item*>(it), 0};
-        rc = gort_select(&k, 1, *r % 8 == 3 ? 0 : -1);
-        if (rc == 0) rc = k.result;
+      case 1: timeout = 0; break;
+      case 2: timeout = (int64_t)(*r % 20000); break;
+      case 3: {
+        gort_case k = {c, send ? GORT_SEND : GORT_RECV, it, 0};
+        int rc = gort_select(&k, 1, *r % 8 == 3 ? 0 : -1);
+        if (rc == 0) return k.result;
+        if (rc != -EAGAIN) return rc;
+        continue;  // the default case: try again
       }
     }
+    int rc = timeout < 0 ? (send ? gort_chan_send(c, it) : gort_chan_recv(c, it))
+                         : (send ? gort_chan_send_timeout(c, it, timeout) : gort_chan_recv_timeout(c, it, timeout));
     if (rc != -EAGAIN && rc != -ETIMEDOUT) return rc;
   }
 }
 
-int RecvSome(gort_chan* c, Item* it, uint64_t* r) {
-  for (;;) {
-    *r ^= *r << 13, *r ^= *r >> 7, *r ^= *r << 17;
-    int rc;
-    switch (*r % 4) {
-      case 0: rc = gort_chan_recv(c, it); break;
-      case 1: rc = gort_chan_recv_timeout(c, it, 0); break;
-      case 2: rc = gort_chan_recv_timeout(c, it, (int64_t)(*r % 20000)); break;
-      default: {
-        gort_case k = {c, GORT_RECV, it, 0};
-        rc = gort_select(&k, 1, *r % 8 == 3 ? 0 : -1);
-        if (rc == 0) rc = k.result;
-      }
-    }
-    if (rc != -EAGAIN && rc != -ETIMEDOUT) return rc;
-  }
-}
+int SendSome(gort_chan* c, const Item* it, uint64_t* r) { return OpSome(c, const_cast<Item*>(it), true, r); }
+int RecvSome(gort_chan* c, Item* it, uint64_t* r) { return OpSome(c, it, false, r); }
 
 // Run fn on a plain thread or as a goroutine; join() waits for it.
 class Runner {
