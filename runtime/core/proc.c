@@ -606,10 +606,8 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
     p_count(&m->p->n_preemptions);
     /* Honoured: a G that runs next inheriting the slice is not asked. */
     atomic_store_explicit(&m->p->preempt_tick, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
-    gort_stamp(g);
     gort_lock(&sched->lock);
-    gort_globrunq_put(g);
+    gort_ready_locked(g); /* after its context: dumps */
     gort_unlock(&sched->lock);
     return NULL;
 }
@@ -621,10 +619,8 @@ GORT_NOPREEMPT void gort_preempt_park(void) { mcall(preempt_m); }
  * one takes it up again.  Not counted as a preemption. */
 GORT_NOPREEMPT static G *spawn_yield_m(M *m, G *g) {
     (void)m;
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
-    gort_stamp(g);
     gort_lock(&sched->lock);
-    gort_globrunq_put(g);
+    gort_ready_locked(g); /* after its context: dumps */
     gort_unlock(&sched->lock);
     gort_wakep(); /* an idle P may take it at once */
     return NULL;

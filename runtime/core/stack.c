@@ -129,6 +129,16 @@ GORT_NOPREEMPT static gort_stack *pop(gort_stack **list) {
     return s;
 }
 
+/* Push the list s onto the global free list (slab.lock held). */
+GORT_NOPREEMPT static void free_all(gort_stack *s) {
+    while (s != NULL) {
+        gort_stack *next = s->next;
+        s->next = slab.free;
+        slab.free = s;
+        s = next;
+    }
+}
+
 GORT_NOPREEMPT int gort_stack_get(P *p, G *g) {
     gort_stack *s;
     if (p != NULL && p->stacks != NULL) {
@@ -203,25 +213,16 @@ GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
         s->next = NULL;
     }
     gort_lock(&slab.lock);
-    while (s != NULL) {
-        gort_stack *next = s->next;
-        s->next = slab.free;
-        slab.free = s;
-        s = next;
-    }
+    free_all(s);
     gort_unlock(&slab.lock);
 }
 
 GORT_NOPREEMPT void gort_stack_drain(P *p) {
     gort_lock(&slab.lock);
-    while (p->stacks != NULL) {
-        gort_stack *s = p->stacks;
-        p->stacks = s->next;
-        s->next = slab.free;
-        slab.free = s;
-    }
-    p->nstacks = 0;
+    free_all(p->stacks);
     gort_unlock(&slab.lock);
+    p->stacks = NULL;
+    p->nstacks = 0;
 }
 
 /* Minimal async-signal-safe formatting (runtime.h). */
