@@ -566,7 +566,13 @@ TEST_F(Goroutines, QueuedGoroutinesTakeNoStackUntilTheyRun) {
         });
       spawned = true;
     });
-    while (!spawned.load()) {  // keep the P (preemption may still let some run)
+    // Keep the P until the check is done: as a runtime lock would, refuse
+    // async preemption.  (Without it, a signal that lands when the OS
+    // runs this thread again after a long wait in a busy machine sends
+    // this goroutine behind every one spawned: all ran before the check.)
+    M* m = gort_getm();
+    m->locks++;
+    while (!spawned.load()) {
     }
     long queued = 0, queued_with_stack = 0;
     gort_os_lock_acquire(&gort_sched_g.allg_lock);
@@ -577,6 +583,7 @@ TEST_F(Goroutines, QueuedGoroutinesTakeNoStackUntilTheyRun) {
       if (g->stack_lo != nullptr) queued_with_stack++;
     }
     gort_os_lock_release(&gort_sched_g.allg_lock);
+    m->locks--;
     gort_waitgroup_wait(&wg);
     spawner.join();
     long growth = VmSizeKiB() - before;
