@@ -167,7 +167,10 @@ struct gort_chan {
     /* Each fast-path word on a cache line of its own. */
     _Alignas(64) _Atomic(uint64_t) tail; /* next send's position | flags  */
     _Alignas(64) _Atomic(uint64_t) head; /* next receive's position | flags */
-    _Alignas(64) gort_os_lock lock;
+    _Alignas(64) gort_spinlock lock;
+    /* What select's lock-free first pass reads (see gort_select): set at
+     * every unlock, so only a hint between them */
+    _Atomic(uint32_t) ready;
     bool closed; /* (lock) */
     bool frozen; /* (lock) CH_FROZEN is set in tail and head          */
     size_t elem_size, cap;
@@ -175,6 +178,7 @@ struct gort_chan {
     size_t slot_size; /* 8 + elem_size rounded up to 8                  */
     uint64_t one_lap;
     size_t count; /* (lock) elements held, when slots is NULL (elem_size 0) */
+    bool counted; /* slots is NULL and cap > 0: the count is in `ready` too */
     wq recvq, sendq;
     /* blocked ops that will lock c again after they are woken (a select's
      * pass 3, a timed op's unlink): gort_chan_free waits for them */
@@ -252,21 +256,13 @@ GORT_NOPREEMPT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) 
     return (pos - idx + c->one_lap) & CH_POS;
 }
 
-GORT_NOPREEMPT static void cpu_relax(void) {
-#if defined(__x86_64__)
-    __asm__ volatile("pause");
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 /* Wait for an operation that claimed its position with a fast-path CAS to
  * publish its stamp: a few instructions away, unless the OS preempted a
  * plain thread in between. */
 GORT_NOPREEMPT static void stamp_wait(slot *s, uint64_t want) {
     for (int i = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) != want; i++) {
         if (i < 100)
-            cpu_relax();
+            gort_cpu_relax();
         else
             gort_os_thread_yield();
     }
@@ -277,7 +273,7 @@ GORT_NOPREEMPT static void stamp_wait(slot *s, uint64_t want) {
 GORT_NOPREEMPT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
     for (int i = 0; i < 64; i++) {
         if (atomic_load_explicit(&s->stamp, memory_order_acquire) == want) return true;
-        cpu_relax();
+        gort_cpu_relax();
     }
     return false;
 }
@@ -395,7 +391,7 @@ GORT_NOPREEMPT static void ring_take(gort_chan *c, void *elem) {
  * RMWs, each ordered after every fast-path CAS on its word that
  * succeeded before it, and failing every one after it). */
 GORT_NOPREEMPT static void chan_lock(gort_chan *c) {
-    gort_lock(&c->lock);
+    gort_spin_lock(&c->lock);
     if (c->slots != NULL && !c->frozen) {
         atomic_fetch_or(&c->tail, CH_FROZEN);
         atomic_fetch_or(&c->head, CH_FROZEN);
@@ -403,15 +399,25 @@ GORT_NOPREEMPT static void chan_lock(gort_chan *c) {
     }
 }
 
-/* Thaw the ring unless a waiter is queued (it stays frozen while one is),
- * and unlock. */
+/* c->ready: which operations the locked path could complete now (a
+ * waiter to pair with, an elem_size 0 count, or closed).  A ring's
+ * elements are not in it: select's first pass tries the fast path. */
+enum { READY_RECV = 1, READY_SEND = 2 };
+
+/* Publish c->ready, thaw the ring unless a waiter is queued (it stays
+ * frozen while one is), and unlock. */
 GORT_NOPREEMPT static void chan_unlock(gort_chan *c) {
+    uint32_t ready = (c->sendq.head != NULL ? READY_RECV : 0) | (c->recvq.head != NULL ? READY_SEND : 0);
+    if (c->counted) ready |= (c->count > 0 ? READY_RECV : 0) | (c->count < c->cap ? READY_SEND : 0);
+    if (c->closed) ready = READY_RECV | READY_SEND;
+    if (ready != atomic_load_explicit(&c->ready, memory_order_relaxed))
+        atomic_store_explicit(&c->ready, ready, memory_order_relaxed);
     if (c->frozen && c->recvq.head == NULL && c->sendq.head == NULL) {
         c->frozen = false;
         atomic_fetch_and(&c->tail, ~CH_FROZEN);
         atomic_fetch_and(&c->head, ~CH_FROZEN);
     }
-    gort_unlock(&c->lock);
+    gort_spin_unlock(&c->lock);
 }
 
 /* Complete a claimed waiter's case. */
@@ -580,6 +586,8 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
         /* No ring (unbuffered, or elem_size 0: a count): frozen for good. */
         atomic_init(&c->tail, CH_FROZEN);
         atomic_init(&c->head, CH_FROZEN);
+        c->counted = cap > 0;
+        atomic_init(&c->ready, c->counted ? READY_SEND : 0);
     }
     return c;
 }
@@ -587,9 +595,9 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
 /* Is anyone queued on c?  A queued waiter will touch c again (when it is
  * woken, or to unlink itself after a timeout or another select case). */
 GORT_NOPREEMPT bool gort_chan_has_waiters(gort_chan *c) {
-    gort_lock(&c->lock);
+    gort_spin_lock(&c->lock);
     bool busy = c->recvq.head != NULL || c->sendq.head != NULL;
-    gort_unlock(&c->lock);
+    gort_spin_unlock(&c->lock);
     return busy;
 }
 
@@ -600,9 +608,9 @@ GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
         return;
     }
     for (;;) { /* woken ops that still lock c on their way out: let them finish */
-        gort_lock(&c->lock);
+        gort_spin_lock(&c->lock);
         size_t pins = c->pins;
-        gort_unlock(&c->lock);
+        gort_spin_unlock(&c->lock);
         if (pins == 0) break;
         gort_yield();
     }
@@ -737,76 +745,162 @@ GORT_NOPREEMPT static GORT_NORETURN void block_forever(void) {
     for (;;) gort_block(&s, NULL, NULL, "select (no cases)"); /* no one wakes it */
 }
 
+/* The waiter at q's head whose op no one has claimed yet, if any; waiters
+ * claimed elsewhere (another case of their select won, or their timeout)
+ * are dropped on the way, as wq_claim does (c->lock held). */
+GORT_NOPREEMPT static bool has_waiter(wq *q) {
+    waiter *w;
+    while ((w = q->head) != NULL && atomic_load_explicit(&w->op->done, memory_order_relaxed) != 0) wq_remove(q, w);
+    return w != NULL;
+}
+
+/* Could try_send / try_recv complete now (c locked and frozen)?  A true
+ * answer can still turn out -EAGAIN: the waiter it saw may be claimed
+ * through another channel before try_* claims it. */
+GORT_NOPREEMPT static bool can_send(gort_chan *c) {
+    return c->closed || has_waiter(&c->recvq) || ring_len(c) < c->cap;
+}
+
+GORT_NOPREEMPT static bool can_recv(gort_chan *c) {
+    return c->closed || ring_len(c) > 0 || has_waiter(&c->sendq);
+}
+
+/* The same question without the lock, from the ring's positions and
+ * c->ready: a hint, possibly stale either way. */
+GORT_NOPREEMPT static bool may_send(gort_chan *c) {
+    if (c->slots != NULL) {
+        uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS;
+        uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS;
+        if (t != ((h + c->one_lap) & CH_POS)) return true; /* room */
+    }
+    return atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_SEND;
+}
+
+GORT_NOPREEMPT static bool may_recv(gort_chan *c) {
+    if (c->slots != NULL &&
+        (atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS) !=
+            (atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS))
+        return true; /* an element */
+    return atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_RECV;
+}
+
+/* A uniform choice among the ready cases, made in one scan (reservoir
+ * sampling): the k-th ready case replaces the choice with probability
+ * 1/k.  No random number is drawn until a second ready case shows up, so
+ * the common select, with one case ready, pays nothing for fairness. */
+typedef struct pick {
+    uint32_t seen;
+    int chosen;
+    uint64_t rand;
+} pick;
+
+GORT_NOPREEMPT GORT_INLINE static void pick_offer(pick *p, int i) {
+    if (++p->seen == 1) {
+        p->chosen = i;
+        return;
+    }
+    if (p->seen == 2) p->rand = gort_fastrand() | 1; /* xorshift needs a nonzero state */
+    p->rand ^= p->rand << 13;
+    p->rand ^= p->rand >> 7;
+    p->rand ^= p->rand << 17;
+    if ((((p->rand >> 32) * p->seen) >> 32) == 0) p->chosen = i; /* with probability 1/seen */
+}
+
+/* Run case k, whose channel is locked: 0 / -EPIPE, or -EAGAIN. */
+GORT_NOPREEMPT static int try_case(gort_case *k, waiter **wake) {
+    return k->op == GORT_SEND ? try_send(k->chan, k->elem, wake) : try_recv(k->chan, k->elem, wake);
+}
+
 GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
     gort_preempt_check();
-    uint32_t order_buf[SELECT_STACK];
     gort_chan *chans_buf[SELECT_STACK];
     waiter waiters_buf[SELECT_STACK];
-    uint32_t *order = order_buf;
+    uint32_t order_buf[SELECT_STACK];
     gort_chan **chans = chans_buf;
     waiter *waiters = waiters_buf;
+    uint32_t *order = order_buf;
     size_t live = 0, i;
     int ret;
+    pick pk = {0, -1, 0};
 
     if (n > SELECT_MAX || (n > 0 && cases == NULL)) return -EINVAL;
+    /* pass 0, without locks: validate, and choose among the cases that
+     * look ready (c->ready, the ring's positions). */
     for (i = 0; i < n; i++) {
         gort_case *k = &cases[i];
         if (k->chan == NULL) continue;
-        if (k->op != GORT_SEND && k->op != GORT_RECV) return -EINVAL;
-        if (k->op == GORT_SEND && k->elem == NULL && k->chan->elem_size != 0) return -EINVAL;
+        if (k->op == GORT_SEND) {
+            if (k->elem == NULL && k->chan->elem_size != 0) return -EINVAL;
+            if (may_send(k->chan)) pick_offer(&pk, (int)i);
+        } else if (k->op == GORT_RECV) {
+            if (may_recv(k->chan)) pick_offer(&pk, (int)i);
+        } else {
+            return -EINVAL;
+        }
+        live++;
     }
+    if (live == 0) {
+        if (timeout_ns == 0) return -EAGAIN;
+        if (timeout_ns < 0) block_forever();
+        gort_sleep(timeout_ns);
+        return -ETIMEDOUT;
+    }
+    /* Try the choice alone: the fast path, or its one channel locked.  A
+     * select whose case is ready (a consumer serving blocked producers)
+     * takes one lock, not all.  If the hint was stale, pass 1 decides. */
+    if (pk.seen > 0) {
+        gort_case *k = &cases[pk.chosen];
+        gort_chan *c = k->chan;
+        bool send = k->op == GORT_SEND;
+        waiter *wake = NULL;
+        int r = 0;
+        if (c->slots == NULL || !(send ? fast_send(c, k->elem) : fast_recv(c, k->elem))) {
+            chan_lock(c);
+            r = try_case(k, &wake);
+            chan_unlock(c);
+        }
+        if (r != -EAGAIN) {
+            if (wake != NULL) gort_unblock(&wake->op->s);
+            k->result = r;
+            return pk.chosen;
+        }
+    }
+
     if (n > SELECT_STACK) {
-        order = malloc(n * sizeof *order);
         chans = malloc(n * sizeof *chans);
         waiters = malloc(n * sizeof *waiters);
-        if (order == NULL || chans == NULL || waiters == NULL) {
+        order = malloc(n * sizeof *order);
+        if (chans == NULL || waiters == NULL || order == NULL) {
             ret = -ENOMEM;
             goto out;
         }
     }
-    /* Poll order: a random permutation of the live cases (Fisher-Yates),
-     * drawn from one gort_fastrand seed stepped here (xorshift64), each
-     * index by a multiply-shift instead of a division. */
-    uint64_t r = gort_fastrand();
-    for (i = 0; i < n; i++) {
-        if (cases[i].chan == NULL) continue;
-        r ^= r << 13;
-        r ^= r >> 7;
-        r ^= r << 17;
-        size_t j = (size_t)(((r >> 32) * (uint64_t)(live + 1)) >> 32);
-        if (j != live) order[live] = order[j];
-        order[j] = (uint32_t)i;
-        chans[live] = cases[i].chan;
-        live++;
-    }
-    if (live == 0) {
-        if (timeout_ns == 0) {
-            ret = -EAGAIN;
-        } else if (timeout_ns < 0) {
-            block_forever();
-        } else {
-            gort_sleep(timeout_ns);
-            ret = -ETIMEDOUT;
-        }
-        goto out;
-    }
     /* Lock order: distinct channels by address. */
-    sort_chans(chans, live);
-    size_t nchans = 1;
+    size_t nchans = 0;
+    for (i = 0; i < n; i++)
+        if (cases[i].chan != NULL) chans[nchans++] = cases[i].chan;
+    sort_chans(chans, nchans);
+    nchans = 1;
     for (i = 1; i < live; i++)
         if (chans[i] != chans[nchans - 1]) chans[nchans++] = chans[i];
     lockset ls = {chans, nchans};
     lock_all(&ls);
 
-    for (i = 0; i < live; i++) { /* pass 1: is any case ready? */
-        gort_case *k = &cases[order[i]];
+    for (;;) { /* pass 1: the same choice, exact under the locks */
+        pk = (pick){0, -1, 0};
+        for (i = 0; i < n; i++) {
+            gort_case *k = &cases[i];
+            if (k->chan != NULL && (k->op == GORT_SEND ? can_send(k->chan) : can_recv(k->chan)))
+                pick_offer(&pk, (int)i);
+        }
+        if (pk.seen == 0) break;
         waiter *wake = NULL;
-        int r = k->op == GORT_SEND ? try_send(k->chan, k->elem, &wake) : try_recv(k->chan, k->elem, &wake);
-        if (r == -EAGAIN) continue;
+        int r = try_case(&cases[pk.chosen], &wake);
+        if (r == -EAGAIN) continue; /* its waiter was claimed meanwhile (and dropped): again */
         unlock_all(&ls);
         if (wake != NULL) gort_unblock(&wake->op->s);
-        k->result = r;
-        ret = (int)order[i];
+        cases[pk.chosen].result = r;
+        ret = pk.chosen;
         goto out;
     }
     if (timeout_ns == 0) {
@@ -815,7 +909,22 @@ GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
         goto out;
     }
 
-    op o; /* pass 2: queue a waiter on every case and block */
+    /* pass 2: queue a waiter on every case and block.  Queued in case
+     * order; but if a channel appears in several cases, the first peer to
+     * come completes whichever of them is queued first, so then the order
+     * is a random permutation (Fisher-Yates). */
+    size_t j = 0;
+    for (i = 0; i < n; i++)
+        if (cases[i].chan != NULL) order[j++] = (uint32_t)i;
+    if (nchans < live) {
+        for (i = live - 1; i > 0; i--) {
+            j = (size_t)(gort_fastrand() % (i + 1));
+            uint32_t x = order[i];
+            order[i] = order[j];
+            order[j] = x;
+        }
+    }
+    op o;
     op_init(&o, live > 1 || timeout_ns > 0);
     for (i = 0; i < live; i++) {
         gort_case *k = &cases[order[i]];

@@ -105,6 +105,32 @@ GORT_NOPREEMPT void gort_unlock(gort_os_lock *l) {
     if (m != NULL) m->locks--;
 }
 
+/* Contended: spin on a plain load (the line stays shared until it is
+ * free), then yield the thread to a holder the OS may have descheduled. */
+GORT_NOPREEMPT __attribute__((noinline)) static void spin_lock_slow(gort_spinlock *l) {
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&l->held, memory_order_relaxed) == 0 &&
+            atomic_exchange_explicit(&l->held, 1, memory_order_acquire) == 0)
+            return;
+        if (i < 128)
+            gort_cpu_relax();
+        else
+            gort_os_thread_yield();
+    }
+}
+
+GORT_NOPREEMPT void gort_spin_lock(gort_spinlock *l) {
+    M *m = tls_m;
+    if (m != NULL) m->locks++;
+    if (atomic_exchange_explicit(&l->held, 1, memory_order_acquire) != 0) spin_lock_slow(l);
+}
+
+GORT_NOPREEMPT void gort_spin_unlock(gort_spinlock *l) {
+    M *m = tls_m;
+    atomic_store_explicit(&l->held, 0, memory_order_release);
+    if (m != NULL) m->locks--;
+}
+
 GORT_NOPREEMPT static uint64_t xorshift(uint64_t *s) {
     uint64_t x = *s;
     x ^= x << 13;

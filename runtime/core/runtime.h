@@ -300,6 +300,24 @@ void gort_lazy_init(void);
 /* Runtime locks: count in m->locks (no async preemption while held). */
 void gort_lock(gort_os_lock *l);
 void gort_unlock(gort_os_lock *l);
+/* A spin lock, for critical sections of a few dozen instructions that
+ * never sleep (channels): unlocking is a plain release store, where the
+ * runtime lock's must be an atomic exchange (to see sleepers to wake).  A
+ * waiter spins, then yields its thread.  Zero is unlocked; counted in
+ * m->locks like the runtime lock. */
+typedef struct gort_spinlock {
+    _Atomic(uint32_t) held;
+} gort_spinlock;
+void gort_spin_lock(gort_spinlock *l);
+void gort_spin_unlock(gort_spinlock *l);
+/* One pause in a spin-wait loop. */
+GORT_NOPREEMPT static inline void gort_cpu_relax(void) {
+#if defined(__x86_64__)
+    __asm__ volatile("pause");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
 /* Park the running goroutine.  On g0, after the G is marked waiting,
  * unlockf(g, arg) runs (if non-NULL); if it returns false the G resumes at
  * once.  reason is shown by gort_dump. */
