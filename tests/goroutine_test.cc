@@ -596,6 +596,35 @@ TEST_F(Goroutines, QueuedGoroutinesTakeNoStackUntilTheyRun) {
   });
 }
 
+// The other side of runq_grab's rule: a goroutine readied (to runnext) by
+// one that keeps running does not wait for it, even when that one cannot
+// be preempted (m->locks, as in a runtime lock): the idle P takes it.
+TEST_F(Goroutines, ReadiedGoroutineRunsWhileItsReadierKeepsRunning) {
+  gort_test::Procs two(2);
+  gort_chan* c = gort_chan_make(sizeof(int), 0);
+  std::atomic<bool> ran{false};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    ASSERT_EQ(gort_waitgroup_add(&wg, 1), 0);
+    Go([&] {
+      int v;
+      EXPECT_EQ(gort_chan_recv(c, &v), 0);
+      ran = true;
+      gort_waitgroup_done(&wg);
+    });
+    while (!gort_chan_has_waiters(c)) gort_yield();
+    int v = 1;
+    ASSERT_EQ(gort_chan_send(c, &v), 0);  // to our runnext
+    M* m = gort_getm();
+    m->locks++;
+    for (int i = 0; i < 10000 && !ran.load(); i++) gort_os_nanosleep(1000000);  // no switch: 10 s at most
+    m->locks--;
+    EXPECT_TRUE(ran.load()) << "the readied goroutine waited for its readier";
+    gort_waitgroup_wait(&wg);
+  });
+  gort_chan_free(c);
+}
+
 // Back-pressure: a goroutine that spawns faster than its P runs what it
 // spawned yields once its P's ring is nearly full, so the goroutines it
 // spawned but that have not run never number much more than the ring.

@@ -77,7 +77,7 @@ TEST_F(Fixture, StealTakesHalf) {
   P *victim = ps[0].get(), *thief = ps[1].get();
   bool inherit;
   for (int i = 0; i < 10; i++) gort_runq_put(victim, g(i), false);
-  G* got = gort_runq_steal(thief, victim, false);
+  G* got = gort_runq_steal(thief, victim, false, nullptr);
   EXPECT_EQ(got, g(4));  // took g0..g4, runs the last, queues the rest
   EXPECT_EQ(gort_runq_len(thief), 4u);
   EXPECT_EQ(gort_runq_len(victim), 5u);
@@ -88,9 +88,49 @@ TEST_F(Fixture, StealTakesRunnextOnlyWhenAsked) {
   P *victim = ps[0].get(), *thief = ps[1].get();
   atomic_store(&victim->status, (uint32_t)P_IDLE);  // no grace period
   gort_runq_put(victim, g(7), true);
-  EXPECT_EQ(gort_runq_steal(thief, victim, false), nullptr);
-  EXPECT_EQ(gort_runq_steal(thief, victim, true), g(7));
+  EXPECT_EQ(gort_runq_steal(thief, victim, false, nullptr), nullptr);
+  EXPECT_EQ(gort_runq_steal(thief, victim, true, nullptr), g(7));
   EXPECT_TRUE(gort_runq_empty(victim));
+}
+
+// A running victim's runnext is taken only if the victim did not switch
+// while the thief waited: then the G that readied it is still running.
+TEST_F(Fixture, RunnextOfAStuckRunningPIsStolen) {
+  P *victim = ps[0].get(), *thief = ps[1].get();
+  gort_runq_put(victim, g(7), true);
+  bool cycling = false;
+  EXPECT_EQ(gort_runq_steal(thief, victim, true, &cycling), g(7));
+  EXPECT_FALSE(cycling);
+}
+
+// A victim that switches meanwhile is cycling through the Gs it readies
+// (a ping-pong pair): its runnext stays, and the thief is told.  A helper
+// thread plays the victim, counting switches; if the OS deschedules it for
+// the whole wait, the thief rightly steals, so that is retried.
+TEST_F(Fixture, RunnextOfACyclingPStays) {
+  P *victim = ps[0].get(), *thief = ps[1].get();
+  std::atomic<bool> stop{false};
+  std::thread owner([&] {
+    while (!stop.load(std::memory_order_relaxed))
+      atomic_store_explicit(&victim->n_switches,
+                            atomic_load_explicit(&victim->n_switches, memory_order_relaxed) + 1,
+                            memory_order_relaxed);
+  });
+  bool left = false;
+  for (int attempt = 0; attempt < 100 && !left; attempt++) {
+    gort_runq_put(victim, g(7), true);
+    bool cycling = false;
+    G* got = gort_runq_steal(thief, victim, true, &cycling);
+    left = got == nullptr && cycling;
+    if (got == nullptr) {
+      EXPECT_TRUE(cycling);
+    }
+    bool inherit;
+    EXPECT_EQ(gort_runq_get(victim, &inherit), got == nullptr ? g(7) : nullptr);
+  }
+  stop = true;
+  owner.join();
+  EXPECT_TRUE(left);
 }
 
 // The owner keeps producing and consuming while three thieves steal: every
@@ -108,7 +148,7 @@ TEST_F(Fixture, ConcurrentThievesLoseNothing) {
       P* mine = ps[t].get();
       bool inherit;
       while (!done.load()) {
-        consume(gort_runq_steal(mine, owner, (t & 1) != 0));
+        consume(gort_runq_steal(mine, owner, (t & 1) != 0, nullptr));
         for (G* x; (x = gort_runq_get(mine, &inherit)) != nullptr;) consume(x);
       }
     });

@@ -30,7 +30,11 @@
  * propagate one at a time.  The last spinning M to give up re-checks every
  * run queue after dropping nmspinning (seq_cst), which pairs with the
  * readier's "put G, then check nmspinning" so one of the two sees the
- * other.
+ * other.  One exception to "spin a while, then park": a spinning M that
+ * finds a P cycling through the Gs it readies (runq.c) keeps spinning,
+ * looking again every few microseconds, for up to WATCH_NS; parking
+ * would only have that P's next gort_ready wake it again, a futex call on
+ * the ping-pong's path each time.
  *
  * Goroutine creation.  gort_go takes a dead G record (per-P free list,
  * then the global one) and queues it on its P's runnext without a stack
@@ -873,6 +877,10 @@ GORT_NOPREEMPT uint64_t gort_self(void) {
 /* Finding work                                                           */
 /* ===================================================================== */
 
+/* How long a spinning M keeps watching a P that cycles through the Gs it
+ * readies before it parks (find_runnable). */
+#define WATCH_NS 1000000
+
 GORT_NOPREEMPT static void become_spinning(M *m) {
     m->spinning = true;
     atomic_fetch_add(&sched->nmspinning, 1);
@@ -881,6 +889,7 @@ GORT_NOPREEMPT static void become_spinning(M *m) {
 /* A spinning M found work: stop spinning and let another M look. */
 GORT_NOPREEMPT static void reset_spinning(M *m) {
     m->spinning = false;
+    m->watch_since = 0;
     if (atomic_fetch_sub(&sched->nmspinning, 1) <= 0) gort_fatal("gort: negative nmspinning");
     gort_wakep();
 }
@@ -890,7 +899,10 @@ GORT_NOPREEMPT static void check_timers(P *p) {
     if (atomic_load_explicit(&p->timers.next, memory_order_relaxed) != 0) gort_timers_run(p, gort_os_nanotime());
 }
 
-GORT_NOPREEMPT static G *steal_work(M *m, P *p) {
+/* Steal from another P: 4 rounds over them in a random order, the last
+ * also taking runnext and firing due timers.  *cycling: a victim is
+ * cycling through the Gs it readies (gort_runq_steal). */
+GORT_NOPREEMPT static G *steal_work(M *m, P *p, bool *cycling) {
     int32_t procs = atomic_load(&sched->gomaxprocs);
     int32_t nallp = atomic_load(&sched->nallp);
     for (int round = 0; round < 4; round++) {
@@ -908,7 +920,7 @@ GORT_NOPREEMPT static G *steal_work(M *m, P *p) {
             }
             uint32_t vs = atomic_load_explicit(&v->status, memory_order_relaxed);
             if (v->id >= procs || (vs != P_RUNNING && vs != P_SYSCALL)) continue;
-            G *g = gort_runq_steal(p, v, last);
+            G *g = gort_runq_steal(p, v, last, cycling);
             if (g != NULL) {
                 p_count(&p->n_steals);
                 return g;
@@ -1065,7 +1077,24 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
         int32_t procs = atomic_load(&sched->gomaxprocs);
         if (m->spinning || 2 * atomic_load(&sched->nmspinning) < procs - atomic_load(&sched->npidle)) {
             if (!m->spinning) become_spinning(m);
-            if ((g = steal_work(m, p)) != NULL) return g;
+            bool cycling = false;
+            if ((g = steal_work(m, p, &cycling)) != NULL) return g;
+            /* A P cycling through the Gs it readies (a ping-pong pair)
+             * leaves us nothing, yet parking now would only have its next
+             * gort_ready wake us again (a futex wake on its path, each
+             * round trip).  Stay spinning, so its readies wake no one,
+             * and look again every few microseconds (a look that saw a
+             * runnext slept in runq_grab already) for WATCH_NS; then
+             * park. */
+            if (cycling || m->watch_since != 0) {
+                int64_t now = gort_os_nanotime();
+                if (m->watch_since == 0) m->watch_since = now;
+                if (now - m->watch_since < WATCH_NS) {
+                    if (!cycling) gort_os_nanosleep(3000);
+                    continue;
+                }
+            }
+            m->watch_since = 0;
         }
 
         /* Nothing: give up the P. */

@@ -10,6 +10,12 @@
  *     never read after the owner may overwrite it.
  *   - runnext is a single slot the owner fills and anyone may take by CAS;
  *     a G taken from it inherits the current time slice (no schedtick).
+ *     A thief takes a running P's runnext only if that P did not switch
+ *     during a 3 us wait: then the G that readied it is still running.
+ *     A P that switched is cycling through the Gs it readies (a
+ *     ping-pong pair, a producer and its consumer); taking one would only
+ *     split them between two cores, so the thief is told (`cycling`) and
+ *     keeps watching instead (proc.c, find_runnable).
  * Overflow: when the ring is full, half of it plus the new G move to the
  * global queue in one batch (runq_put_slow), so a producer never blocks.
  *
@@ -98,8 +104,9 @@ GORT_NOPREEMPT G *gort_runq_get(P *p, bool *inherit) {
 
 /* Copy half of victim's ring into dst's ring starting at dst slot `at`,
  * without publishing; returns how many.  With stealnext, take the victim's
- * runnext when its ring is empty. */
-GORT_NOPREEMPT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool stealnext) {
+ * runnext when its ring is empty, unless the victim is cycling (see
+ * gort_runq_steal). */
+GORT_NOPREEMPT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool stealnext, bool *cycling) {
     for (;;) {
         uint32_t head = RQ_LOAD(&victim->runqhead);
         uint32_t tail = RQ_LOAD(&victim->runqtail);
@@ -110,9 +117,18 @@ GORT_NOPREEMPT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool st
             if (!stealnext || (next = RQ_LOAD(&victim->runnext)) == NULL) return 0;
             if (atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING) {
                 /* The victim is most likely about to run its runnext
-                 * itself (a G it just readied); give it 3 us, ~50 channel
-                 * operations, rather than bounce the G between Ps. */
+                 * itself (a G it just readied and is about to block for):
+                 * give it 3 us (50-80 with Linux's timer slack).  If it
+                 * switched meanwhile, it is cycling through the Gs it
+                 * readies, as a ping-pong pair does: taking one would only
+                 * split the pair.  If it did not, the G that readied this
+                 * one is still running and this one would wait for it. */
+                uint64_t switches = atomic_load_explicit(&victim->n_switches, memory_order_relaxed);
                 gort_os_nanosleep(3000);
+                if (atomic_load_explicit(&victim->n_switches, memory_order_relaxed) != switches) {
+                    if (cycling != NULL) *cycling = true;
+                    return 0;
+                }
                 if (RQ_LOAD(&victim->runnext) != next) continue;
             }
             if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL, memory_order_acq_rel,
@@ -132,9 +148,9 @@ GORT_NOPREEMPT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool st
     }
 }
 
-GORT_NOPREEMPT G *gort_runq_steal(P *p, P *victim, bool stealnext) {
+GORT_NOPREEMPT G *gort_runq_steal(P *p, P *victim, bool stealnext, bool *cycling) {
     uint32_t tail = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
-    uint32_t n = runq_grab(victim, p, tail, stealnext);
+    uint32_t n = runq_grab(victim, p, tail, stealnext, cycling);
     if (n == 0) return NULL;
     n--;
     G *g = atomic_load_explicit(RQ_SLOT(p, tail + n), memory_order_relaxed);

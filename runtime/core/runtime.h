@@ -156,6 +156,7 @@ struct M {
     void *asan_fake;
     void *tsan_fiber; /* TSan's fiber for g0: the thread's own (tsan.h)    */
     bool spinning; /* looking for work without any (counted in nmspinning) */
+    int64_t watch_since; /* spinning, watching a cycling P since (find_runnable) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
     gort_os_sigset resume_mask;     /* arm64 async preemption (preempt.c)   */
@@ -428,7 +429,12 @@ void gort_inject(G *list);
  * only to runnext (a seq_cst exchange) or through sched.lock. */
 bool gort_runq_put(P *p, G *g, bool next);
 G *gort_runq_get(P *p, bool *inherit);
-G *gort_runq_steal(P *p, P *victim, bool stealnext);
+/* Steal half of victim's ring into p's (the first returned, the rest
+ * queued).  stealnext: when the ring is empty, also victim's runnext, but
+ * not from a running victim that switches while we wait: it is cycling
+ * through the Gs it readies (a ping-pong pair), and *cycling (if not NULL)
+ * is set instead. */
+G *gort_runq_steal(P *p, P *victim, bool stealnext, bool *cycling);
 bool gort_runq_empty(P *p);
 uint32_t gort_runq_len(P *p);
 /* global run queue; sched.lock held */
