@@ -192,7 +192,7 @@ struct gort_chan {
     size_t slot_size; /* 8 + elem_size rounded up to 8                  */
     uint64_t one_lap;
     size_t count; /* (lock) elements held, when slots is NULL (elem_size 0) */
-    bool counted; /* slots is NULL and cap > 0: the count is in `ready` too */
+    bool counted; /* slots is NULL and cap > 0 (elem_size 0): a count */
     wq recvq, sendq;
     /* blocked ops that will lock c again after they are woken (a select's
      * pass 3, a timed op's unlink): gort_chan_free waits for them */
@@ -413,19 +413,19 @@ GORT_NOPREEMPT static void chan_lock(gort_chan *c) {
     }
 }
 
-/* c->ready: which operations the locked path could complete now (a
- * waiter to pair with, an elem_size 0 count, or closed).  A ring's
- * elements are not in it: select's first pass tries the fast path. */
+/* c->ready: which operations a waiter queued at the last unlock could
+ * complete (a sender to receive from, a receiver to send to).  What else
+ * makes a case ready select's first pass reads elsewhere: a ring's
+ * positions, CH_CLOSED in tail; an elem_size 0 buffered channel (a
+ * count, rare) always looks ready. */
 enum { READY_RECV = 1, READY_SEND = 2 };
 
 /* Publish c->ready, thaw the ring unless a waiter is queued (it stays
  * frozen while one is), and unlock. */
 GORT_NOPREEMPT static void chan_unlock(gort_chan *c) {
-    uint32_t ready = (c->sendq.head != NULL ? READY_RECV : 0) | (c->recvq.head != NULL ? READY_SEND : 0);
-    if (c->counted) ready |= (c->count > 0 ? READY_RECV : 0) | (c->count < c->cap ? READY_SEND : 0);
-    if (c->closed) ready = READY_RECV | READY_SEND;
-    if (ready != atomic_load_explicit(&c->ready, memory_order_relaxed))
-        atomic_store_explicit(&c->ready, ready, memory_order_relaxed);
+    atomic_store_explicit(&c->ready,
+                          (c->sendq.head != NULL ? READY_RECV : 0) | (c->recvq.head != NULL ? READY_SEND : 0),
+                          memory_order_relaxed);
     if (c->frozen && c->recvq.head == NULL && c->sendq.head == NULL) {
         c->frozen = false;
         atomic_fetch_and(&c->tail, ~CH_FROZEN);
@@ -538,10 +538,10 @@ GORT_NOPREEMPT static void timeout_fire(void *arg, int64_t now) {
  * case completes or timeout_ns (> 0; < 0: forever) passes.  Returns with
  * the channels unlocked and o->which set. */
 GORT_NOPREEMPT static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
-    gort_tnode t = {.f = timeout_fire, .arg = o, .idx = -1, .sync = true};
+    gort_tnode t; /* filled only with a timeout: most blocks have none */
     block_ctx b = {ls, NULL};
     if (timeout_ns > 0) {
-        t.when = gort_deadline(timeout_ns);
+        t = (gort_tnode){.when = gort_deadline(timeout_ns), .f = timeout_fire, .arg = o, .idx = -1, .sync = true};
         b.timer = &t;
     }
     if (o->s.g != NULL) {
@@ -601,7 +601,6 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
         atomic_init(&c->tail, CH_FROZEN);
         atomic_init(&c->head, CH_FROZEN);
         c->counted = cap > 0;
-        atomic_init(&c->ready, c->counted ? READY_SEND : 0);
     }
     return c;
 }
@@ -672,7 +671,8 @@ GORT_NOPREEMPT GORT_INLINE static void chan_preempt_check(void) {
 GORT_NOPREEMPT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
     chan_preempt_check();
     if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
-    if (send ? fast_send(c, elem) : fast_recv(c, elem)) return 0;
+    /* no ring (unbuffered): the slow path, without touching head or tail */
+    if (c->slots != NULL && (send ? fast_send(c, elem) : fast_recv(c, elem))) return 0;
     return chan_slow(c, elem, send, timeout_ns);
 }
 
@@ -779,23 +779,22 @@ GORT_NOPREEMPT static bool can_recv(gort_chan *c) {
     return c->closed || ring_len(c) > 0 || has_waiter(&c->sendq);
 }
 
-/* The same question without the lock, from the ring's positions and
- * c->ready: a hint, possibly stale either way. */
+/* The same question without the lock, from c->ready, the ring's
+ * positions and CH_CLOSED: a hint, possibly stale either way. */
 GORT_NOPREEMPT static bool may_send(gort_chan *c) {
-    if (c->slots != NULL) {
-        uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS;
-        uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS;
-        if (t != ((h + c->one_lap) & CH_POS)) return true; /* room */
-    }
-    return atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_SEND;
+    if (atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_SEND) return true;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    if ((t & CH_CLOSED) || c->counted) return true;
+    return c->slots != NULL &&
+           (t & CH_POS) != ((atomic_load_explicit(&c->head, memory_order_relaxed) + c->one_lap) & CH_POS); /* room */
 }
 
 GORT_NOPREEMPT static bool may_recv(gort_chan *c) {
-    if (c->slots != NULL &&
-        (atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS) !=
-            (atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS))
-        return true; /* an element */
-    return atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_RECV;
+    if (atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_RECV) return true;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    if ((t & CH_CLOSED) || c->counted) return true;
+    return c->slots != NULL &&
+           (atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS) != (t & CH_POS); /* an element */
 }
 
 /* A uniform choice among the ready cases, made in one scan (reservoir
