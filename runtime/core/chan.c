@@ -226,7 +226,7 @@ GORT_NOPREEMPT static void wq_remove(wq *q, waiter *w) {
 
 /* The first waiter whose op we can claim; others (claimed elsewhere) are
  * dropped from the queue. */
-GORT_NOPREEMPT static waiter *wq_claim(wq *q) {
+GORT_NOPREEMPT GORT_INLINE static waiter *wq_claim(wq *q) {
     waiter *w;
     while ((w = q->head) != NULL) {
         uint32_t zero = 0;
@@ -404,7 +404,7 @@ GORT_NOPREEMPT static void ring_take(gort_chan *c, void *elem) {
 /* Take c's lock and freeze its ring: set CH_FROZEN in tail and head (two
  * RMWs, each ordered after every fast-path CAS on its word that
  * succeeded before it, and failing every one after it). */
-GORT_NOPREEMPT static void chan_lock(gort_chan *c) {
+GORT_NOPREEMPT GORT_INLINE static void chan_lock(gort_chan *c) {
     gort_spin_lock(&c->lock);
     if (c->slots != NULL && !c->frozen) {
         atomic_fetch_or(&c->tail, CH_FROZEN);
@@ -422,7 +422,7 @@ enum { READY_RECV = 1, READY_SEND = 2 };
 
 /* Publish c->ready, thaw the ring unless a waiter is queued (it stays
  * frozen while one is), and unlock. */
-GORT_NOPREEMPT static void chan_unlock(gort_chan *c) {
+GORT_NOPREEMPT GORT_INLINE static void chan_unlock(gort_chan *c) {
     atomic_store_explicit(&c->ready,
                           (c->sendq.head != NULL ? READY_RECV : 0) | (c->recvq.head != NULL ? READY_SEND : 0),
                           memory_order_relaxed);
@@ -444,7 +444,7 @@ GORT_NOPREEMPT static void fill(waiter *w, int result) {
  * Return 0 or -EPIPE when done, -EAGAIN when it would block; *wake is a
  * claimed waiter to wake once the lock is released. */
 
-GORT_NOPREEMPT static int try_send(gort_chan *c, const void *elem, waiter **wake) {
+GORT_NOPREEMPT GORT_INLINE static int try_send(gort_chan *c, const void *elem, waiter **wake) {
     waiter *w;
     if (c->closed) return -EPIPE;
     if ((w = wq_claim(&c->recvq)) != NULL) { /* hand off */
@@ -460,7 +460,7 @@ GORT_NOPREEMPT static int try_send(gort_chan *c, const void *elem, waiter **wake
     return -EAGAIN;
 }
 
-GORT_NOPREEMPT static int try_recv(gort_chan *c, void *elem, waiter **wake) {
+GORT_NOPREEMPT GORT_INLINE static int try_recv(gort_chan *c, void *elem, waiter **wake) {
     waiter *w;
     if ((w = wq_claim(&c->sendq)) != NULL) {
         if (c->cap == 0) {
@@ -537,7 +537,7 @@ GORT_NOPREEMPT static void timeout_fire(void *arg, int64_t now) {
 /* Block o, whose waiters are queued on the locked channels of ls, until a
  * case completes or timeout_ns (> 0; < 0: forever) passes.  Returns with
  * the channels unlocked and o->which set. */
-GORT_NOPREEMPT static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
+GORT_NOPREEMPT GORT_INLINE static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
     gort_tnode t; /* filled only with a timeout: most blocks have none */
     block_ctx b = {ls, NULL};
     if (timeout_ns > 0) {

@@ -32,7 +32,7 @@
  * readier's "put G, then check nmspinning" so one of the two sees the
  * other.  One exception to "spin a while, then park": a spinning M that
  * finds a P cycling through the Gs it readies (runq.c) keeps spinning,
- * looking again every few microseconds, for up to WATCH_NS; parking
+ * looking again every few microseconds, WATCH_LOOKS times; parking
  * would only have that P's next gort_ready wake it again, a futex call on
  * the ping-pong's path each time.
  *
@@ -877,9 +877,9 @@ GORT_NOPREEMPT uint64_t gort_self(void) {
 /* Finding work                                                           */
 /* ===================================================================== */
 
-/* How long a spinning M keeps watching a P that cycles through the Gs it
- * readies before it parks (find_runnable). */
-#define WATCH_NS 1000000
+/* How many more looks a spinning M takes at a P that cycles through the
+ * Gs it readies before it parks (find_runnable). */
+#define WATCH_LOOKS 16
 
 GORT_NOPREEMPT static void become_spinning(M *m) {
     m->spinning = true;
@@ -889,7 +889,7 @@ GORT_NOPREEMPT static void become_spinning(M *m) {
 /* A spinning M found work: stop spinning and let another M look. */
 GORT_NOPREEMPT static void reset_spinning(M *m) {
     m->spinning = false;
-    m->watch_since = 0;
+    m->watch_looks = 0;
     if (atomic_fetch_sub(&sched->nmspinning, 1) <= 0) gort_fatal("gort: negative nmspinning");
     gort_wakep();
 }
@@ -1083,18 +1083,19 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
              * leaves us nothing, yet parking now would only have its next
              * gort_ready wake us again (a futex wake on its path, each
              * round trip).  Stay spinning, so its readies wake no one,
-             * and look again every few microseconds (a look that saw a
-             * runnext slept in runq_grab already) for WATCH_NS; then
-             * park. */
-            if (cycling || m->watch_since != 0) {
-                int64_t now = gort_os_nanotime();
-                if (m->watch_since == 0) m->watch_since = now;
-                if (now - m->watch_since < WATCH_NS) {
+             * and look again, WATCH_LOOKS times, each after a 3 us sleep
+             * (in runq_grab if the look saw a runnext, else here); then
+             * park.  Linux's default timer slack stretches each sleep to
+             * 50-80 us, a watch to about 1 ms; with less slack a watch is
+             * shorter, and still costs at most WATCH_LOOKS wakeups of
+             * this M per futex wake it spares. */
+            if (cycling || m->watch_looks != 0) {
+                if (++m->watch_looks <= WATCH_LOOKS) {
                     if (!cycling) gort_os_nanosleep(3000);
                     continue;
                 }
             }
-            m->watch_since = 0;
+            m->watch_looks = 0;
         }
 
         /* Nothing: give up the P. */

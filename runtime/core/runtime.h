@@ -156,7 +156,7 @@ struct M {
     void *asan_fake;
     void *tsan_fiber; /* TSan's fiber for g0: the thread's own (tsan.h)    */
     bool spinning; /* looking for work without any (counted in nmspinning) */
-    int64_t watch_since; /* spinning, watching a cycling P since (find_runnable) */
+    int watch_looks; /* spinning, looks taken at a cycling P (find_runnable) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
     gort_os_sigset resume_mask;     /* arm64 async preemption (preempt.c)   */
