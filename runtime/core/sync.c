@@ -29,6 +29,16 @@
 
 /* ---- mutex ---------------------------------------------------------------- */
 
+/* mutex_lock_slow starts a cache line.  Where it fell inside one decided,
+ * from one unrelated build to the next, whether 4 goroutines hammering
+ * one mutex on 2 Ps mostly spin and take turns (20-30 ns per lock and
+ * unlock, ~150 parks per 10 M) or keep parking (one park per ~500, 44-61
+ * ns): the two builds that put it 32 bytes into a line were slow in
+ * every run, four at other offsets fast.  How the placement tips the
+ * contention is not understood (the instructions are the same); this
+ * pins it, so every build gets the same one. */
+#define GORT_HOT_ALIGN __attribute__((aligned(64)))
+
 enum { MUTEX_LOCKED = 1, MUTEX_WOKEN = 2, MUTEX_STARVING = 4, MUTEX_WAITER_SHIFT = 3 };
 #define STARVATION_NS 1000000 /* 1 ms */
 
@@ -55,7 +65,7 @@ GORT_NOPREEMPT static void spin(void) {
     }
 }
 
-GORT_NOPREEMPT static void mutex_lock_slow(mutex *m) {
+GORT_NOPREEMPT GORT_HOT_ALIGN static void mutex_lock_slow(mutex *m) {
     int64_t wait_start = 0;
     bool starving = false, awoke = false;
     int iter = 0;
