@@ -1,9 +1,11 @@
 // runq_test.cc — the per-P run queue in isolation (white box): FIFO order,
 // runnext, overflow to the global queue, and stealing with concurrent
-// thieves.  No runtime is started in this binary: the Gs are fakes that
-// only the queues touch.
+// thieves; and one property of the per-P timer heap (concurrent firings).
+// No runtime is started in this binary: the Gs are fakes that only the
+// queues touch.
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -131,6 +133,50 @@ TEST_F(Fixture, RunnextOfACyclingPStays) {
   stop = true;
   owner.join();
   EXPECT_TRUE(left);
+}
+
+// Two Ms may fire consecutive periods of a ticker at once (timer.c): the
+// first one's callback is slow (here: blocked until released), the second
+// finds the next period due.  Their callbacks must run in firing order, or
+// a ticker sends an older fire time after a newer one (the soak caught it
+// under qemu).  If the second M is slow to start the check proves nothing,
+// but never fails wrongly.
+struct Ticker {
+  gort_tnode node{};
+  std::atomic<bool> release{false};
+  std::atomic<int> calls{0};
+  std::vector<int64_t> fired;  // each callback appends under `calls`
+};
+
+void TickerFire(void* arg, int64_t now) {
+  auto* t = static_cast<Ticker*>(arg);
+  if (t->calls.fetch_add(1) == 0)
+    while (!t->release.load()) std::this_thread::yield();
+  t->fired.push_back(now);
+}
+
+TEST_F(Fixture, TickerPeriodsFiredAtOnceCallBackInOrder) {
+  P* p = ps[0].get();
+  Ticker t;
+  t.node.when = 1000;
+  t.node.period = 1000;
+  t.node.f = TickerFire;
+  t.node.arg = &t;
+  t.node.idx = -1;
+  t.node.sync = true;
+  gort_timer_add(p, &t.node);
+  std::thread first([&] { gort_timers_run(p, 1000); });  // period 0; its callback blocks
+  while (t.calls.load() == 0) std::this_thread::yield();
+  std::thread second([&] { gort_timers_run(p, 2000); });  // period 1, due meanwhile
+  for (int i = 0; i < 200 && t.calls.load() < 2; i++) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  EXPECT_EQ(t.calls.load(), 1) << "the second period's callback ran before the first returned";
+  t.release = true;
+  first.join();
+  second.join();
+  ASSERT_EQ(t.fired.size(), 2u);
+  EXPECT_LT(t.fired[0], t.fired[1]);
+  gort_timer_del_sync(&t.node);
+  free(p->timers.heap);  // the fixture's P is a bare calloc
 }
 
 // The owner keeps producing and consuming while three thieves steal: every

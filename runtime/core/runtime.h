@@ -72,6 +72,11 @@ struct gort_tnode {
      * (gort_timer_del_sync).  Others (sleep) must not be touched after f. */
     bool sync;
     _Atomic(uint32_t) running;
+    /* a periodic sync timer's firings, in order: each takes a ticket under
+     * the heap lock and calls f only when fired_done reaches it, so two
+     * Ms firing consecutive periods never call f out of order */
+    uint32_t fire_ticket;
+    _Atomic(uint32_t) fired_done;
 };
 
 typedef struct gort_timers {

@@ -19,6 +19,11 @@
  *   - A sync timer has running > 0 from its removal (under the heap lock)
  *     until f returns, so gort_timer_del_sync can wait out a firing
  *     callback before its owner frees it (select timeouts, gort_timer).
+ *   - Two Ms may fire consecutive periods of a ticker at once (one is
+ *     slow to call f, another finds the next period due).  A periodic
+ *     sync timer's firings call f in the order they were taken (a ticket
+ *     under the heap lock), so a ticker never sends an older fire time
+ *     after a newer one.
  *
  * Wakeups (gort_timers_notify): adding a timer publishes timers.next, then
  * reads sched.timer_until; the sleeping M publishes timer_until, then
@@ -155,7 +160,8 @@ GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
         gort_tnode *t = ts->heap[0];
         void (*f)(void *, int64_t) = t->f;
         void *arg = t->arg;
-        bool sync = t->sync;
+        bool sync = t->sync, ordered = sync && t->period > 0;
+        uint32_t ticket = ordered ? t->fire_ticket++ : 0;
         if (t->period > 0) {
             /* Skip the periods already missed, as Go's ticker does;
              * saturate (a huge period means "not again", not a `when` that
@@ -169,7 +175,15 @@ GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
         if (sync) atomic_fetch_add(&t->running, 1); /* a counter: two Ms may fire a ticker */
         publish(ts);
         gort_unlock(&ts->lock);
+        if (ordered) /* an M firing the period before (running > 0 keeps t) */
+            for (int i = 0; atomic_load_explicit(&t->fired_done, memory_order_acquire) != ticket; i++) {
+                if (i < 100)
+                    gort_cpu_relax();
+                else
+                    gort_os_thread_yield();
+            }
         f(arg, now); /* a non-sync t may be gone after this */
+        if (ordered) atomic_store_explicit(&t->fired_done, ticket + 1, memory_order_release);
         if (sync) atomic_fetch_sub(&t->running, 1);
         gort_lock(&ts->lock);
     }
