@@ -192,7 +192,6 @@ struct gort_chan {
     size_t slot_size; /* 8 + elem_size rounded up to 8                  */
     uint64_t one_lap;
     size_t count; /* (lock) elements held, when slots is NULL (elem_size 0) */
-    bool counted; /* slots is NULL and cap > 0 (elem_size 0): a count */
     wq recvq, sendq;
     /* blocked ops that will lock c again after they are woken (a select's
      * pass 3, a timed op's unlink): gort_chan_free waits for them */
@@ -274,12 +273,7 @@ GORT_NOPREEMPT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) 
  * publish its stamp: a few instructions away, unless the OS preempted a
  * plain thread in between. */
 GORT_NOPREEMPT static void stamp_wait(slot *s, uint64_t want) {
-    for (int i = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) != want; i++) {
-        if (i < 100)
-            gort_cpu_relax();
-        else
-            gort_os_thread_yield();
-    }
+    for (int i = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) != want; i++) gort_spin_wait(i, 100);
 }
 
 /* A short wait for s's stamp (an operation that claimed it is copying):
@@ -600,7 +594,6 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
         /* No ring (unbuffered, or elem_size 0: a count): frozen for good. */
         atomic_init(&c->tail, CH_FROZEN);
         atomic_init(&c->head, CH_FROZEN);
-        c->counted = cap > 0;
     }
     return c;
 }
@@ -784,17 +777,17 @@ GORT_NOPREEMPT static bool can_recv(gort_chan *c) {
 GORT_NOPREEMPT static bool may_send(gort_chan *c) {
     if (atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_SEND) return true;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
-    if ((t & CH_CLOSED) || c->counted) return true;
-    return c->slots != NULL &&
-           (t & CH_POS) != ((atomic_load_explicit(&c->head, memory_order_relaxed) + c->one_lap) & CH_POS); /* room */
+    if (t & CH_CLOSED) return true;
+    if (c->slots == NULL) return c->cap > 0; /* an elem_size 0 count: may have room */
+    return (t & CH_POS) != ((atomic_load_explicit(&c->head, memory_order_relaxed) + c->one_lap) & CH_POS); /* room */
 }
 
 GORT_NOPREEMPT static bool may_recv(gort_chan *c) {
     if (atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_RECV) return true;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
-    if ((t & CH_CLOSED) || c->counted) return true;
-    return c->slots != NULL &&
-           (atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS) != (t & CH_POS); /* an element */
+    if (t & CH_CLOSED) return true;
+    if (c->slots == NULL) return c->cap > 0; /* an elem_size 0 count: may hold one */
+    return (atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS) != (t & CH_POS); /* an element */
 }
 
 /* A uniform choice among the ready cases, made in one scan (reservoir

@@ -116,10 +116,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void spin_lock_slow(gort_spinloc
         if (atomic_load_explicit(&l->held, memory_order_relaxed) == 0 &&
             atomic_exchange_explicit(&l->held, 1, memory_order_acquire) == 0)
             return;
-        if (i < 128)
-            gort_cpu_relax();
-        else
-            gort_os_thread_yield();
+        gort_spin_wait(i, 128);
     }
 }
 

@@ -324,6 +324,16 @@ GORT_NOPREEMPT static inline void gort_cpu_relax(void) {
     __asm__ volatile("yield");
 #endif
 }
+/* The wait after the i-th failed try of a spin-wait for another thread
+ * (a lock holder, a writer about to publish): a pause for the first
+ * `spins` tries, then the thread yields, in case the OS descheduled the
+ * one being waited for. */
+GORT_NOPREEMPT static inline void gort_spin_wait(int i, int spins) {
+    if (i < spins)
+        gort_cpu_relax();
+    else
+        gort_os_thread_yield();
+}
 /* Park the running goroutine.  On g0, after the G is marked waiting,
  * unlockf(g, arg) runs (if non-NULL); if it returns false the G resumes at
  * once.  reason is shown by gort_dump. */

@@ -129,12 +129,16 @@ GORT_NOPREEMPT static gort_stack *pop(gort_stack **list) {
     return s;
 }
 
+GORT_NOPREEMPT static void push(gort_stack **list, gort_stack *s) {
+    s->next = *list;
+    *list = s;
+}
+
 /* Push the list s onto the global free list (slab.lock held). */
 GORT_NOPREEMPT static void free_all(gort_stack *s) {
     while (s != NULL) {
         gort_stack *next = s->next;
-        s->next = slab.free;
-        slab.free = s;
+        push(&slab.free, s);
         s = next;
     }
 }
@@ -147,8 +151,7 @@ GORT_NOPREEMPT int gort_stack_get(P *p, G *g) {
     } else {
         gort_lock(&slab.lock);
         while (p != NULL && p->nstacks < STACK_CACHE / 2 && (s = pop(&slab.free)) != NULL) { /* refill */
-            s->next = p->stacks;
-            p->stacks = s;
+            push(&p->stacks, s);
             p->nstacks++;
         }
         if (p != NULL && (s = pop(&p->stacks)) != NULL)
@@ -200,8 +203,7 @@ GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
     }
     if (s == NULL) return; /* it never started */
     if (p != NULL) {
-        s->next = p->stacks;
-        p->stacks = s;
+        push(&p->stacks, s);
         if (++p->nstacks <= STACK_CACHE) return;
         /* full: the coldest half goes to the global list */
         gort_stack **cut = &p->stacks;

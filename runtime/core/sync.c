@@ -56,13 +56,7 @@ GORT_NOPREEMPT static bool can_spin(int iter) {
 }
 
 GORT_NOPREEMPT static void spin(void) {
-    for (int i = 0; i < 30; i++) {
-#if defined(__x86_64__)
-        __asm__ volatile("pause");
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
+    for (int i = 0; i < 30; i++) gort_cpu_relax();
 }
 
 GORT_NOPREEMPT GORT_HOT_ALIGN static void mutex_lock_slow(mutex *m) {

@@ -176,12 +176,8 @@ GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
         publish(ts);
         gort_unlock(&ts->lock);
         if (ordered) /* an M firing the period before (running > 0 keeps t) */
-            for (int i = 0; atomic_load_explicit(&t->fired_done, memory_order_acquire) != ticket; i++) {
-                if (i < 100)
-                    gort_cpu_relax();
-                else
-                    gort_os_thread_yield();
-            }
+            for (int i = 0; atomic_load_explicit(&t->fired_done, memory_order_acquire) != ticket; i++)
+                gort_spin_wait(i, 100);
         f(arg, now); /* a non-sync t may be gone after this */
         if (ordered) atomic_store_explicit(&t->fired_done, ticket + 1, memory_order_release);
         if (sync) atomic_fetch_sub(&t->running, 1);
