@@ -7,9 +7,9 @@
  *   echo --selftest                 serve on a free port, run 50 clients
  *                                   against it, then stop by SIGINT
  *
- * SIGINT or SIGTERM stops it cleanly: the handler only writes a byte to a
- * pipe (nothing else is async-signal-safe); a goroutine reading that pipe
- * closes the listener (which wakes the accept loop with -EBADF) and shuts
+ * SIGINT or SIGTERM stops it cleanly: gort_signal_notify delivers them on
+ * a channel (Go's signal.Notify); the goroutine receiving from it closes
+ * the listener (which wakes the accept loop with -EBADF) and shuts
  * down every open connection, whose goroutines then see end-of-file and
  * exit; main returns when all are gone.
  */
@@ -30,15 +30,10 @@
 enum { MAX_CONNS = 65536 };
 
 static int listener = -1;
-static int stop_pipe[2];
+static gort_chan *stop_signals; /* int: SIGINT or SIGTERM */
 static gort_mutex conns_mu = GORT_MUTEX_INIT;
 static int conns[MAX_CONNS]; /* open connections, -1 for a free slot */
 static gort_waitgroup handlers = GORT_WAITGROUP_INIT;
-
-static void on_signal(int sig) {
-    char c = (char)sig;
-    (void)!write(stop_pipe[1], &c, 1);
-}
 
 static void serve_conn(void *arg) {
     int slot = (int)(intptr_t)arg, fd = conns[slot];
@@ -55,8 +50,8 @@ static void serve_conn(void *arg) {
 
 /* Wait for SIGINT/SIGTERM, then stop accepting and end every connection. */
 static void stopper(void *arg) {
-    char c;
-    gort_read(stop_pipe[0], &c, 1, -1);
+    int sig;
+    gort_chan_recv(stop_signals, &sig);
     gort_fd_close(listener);
     gort_mutex_lock(&conns_mu);
     for (int i = 0; i < MAX_CONNS; i++)
@@ -171,9 +166,9 @@ int main(int argc, char **argv) {
     gort_config cfg = {threads, 0};
     if (gort_init(&cfg) != 0) return 1;
     memset(conns, -1, sizeof conns);
-    if (pipe(stop_pipe) != 0) return 1;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    if ((stop_signals = gort_chan_make(sizeof(int), 1)) == NULL || gort_signal_notify(SIGINT, stop_signals) != 0 ||
+        gort_signal_notify(SIGTERM, stop_signals) != 0)
+        return 1;
     signal(SIGPIPE, SIG_IGN);
     if ((listener = listen_on(port)) < 0) {
         fprintf(stderr, "echo: cannot listen on port %d: %s\n", port, strerror(-listener));

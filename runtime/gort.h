@@ -90,8 +90,9 @@ GORT_API int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *att
 /* Let other goroutines run; on a plain thread, sched_yield(). */
 GORT_API void gort_yield(void);
 
-/* Park the goroutine (or block the thread) for at least ns nanoseconds. */
-GORT_API void gort_sleep(int64_t ns);
+/* Park the goroutine (or block the thread) for at least ns nanoseconds.
+ * 0 (ns <= 0: a goroutine yields). */
+GORT_API int gort_sleep(int64_t ns);
 
 /* The current goroutine's id (>= 1); 0 on a plain thread. */
 GORT_API uint64_t gort_self(void);
@@ -110,11 +111,12 @@ typedef struct gort_chan gort_chan;
 /* elem_size 0 is allowed (elements carry no data).  NULL with errno
  * EINVAL (elem_size * cap overflows) or ENOMEM. */
 GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
-/* Free c; no goroutine or thread may still use it.  One still blocked on
- * c is seen: c is then not freed, and errno is EBUSY.  A select or timed
- * operation that c has completed but that has not returned yet is waited
- * for. */
-GORT_API void gort_chan_free(gort_chan *c);
+/* Free c: 0.  No goroutine or thread may still use it.  One still
+ * blocked on c is seen: c is then not freed, -EBUSY.  A select or timed
+ * operation that has completed but not returned yet (the select's other
+ * channels included) is waited for, then c is freed.  -EINVAL if c is
+ * NULL. */
+GORT_API int gort_chan_free(gort_chan *c);
 /* 0; -EPIPE if c is closed; -EINVAL if c is NULL, or elem is NULL and
  * elem_size > 0. */
 GORT_API int gort_chan_send(gort_chan *c, const void *elem);
@@ -259,7 +261,10 @@ GORT_API void gort_syscall_exit(void);
 /* Wire the calling goroutine to its current OS thread: until the unlock it
  * runs only there, and that thread runs nothing else (for thread-local
  * state of C libraries, or thread identity).  Calls nest; -EPERM from a
- * plain thread, and from unlock when not locked. */
+ * plain thread, and from unlock when not locked.  A goroutine that exits
+ * still locked takes its thread with it, as in Go: the thread ends (what
+ * the goroutine changed in it, its thread-locals and signal mask, reaches
+ * no other goroutine) and a fresh one takes its place. */
 GORT_API int gort_lock_os_thread(void);
 GORT_API int gort_unlock_os_thread(void);
 
@@ -269,7 +274,7 @@ GORT_API int gort_unlock_os_thread(void);
 
 typedef struct gort_stats {
     uint64_t goroutines;  /* alive now                                     */
-    uint64_t threads;     /* Ms (OS threads) created by the runtime        */
+    uint64_t threads;     /* Ms (OS threads) of the runtime alive now      */
     uint64_t procs;       /* Ps in use (gort_maxprocs)                     */
     uint64_t spawned;     /* goroutines started since init                 */
     uint64_t switches;    /* goroutine switches                            */
@@ -282,6 +287,31 @@ GORT_API void gort_stats_get(gort_stats *out); /* out NULL: nothing */
 /* Write every goroutine (id, name, state, wait reason, time in that state)
  * to fd. */
 GORT_API void gort_dump(int fd);
+
+/* ===================================================================== */
+/* Signals                                                                */
+/* ===================================================================== */
+
+/* Go's os/signal.Notify: from now on each signo the process receives is
+ * sent, as an int value, on c (elem_size sizeof(int); buffer it).  The
+ * send never waits: a full c drops the signal, and deliveries that arrive
+ * before the last was sent merge into one, as in Go.  A channel may be
+ * registered for several signals, and a signal for several channels
+ * (each gets it); registering the same pair twice changes nothing.  The
+ * handler the program had for signo before is set back when no channel
+ * wants it any more.  While any signal is registered, the runtime never
+ * reports a deadlock (a signal may still come).  0; -EINVAL for a bad
+ * signo, one the runtime owns (SIGURG, SIGSEGV, SIGBUS) or no process can
+ * catch (SIGKILL, SIGSTOP), c NULL, or an element that is not an int;
+ * -ENOMEM.
+ *
+ * gort calls made from inside a signal handler are not supported (the
+ * handler may have interrupted the runtime holding a lock): use this. */
+GORT_API int gort_signal_notify(int signo, gort_chan *c);
+/* Stop sending signo (0: every signal) to c; once it returns nothing
+ * sends on c for those signals any more.  0; -ENOENT if c was not
+ * registered for it; -EINVAL for a bad signo or c NULL. */
+GORT_API int gort_signal_stop(int signo, gort_chan *c);
 
 #ifdef __cplusplus
 }

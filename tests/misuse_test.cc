@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -43,7 +44,8 @@ constexpr bool kAsan = false;
 class Misuse : public gort_test::Test {};
 
 using ChanPtr = std::unique_ptr<gort_chan, void (*)(gort_chan*)>;
-ChanPtr Make(size_t elem_size, size_t cap) { return ChanPtr(gort_chan_make(elem_size, cap), gort_chan_free); }
+void FreeChan(gort_chan* c) { gort_chan_free(c); }
+ChanPtr Make(size_t elem_size, size_t cap) { return ChanPtr(gort_chan_make(elem_size, cap), FreeChan); }
 
 // A descriptor number that is not open (checked by the caller's ASSERT).
 constexpr int kNotOpen = 900000;
@@ -202,14 +204,14 @@ TEST_F(Misuse, Yield_HasNoInputOnAPlainThreadSchedYields) {
 }
 
 TEST_F(Misuse, Sleep_NegativeReturnsAtOnce) {
-  gort_sleep(-1);  // a plain thread
-  gort_sleep(INT64_MIN);
-  gort_sleep(0);
+  EXPECT_EQ(gort_sleep(-1), 0);  // a plain thread
+  EXPECT_EQ(gort_sleep(INT64_MIN), 0);
+  EXPECT_EQ(gort_sleep(0), 0);
   bool ran = false;
   Main([&] {
-    gort_sleep(-1);
-    gort_sleep(INT64_MIN);
-    gort_sleep(0);
+    EXPECT_EQ(gort_sleep(-1), 0);
+    EXPECT_EQ(gort_sleep(INT64_MIN), 0);
+    EXPECT_EQ(gort_sleep(0), 0);
     ran = true;
   });
   EXPECT_TRUE(ran);
@@ -284,8 +286,8 @@ TEST_F(Misuse, ChanMake_ElemTimesCapOverflowsIsEinval) {
   EXPECT_EQ(v, 7);
 }
 
-TEST_F(Misuse, ChanFree_WithABlockedWaiterIsRefused) {
-  gort_chan_free(nullptr);  // a no-op
+TEST_F(Misuse, ChanFree_NullIsEinvalWithABlockedWaiterIsEbusy) {
+  EXPECT_EQ(gort_chan_free(nullptr), -EINVAL);
   gort_chan* c = gort_chan_make(sizeof(int), 0);
   ASSERT_NE(c, nullptr);
   Main([&] {
@@ -297,20 +299,48 @@ TEST_F(Misuse, ChanFree_WithABlockedWaiterIsRefused) {
       gort_waitgroup_done(&wg);
     });
     ASSERT_TRUE(WaitUntilParked("chan receive"));
-    errno = 0;
-    gort_chan_free(c);  // refused: the receiver is queued on c
-    EXPECT_EQ(errno, EBUSY);
+    EXPECT_EQ(gort_chan_free(c), -EBUSY);  // refused: the receiver is queued on c
     int v = 42;
     EXPECT_EQ(gort_chan_send(c, &v), 0);  // c still works, and the receiver too
     gort_waitgroup_wait(&wg);
     EXPECT_EQ(rc, 0);
     EXPECT_EQ(got, 42);
   });
-  errno = 0;
-  gort_chan_free(c);  // nobody waits now: freed
-  EXPECT_EQ(errno, 0);
+  EXPECT_EQ(gort_chan_free(c), 0);  // nobody waits now: freed
   // A select or timed operation woken but still returning is waited for:
   // chan_test's FreeWaitsForAWokenOpStillReturning.
+}
+
+TEST_F(Misuse, SignalNotify_BadSignalsAndChannelsAreEinval) {
+  auto c = Make(sizeof(int), 1);
+  auto wide = Make(sizeof(int64_t), 1);
+  ASSERT_NE(c, nullptr);
+  for (int sig : {0, -1, SIGURG, SIGSEGV, SIGBUS, SIGKILL, SIGSTOP, 100000})
+    EXPECT_EQ(gort_signal_notify(sig, c.get()), -EINVAL) << "signal " << sig;
+  EXPECT_EQ(gort_signal_notify(SIGWINCH, nullptr), -EINVAL);
+  EXPECT_EQ(gort_signal_notify(SIGWINCH, wide.get()), -EINVAL);  // not an int
+  // Nothing was registered by those: stopping finds nothing.
+  EXPECT_EQ(gort_signal_stop(SIGWINCH, c.get()), -ENOENT);
+  // And a good registration still works, twice is once.
+  EXPECT_EQ(gort_signal_notify(SIGWINCH, c.get()), 0);
+  EXPECT_EQ(gort_signal_notify(SIGWINCH, c.get()), 0);
+  ASSERT_EQ(kill(getpid(), SIGWINCH), 0);
+  int got = 0;
+  EXPECT_EQ(gort_chan_recv_timeout(c.get(), &got, 10LL * 1000 * 1000 * 1000), 0);
+  EXPECT_EQ(got, SIGWINCH);
+  EXPECT_EQ(gort_signal_stop(SIGWINCH, c.get()), 0);
+}
+
+TEST_F(Misuse, SignalStop_BadSignalOrNullIsEinvalUnregisteredIsEnoent) {
+  auto c = Make(sizeof(int), 1);
+  EXPECT_EQ(gort_signal_stop(-1, c.get()), -EINVAL);
+  EXPECT_EQ(gort_signal_stop(100000, c.get()), -EINVAL);
+  EXPECT_EQ(gort_signal_stop(SIGWINCH, nullptr), -EINVAL);
+  EXPECT_EQ(gort_signal_stop(SIGWINCH, c.get()), -ENOENT);
+  EXPECT_EQ(gort_signal_stop(0, c.get()), -ENOENT);  // 0: every signal, none registered
+  EXPECT_EQ(gort_signal_notify(SIGWINCH, c.get()), 0);
+  EXPECT_EQ(gort_signal_stop(0, c.get()), 0);
+  EXPECT_EQ(gort_signal_stop(SIGWINCH, c.get()), -ENOENT);  // gone already
 }
 
 TEST_F(Misuse, ChanSend_NullChanOrElemIsEinvalClosedIsEpipe) {

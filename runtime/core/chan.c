@@ -109,9 +109,8 @@
  *
  * Waking happens after the channel lock is released.
  *
- * gort_chan_free (and gort_timer_stop) refuse a channel with a queued
- * waiter, which still needs it: to be woken through it, or to unlink
- * itself from it.  An op that locks its channels again after waking (a
+ * gort_chan_free (and gort_timer_stop) refuse a channel with a blocked
+ * operation, one not yet completed, which will be woken through it.  An op that locks its channels again after waking (a
  * select, to unlink its other waiters; a timed op, to unlink after a
  * timeout) pins each channel it queued on (c->pins, under c->lock) until
  * that last unlock: its waiter may be off the queue already (the case that
@@ -598,21 +597,29 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
     return c;
 }
 
-/* Is anyone queued on c?  A queued waiter will touch c again (when it is
- * woken, or to unlink itself after a timeout or another select case). */
+/* Is an operation blocked on c, not yet completed?  It will be woken
+ * through c.  A queued waiter whose op was claimed (the other cases of a
+ * select that completed, a timed op whose timeout fired) does not count:
+ * its op pinned c and unlinks it once it runs (gort_chan_free waits for
+ * the pins). */
+GORT_NOPREEMPT static bool wq_live(const wq *q) {
+    for (const waiter *w = q->head; w != NULL; w = w->next)
+        if (atomic_load_explicit(&w->op->done, memory_order_relaxed) == 0) return true;
+    return false;
+}
+
+GORT_NOPREEMPT size_t gort_chan_elem_size(const gort_chan *c) { return c->elem_size; }
+
 GORT_NOPREEMPT bool gort_chan_has_waiters(gort_chan *c) {
     gort_spin_lock(&c->lock);
-    bool busy = c->recvq.head != NULL || c->sendq.head != NULL;
+    bool busy = wq_live(&c->recvq) || wq_live(&c->sendq);
     gort_spin_unlock(&c->lock);
     return busy;
 }
 
-GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
-    if (c == NULL) return;
-    if (gort_chan_has_waiters(c)) { /* freeing would strand them on freed memory */
-        errno = EBUSY;
-        return;
-    }
+GORT_NOPREEMPT int gort_chan_free(gort_chan *c) {
+    if (c == NULL) return -EINVAL;
+    if (gort_chan_has_waiters(c)) return -EBUSY; /* freeing would strand them on freed memory */
     for (;;) { /* woken ops that still lock c on their way out: let them finish */
         gort_spin_lock(&c->lock);
         size_t pins = c->pins;
@@ -622,6 +629,7 @@ GORT_NOPREEMPT void gort_chan_free(gort_chan *c) {
     }
     free(c->slots);
     free(c);
+    return 0;
 }
 
 /* The locked path of a send or receive (c valid). */
@@ -634,6 +642,10 @@ GORT_NOPREEMPT GORT_NOINLINE static int chan_slow(gort_chan *c, void *elem, bool
         chan_unlock(c);
         if (wake != NULL) gort_unblock(&wake->op->s);
         return r;
+    }
+    if (gort_forked()) { /* nobody is left to complete it */
+        chan_unlock(c);
+        return gort_forked_error();
     }
     op o;
     op_init(&o, timeout_ns > 0);
@@ -909,9 +921,9 @@ GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
         ret = pk.chosen;
         goto out;
     }
-    if (timeout_ns == 0) {
+    if (timeout_ns == 0 || gort_forked()) {
         unlock_all(&ls);
-        ret = -EAGAIN;
+        ret = timeout_ns == 0 ? -EAGAIN : gort_forked_error();
         goto out;
     }
 

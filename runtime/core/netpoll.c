@@ -287,6 +287,7 @@ GORT_NOPREEMPT static int64_t deadline_of(int64_t timeout_ns) {
 
 /* A plain thread waits in poll(2). */
 GORT_NOPREEMPT static int thread_wait(int fd, short events, int64_t deadline) {
+    gort_thread_known(); /* alive for deadlock detection while it waits */
     for (;;) {
         int ms = -1;
         if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
@@ -350,6 +351,7 @@ GORT_NOPREEMPT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct 
     if (fd < 0) return -EBADF;
     if (buf == NULL && n > 0 && op != OP_ACCEPT) return -EFAULT;
     if (n > SSIZE_MAX) return -EINVAL; /* the count would not fit the result */
+    if (gort_forked()) return gort_forked_error();
     gort_preempt_check();
     if ((err = op_begin(fd, &pd)) != 0) return err;
     return op_end(pd, do_io_on(pd, op, fd, buf, n, sa, len, timeout_ns));
@@ -471,6 +473,7 @@ GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len
     int err;
     if (fd < 0) return -EBADF;
     if (sa == NULL) return -EFAULT;
+    if (gort_forked()) return gort_forked_error();
     gort_preempt_check();
     if ((err = op_begin(fd, &pd)) != 0) return err;
     return (int)op_end(pd, connect_on(pd, fd, sa, len, timeout_ns));

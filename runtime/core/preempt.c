@@ -11,6 +11,7 @@
  *   - asks the goroutine on any P whose time slice (schedtick) has lasted
  *     10 ms, or 1 ms while the P's timers are late, to yield (preempt_one);
  *   - wakes an M when a timer is late and a P is idle;
+ *   - fires the timers no P owns (sched.timerp) while any P runs;
  *   - prints the schedtrace line when GORT_DEBUG=schedtrace=MS.
  *
  * A request is p->preempt_tick = the slice number + 1: it names one slice,
@@ -98,7 +99,8 @@ GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct 
 GORT_NOPREEMPT static bool deadlocked(void) {
     if (!gort_debug_g.deadlock || atomic_load(&sched->mains) == 0) return false;
     if (atomic_load(&sched->runqsize) > 0 || gort_timers_earliest() != 0 || gort_netpoll_waiting() ||
-        atomic_load(&sched->nsyscall) > 0 || gort_os_thread_notes() > atomic_load(&sched->mains_thread))
+        atomic_load(&sched->nsyscall) > 0 || gort_os_thread_notes() > atomic_load(&sched->mains_thread) ||
+        gort_signal_waiting())
         return false;
     for (int32_t i = 0; i < atomic_load(&sched->nallp); i++) {
         P *p = sched->allp[i];
@@ -143,7 +145,7 @@ GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
     int n = snprintf(line, sizeof line,
                      "gort: sched %lldms: procs=%d idleprocs=%d threads=%d spinning=%d idlethreads=%d runqueue=%d [",
                      (long long)((now - start) / 1000000), procs, atomic_load(&sched->npidle),
-                     atomic_load(&sched->mcount), atomic_load(&sched->nmspinning), nmidle,
+                     atomic_load(&sched->mcount) - atomic_load(&sched->nmdead), atomic_load(&sched->nmspinning), nmidle,
                      atomic_load(&sched->runqsize));
     uint64_t preemptions = 0;
     for (int32_t i = 0; i < atomic_load(&sched->nallp) && n > 0 && (size_t)n < sizeof line; i++) {
@@ -290,6 +292,12 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
                     next = min64(next, timer_late > started + LATE_SLICE_NS ? timer_late : started + LATE_SLICE_NS);
             }
         }
+
+        /* Timers no P owns (timer.c): fired here too, so a P held by a
+         * goroutine that never yields cannot hold them up. */
+        gort_timers_run(sched->timerp, now);
+        int64_t free_next = atomic_load_explicit(&sched->timerp->timers.next, memory_order_relaxed);
+        if (free_next != 0) next = min64(next, free_next);
 
         /* Descriptors nobody has polled for a while (every P busy). */
         if (gort_netpoll_waiting() && !atomic_load(&sched->poll_blocked) && now - gort_netpoll_last() > POLL_STALE_NS) {

@@ -65,6 +65,19 @@
 #include "runtime/valgrind.h"
 
 gort_sched gort_sched_g;
+_Atomic(bool) gort_forked_g;
+
+GORT_NOPREEMPT static void forked_child(void) { atomic_store(&gort_forked_g, true); }
+
+GORT_NOPREEMPT int gort_forked_error(void) {
+    static _Atomic(bool) said;
+    if (!atomic_exchange(&said, true)) {
+        static const char line[] = "gort: the runtime does not survive fork() without exec: in the child, calls "
+                                   "that would wait or start goroutines fail with ENOTRECOVERABLE\n";
+        gort_os_write_all(2, line, sizeof line - 1);
+    }
+    return -ENOTRECOVERABLE;
+}
 
 static _Thread_local M *tls_m __attribute__((tls_model("initial-exec")));
 
@@ -215,13 +228,13 @@ GORT_NOPREEMPT static G *gfree_pop(void) {
 }
 
 /* Move everything runnable from p (which this M holds or which is idle)
- * to the global queue, its timers to P0, and its free Gs to the global
+ * to the global queue, its timers to sched.timerp, and its free Gs to the global
  * free list, so the P can be retired. */
 GORT_NOPREEMPT static void p_drain(P *p) {
     bool inherit;
     G *g;
     while ((g = gort_runq_get(p, &inherit)) != NULL) gort_globrunq_put(g);
-    if (p->id != 0) gort_timers_move(p, sched->allp[0]); /* P0 is never retired */
+    gort_timers_move(p, sched->timerp);
     gort_lock(&sched->gfree_lock);
     while ((g = p->gfree) != NULL) {
         p->gfree = g->schedlink;
@@ -258,12 +271,38 @@ GORT_NOPREEMPT static void stopm(M *m) {
 
 static void *mstart(void *arg);
 
+/* A record for a new M: a dead M's (its thread ended in mexit), which
+ * stays on sched.allm with its id and dump epochs, else a fresh one. */
+GORT_NOPREEMPT static M *m_alloc(void) {
+    gort_lock(&sched->lock);
+    M *m = sched->mdead;
+    if (m != NULL) {
+        sched->mdead = m->schedlink;
+        atomic_fetch_sub(&sched->nmdead, 1);
+    }
+    gort_unlock(&sched->lock);
+    if (m == NULL) {
+        if ((m = calloc(1, sizeof *m)) == NULL) gort_fatal("gort: out of memory creating a thread (M)");
+        m->id = atomic_fetch_add(&sched->mcount, 1);
+        gort_note_init(&m->park);
+        return m;
+    }
+    /* A dump may walk through the record (it stays dead until mstart):
+     * reset only what the old thread left behind, field by field.  Its
+     * note is clear, its lock count 0; mstart sets the thread's own. */
+    m->exiting = false;
+    m->curg = m->lockedg = m->handoff_from = NULL;
+    m->p = m->oldp = NULL;
+    m->watch_looks = 0;
+    m->asan_fake = NULL;
+    m->trace_in_switch = false;
+    atomic_store(&m->preempt_sigs, 0);
+    return m;
+}
+
 GORT_NOPREEMPT __attribute__((noinline)) static void newm(P *p, bool spinning) { /* rare: its buffer stays out of startm */
-    M *m = calloc(1, sizeof *m);
+    M *m = m_alloc();
     int err;
-    if (m == NULL) gort_fatal("gort: out of memory creating a thread (M)");
-    gort_note_init(&m->park);
-    m->id = atomic_fetch_add(&sched->mcount, 1);
     m->nextp = p;
     m->spinning = spinning;
     m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1);
@@ -503,7 +542,7 @@ static void gort_syscall_exit_slow(M *m);
  * P_SYSCALL status and keeps it only as oldp. */
 GORT_NOPREEMPT void gort_syscall_enter(void) {
     M *m = gort_getm();
-    if (m == NULL || m->curg == NULL || m->p == NULL) return;
+    if (m == NULL || m->curg == NULL || m->p == NULL || gort_forked()) return;
     G *g = m->curg;
     P *p = m->p;
     gort_stamp(g);
@@ -547,7 +586,7 @@ GORT_NOPREEMPT GORT_NOIPA static void set_errno(int e) { errno = e; }
 GORT_NOPREEMPT void gort_syscall_exit(void) {
     int saved = errno; /* the call's errno, whatever we do here */
     M *m = gort_getm();
-    if (m == NULL || m->curg == NULL || m->oldp == NULL) return;
+    if (m == NULL || m->curg == NULL || m->oldp == NULL || gort_forked()) return;
     gort_syscall_exit_slow(m);
     set_errno(saved);
 }
@@ -593,6 +632,8 @@ GORT_NOPREEMPT void gort_handoffp(P *p) {
 
 /* ---- sleepers: goroutines and threads alike ------------------------------ */
 
+GORT_NOPREEMPT void gort_thread_known(void) { (void)gort_os_thread_note(); }
+
 GORT_NOPREEMPT void gort_sleeper_init(gort_sleeper *s) {
     s->g = gort_getg();
     s->note = NULL;
@@ -601,6 +642,10 @@ GORT_NOPREEMPT void gort_sleeper_init(gort_sleeper *s) {
 }
 
 GORT_NOPREEMPT void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+    if (gort_forked()) { /* nobody is left to wake it: say so rather than hang */
+        gort_forked_error();
+        gort_fatal("gort: a wait in a forked child would never end");
+    }
     if (s->g != NULL) {
         gort_park(unlockf, arg, reason);
         return;
@@ -658,10 +703,14 @@ GORT_NOPREEMPT static G *spawn_yield_m(M *m, G *g) {
 GORT_NOPREEMPT void gort_preempt_check(void) {
     M *m = tls_m;
     if (m == NULL || m->curg == NULL || m->p == NULL || m->locks != 0) return;
-    if (gort_preempt_wanted(m->p)) gort_preempt_park();
+    if (gort_preempt_wanted(m->p) && !gort_forked()) gort_preempt_park();
 }
 
 GORT_NOPREEMPT void gort_yield(void) {
+    if (gort_forked()) {
+        gort_os_thread_yield();
+        return;
+    }
     if (gort_getg() == NULL) {
         gort_os_thread_yield();
         return;
@@ -781,10 +830,11 @@ GORT_NOPREEMPT static uint64_t new_goid(P *p) {
 
 GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     P *p = m->p;
-    if (g->lockedm != NULL) { /* a locked goroutine exits: the M is free */
+    if (g->lockedm != NULL) { /* exits still locked: its thread ends too */
         g->lockedm = NULL;
         g->lockcount = 0;
         m->lockedg = NULL;
+        m->exiting = true;
     }
     atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
     p_count(&p->n_exited);
@@ -814,6 +864,7 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     int err;
 
     if (fn == NULL) return -EINVAL;
+    if (gort_forked()) return gort_forked_error();
     if (attr != NULL && attr->stack_size != 0 &&
         (attr->stack_size < GORT_STACK_MIN || attr->stack_size > GORT_STACK_MAX))
         return -EINVAL;
@@ -1045,6 +1096,7 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
             continue;
         }
         check_timers(p);
+        check_timers(sched->timerp);
         /* Fairness: the global queue first every 61st slice, unless a G
          * was just readied to run next (a woken sleeper): it runs first,
          * inheriting the slice, and the check happens right after. */
@@ -1177,8 +1229,9 @@ GORT_NOPREEMPT int gort_unlock_os_thread(void) {
     return 0;
 }
 
-GORT_NOPREEMPT static _Noreturn void schedule_loop(M *m) {
-    for (;;) {
+/* Run goroutines until m's thread must end (m->exiting). */
+GORT_NOPREEMPT static void schedule_loop(M *m) {
+    while (!m->exiting) {
         bool inherit;
         if (m->lockedg != NULL) { /* wired: run nothing else */
             stoplockedm(m);
@@ -1195,6 +1248,26 @@ GORT_NOPREEMPT static _Noreturn void schedule_loop(M *m) {
     }
 }
 
+/* m's wired goroutine exited without unlocking (goexit_m): whatever it
+ * changed in the thread (its thread-locals, its signal mask) must not
+ * reach other goroutines, so the thread ends, as in Go; its P goes to
+ * another M and its record to sched.mdead for the next newm. */
+GORT_NOPREEMPT static void mexit(M *m) {
+    gort_handoffp(releasep(m));
+    /* Dead before looking at sched.dumping (seq_cst both, as dump_begin
+     * stores dumping and then reads dead): a dump either skips m or is
+     * waited out, so it never signals a thread that is gone. */
+    atomic_store(&m->dead, true);
+    while (atomic_load(&sched->dumping)) gort_os_nanosleep(50 * 1000);
+    gort_os_sigaltstack_free();
+    tls_m = NULL;
+    gort_lock(&sched->lock);
+    m->schedlink = sched->mdead;
+    sched->mdead = m; /* from here on m may be reused: not touched again */
+    atomic_fetch_add(&sched->nmdead, 1);
+    gort_unlock(&sched->lock);
+}
+
 GORT_NOPREEMPT static void *mstart(void *arg) {
     M *m = arg;
     tls_m = m;
@@ -1205,15 +1278,22 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
-    /* Ms never exit: a push-only list.  Published only now, with its
-     * thread known and a signal stack: a dump signals every M on it (the
-     * CAS releases m->thread to the dumper). */
-    m->alllink = atomic_load(&sched->allm);
-    while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
+    /* allm is a push-only list (a dead M's record is reused, not
+     * unlinked).  Published only now, with its thread known and a signal
+     * stack: a dump signals every live M on it (the CAS, or clearing dead,
+     * releases m->thread to the dumper). */
+    if (atomic_load(&m->dead)) {
+        atomic_store(&m->dead, false);
+    } else {
+        m->alllink = atomic_load(&sched->allm);
+        while (!atomic_compare_exchange_weak(&sched->allm, &m->alllink, m)) {
+        }
     }
     acquirep(m, m->nextp);
     m->nextp = NULL;
     schedule_loop(m);
+    mexit(m);
+    return NULL;
 }
 
 /* ===================================================================== */
@@ -1286,6 +1366,8 @@ GORT_NOPREEMPT static void rt_start(const gort_config *user) {
     gort_os_trace_init();
     gort_arch_preempt_init();
     if ((err = gort_os_signals_install()) != 0) gort_fatal("gort: cannot install signal handlers");
+    if (gort_os_atfork(forked_child) != 0) gort_fatal("gort: cannot register a fork handler");
+    sched->timerp = p_new(-1); /* never on a list, never held */
     gort_lock(&sched->lock);
     procs_grow(0, cfg.maxprocs);
     atomic_store(&sched->gomaxprocs, cfg.maxprocs);
@@ -1315,6 +1397,7 @@ GORT_NOPREEMPT int gort_init(const gort_config *cfg) {
         int err = cfg_check(cfg);
         if (err != 0) return err;
     }
+    if (gort_forked()) return gort_forked_error();
     if (start_once(cfg) == 0 || cfg == NULL) return 0;
     /* Already running: fine if cfg asks for nothing different. */
     if ((cfg->maxprocs != 0 && cfg->maxprocs != init_cfg.maxprocs) ||
@@ -1325,6 +1408,7 @@ GORT_NOPREEMPT int gort_init(const gort_config *cfg) {
 
 GORT_NOPREEMPT int gort_maxprocs(int n) {
     if (n > GORT_MAXPROCS_LIMIT) return -EINVAL;
+    if (gort_forked()) return gort_forked_error();
     gort_lazy_init();
     gort_lock(&sched->lock);
     int32_t old = atomic_load(&sched->gomaxprocs);
@@ -1369,6 +1453,7 @@ GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
     int err;
 
     if (fn == NULL) return -EINVAL;
+    if (gort_forked()) return gort_forked_error();
     atomic_fetch_add(&sched->mains, 1);
     if (c.thread) atomic_fetch_add(&sched->mains_thread, 1);
     if ((err = gort_go_with(main_trampoline, &c, &attr)) != 0) {
@@ -1400,18 +1485,23 @@ GORT_NOPREEMPT static bool sleep_commit(G *g, void *arg) {
  * woken by its timer runs next inheriting a slice that sysmon may be
  * about to end — checking here sent it to the back of the global queue,
  * behind every spinner (a full slice late). */
-GORT_NOPREEMPT void gort_sleep(int64_t ns) {
+GORT_NOPREEMPT int gort_sleep(int64_t ns) {
     G *g = gort_getg();
+    if (gort_forked()) return gort_forked_error();
     if (g == NULL) {
-        if (ns > 0) gort_os_nanosleep(ns);
-        return;
+        if (ns > 0) {
+            gort_thread_known();
+            gort_os_nanosleep(ns);
+        }
+        return 0;
     }
     if (ns <= 0) {
         gort_yield();
-        return;
+        return 0;
     }
     gort_tnode t = {.when = gort_deadline(ns), .f = sleep_wake, .arg = g, .idx = -1};
     gort_park(sleep_commit, &t, "sleep");
+    return 0;
 }
 
 /* ===================================================================== */
@@ -1444,7 +1534,7 @@ GORT_NOPREEMPT void gort_stats_get(gort_stats *out) {
     }
     out->spawned = spawned;
     out->goroutines = spawned >= exited ? spawned - exited : 0;
-    out->threads = (uint64_t)atomic_load(&sched->mcount);
+    out->threads = (uint64_t)(atomic_load(&sched->mcount) - atomic_load(&sched->nmdead));
     out->procs = (uint64_t)(atomic_load(&init_state) == 2 ? atomic_load(&sched->gomaxprocs) : 0);
 }
 

@@ -161,6 +161,10 @@ struct M {
     void *asan_fake;
     void *tsan_fiber; /* TSan's fiber for g0: the thread's own (tsan.h)    */
     bool spinning; /* looking for work without any (counted in nmspinning) */
+    bool exiting;  /* its wired goroutine exited locked: the thread ends   */
+    /* the thread has ended (mexit): on sched.mdead for newm to reuse;
+     * the dump skips it.  Cleared by mstart once the new thread is known. */
+    _Atomic(bool) dead;
     int watch_looks; /* spinning, looks taken at a cycling P (find_runnable) */
     int locks;    /* runtime locks held: no async preemption while > 0      */
     gort_os_thread thread;          /* where preemption signals go          */
@@ -234,10 +238,17 @@ typedef struct gort_sched {
     _Atomic(int32_t) nmspinning;
     M *midle; /* idle Ms */
     int32_t nmidle;
-    _Atomic(int32_t) mcount;
+    _Atomic(int32_t) mcount; /* M records ever made ...                   */
+    M *mdead;                /* ... of which these have no thread (mexit) */
+    _Atomic(int32_t) nmdead;
     _Atomic(int32_t) gomaxprocs; /* Ps in use: allp[0..gomaxprocs)           */
     _Atomic(int32_t) nallp;      /* Ps ever created (some may be P_GONE)     */
     P *allp[GORT_MAXPROCS_LIMIT];
+    /* The timers no running P owns: those of callers without a P (plain
+     * threads, a goroutine between gort_syscall_enter/exit) and of retired
+     * Ps.  No M holds it; every M looking for work fires it, and so does
+     * sysmon, so they fire whatever any P is doing (timer.c). */
+    P *timerp;
     /* the M sleeping until the earliest timer (one at most) */
     M *timer_m;
     _Atomic(int64_t) timer_until; /* its deadline; 0 when there is none      */
@@ -265,7 +276,7 @@ typedef struct gort_sched {
     _Atomic(uint64_t) thread_spawned; /* Gs spawned by threads without a P */
     size_t stack_size; /* default goroutine stack */
     /* the goroutine dump (traceback.c) */
-    _Atomic(M *) allm;           /* every M ever started (Ms never exit)    */
+    _Atomic(M *) allm;           /* every M record ever made (dead ones too) */
     _Atomic(uint32_t) dumping;   /* set: no M switches to a goroutine       */
     _Atomic(uint32_t) dump_epoch;
     _Atomic(bool) sysmon_started;  /* its thread was created ...            */
@@ -277,6 +288,17 @@ typedef struct gort_sched {
 } gort_sched;
 
 extern gort_sched gort_sched_g;
+
+/* In the child of a fork() (without exec): only the forking thread was
+ * copied, so every M, sysmon and every goroutine on another thread is
+ * gone, and so may be the holder of any runtime lock.  Calls that would
+ * wait, or need another thread, fail instead (gort_forked_error). */
+extern _Atomic(bool) gort_forked_g;
+GORT_NOPREEMPT static inline bool gort_forked(void) {
+    return atomic_load_explicit(&gort_forked_g, memory_order_relaxed);
+}
+/* -ENOTRECOVERABLE, after saying why on stderr (once). */
+int gort_forked_error(void);
 
 /* ---- debug settings (env.c) ------------------------------------------- */
 typedef struct gort_debug {
@@ -353,6 +375,11 @@ typedef struct gort_sleeper {
     G *g;            /* the goroutine, or NULL: a thread */
     gort_note *note; /* the thread's note                */
 } gort_sleeper;
+/* A plain thread is about to wait inside the runtime (sleeping, polling
+ * a descriptor): from now on, for as long as it lives, deadlock detection
+ * counts it as one that may still wake goroutines (it takes the thread's
+ * note, which gort_os_thread_notes counts). */
+void gort_thread_known(void);
 /* Describe the caller (goroutine or thread). */
 void gort_sleeper_init(gort_sleeper *s);
 /* Block the caller: unlockf(g, arg) releases whatever protects the queue
@@ -418,9 +445,15 @@ GORT_NORETURN void gort_quit_report(void);
 GORT_NORETURN void gort_crash_dump(gort_sigctx *ctx, bool abort_after);
 
 /* ---- chan.c ------------------------------------------------------------- */
+size_t gort_chan_elem_size(const gort_chan *c);
 /* Is a goroutine or thread queued on c (blocked, or about to unlink
  * itself)?  Then c must not be freed. */
 bool gort_chan_has_waiters(gort_chan *c);
+
+/* ---- sigqueue.c --------------------------------------------------------- */
+/* Is a signal registered for delivery (gort_signal_notify)?  Then a
+ * signal may wake a goroutine at any time: no deadlock. */
+bool gort_signal_waiting(void);
 
 /* ---- netpoll.c ---------------------------------------------------------- */
 bool gort_netpoll_inited(void);

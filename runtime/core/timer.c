@@ -5,9 +5,13 @@
  * own lock (as Go's p.timers).  Timers are added to the heap of the adding
  * M's P and fired by whichever M looks: the owner at every schedule, a
  * thief while stealing (so an idle P's timers still fire), or the one M
- * that sleeps until the earliest timer when every P is idle.  A P retired
- * by gort_maxprocs hands its timers to P0 (gort_timers_move), which is
- * never retired.
+ * that sleeps until the earliest timer when every P is idle.  Timers no
+ * running P owns — added by callers without a P (plain threads, system
+ * calls) and those of a P retired by gort_maxprocs (gort_timers_move) —
+ * are in sched.timerp's heap, which no M holds: every M looking for work
+ * fires it, the sleeper M sleeps until it too, and sysmon fires it while
+ * any P runs, so they fire whatever a P is doing (held by a goroutine that
+ * never yields, or blocked outside gort).
  *
  * Invariants:
  *   - heap[i]->idx == i; a timer not in a heap has idx == -1.
@@ -108,7 +112,7 @@ GORT_NOPREEMPT void gort_timer_add(P *p, gort_tnode *t) {
  * held: must not notify (that takes sched.lock). */
 GORT_NOPREEMPT void gort_timers_move(P *from, P *to) {
     gort_timers *src = &from->timers, *dst = &to->timers;
-    gort_lock(&src->lock); /* order: the retiring P's heap, then P0's */
+    gort_lock(&src->lock); /* order: the retiring P's heap, then timerp's */
     gort_lock(&dst->lock);
     for (int32_t i = 0; i < src->n; i++) {
         gort_tnode *t = src->heap[i];
@@ -187,7 +191,7 @@ GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
 }
 
 GORT_NOPREEMPT int64_t gort_timers_earliest(void) {
-    int64_t best = 0;
+    int64_t best = atomic_load(&gort_sched_g.timerp->timers.next);
     int32_t n = atomic_load(&gort_sched_g.nallp);
     for (int32_t i = 0; i < n; i++) {
         int64_t w = atomic_load(&gort_sched_g.allp[i]->timers.next);
@@ -216,6 +220,10 @@ GORT_NOPREEMPT gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns)
         errno = EINVAL;
         return NULL;
     }
+    if (gort_forked()) {
+        errno = -gort_forked_error();
+        return NULL;
+    }
     gort_lazy_init();
     gort_timer *t = calloc(1, sizeof *t);
     if (t == NULL || (t->c = gort_chan_make(sizeof(int64_t), 1)) == NULL) {
@@ -230,8 +238,8 @@ GORT_NOPREEMPT gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns)
     t->node.idx = -1;
     t->node.sync = true;
     M *m = gort_getm();
-    /* A plain thread has no P: any heap will do, under its lock. */
-    gort_timer_add(m != NULL && m->p != NULL ? m->p : gort_sched_g.allp[0], &t->node);
+    /* Without a P (a plain thread, a system call): the heap no P owns. */
+    gort_timer_add(m != NULL && m->p != NULL ? m->p : gort_sched_g.timerp, &t->node);
     return t;
 }
 

@@ -145,11 +145,11 @@ GORT_NOPREEMPT static void ask_all(M *self) {
     for (int round = 0; round < ASK_ROUNDS && again; round++) {
         uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
         for (M *m = atomic_load(&sched->allm); m != NULL; m = m->alllink)
-            if (m != self && (round == 0 || m->trace_in_switch)) ask(m, epoch);
+            if (m != self && !atomic_load(&m->dead) && (round == 0 || m->trace_in_switch)) ask(m, epoch);
         int64_t deadline = gort_os_nanotime() + ASK_NS;
         again = false;
         for (M *m = atomic_load(&sched->allm); m != NULL; m = m->alllink) {
-            if (m == self || (round > 0 && atomic_load(&m->trace_want) != epoch)) continue;
+            if (m == self || atomic_load(&m->trace_want) != epoch) continue; /* not asked (dead, or done) */
             while (!answered(m, epoch) && gort_os_nanotime() < deadline) gort_os_nanosleep(20 * 1000);
             again |= answered(m, epoch) && m->trace_in_switch;
         }
@@ -281,6 +281,11 @@ GORT_NOPREEMPT static void dump_on_g0(void *arg) {
  * first, through the same signal handler (it must be on its own stack to
  * be unwound), then the rest runs on g0. */
 GORT_NOPREEMPT void gort_dump(int fd) {
+    if (gort_forked()) { /* the Ms to ask are gone */
+        static const char line[] = "gort: no dump in a forked child (the runtime does not survive fork)\n";
+        gort_os_write_all(fd, line, sizeof line - 1);
+        return;
+    }
     out o = {.fd = fd, .cap = 64 << 10};
     o.buf = malloc(o.cap);
     if (o.buf == NULL) return;

@@ -129,9 +129,29 @@ typedef struct gort_sigctx gort_sigctx;
  * handler or the default action gets it), SIGURG (preemption, below) and
  * SIGQUIT (only if the program left it at the default). */
 int gort_os_signals_install(void);
-/* Give the calling thread (an M; Ms never exit) an alternate signal stack
- * of size bytes, so the handlers can report a stack overflow.  0 or -errno. */
+/* Give the calling thread (an M) an alternate signal stack of size bytes,
+ * so the handlers can report a stack overflow.  0 or -errno. */
 int gort_os_sigaltstack_alloc(size_t size);
+/* The calling thread (an M about to exit) gives its signal stack back. */
+void gort_os_sigaltstack_free(void);
+
+/* Signals the program asked to receive on channels (core/sigqueue.c).
+ * Catch sig: every delivery calls fn(sig) in the handler, on whatever
+ * thread it lands (fn must be async-signal-safe).  0; -EINVAL if sig
+ * cannot be caught. */
+int gort_os_signal_catch(int sig, void (*fn)(int sig));
+/* Give sig back the disposition it had before it was first caught. */
+void gort_os_signal_uncatch(int sig);
+/* Run child() in the child of every later fork(), in its one thread. */
+int gort_os_atfork(void (*child)(void));
+/* The largest signal number + 1 (NSIG). */
+int gort_os_signal_count(void);
+/* A wakeup a signal handler can post: init once (0 or -errno); post is
+ * async-signal-safe and never blocks; wait blocks until a post (several
+ * posts before a wait may wake it once). */
+int gort_os_sigwake_init(void);
+void gort_os_sigwake_post(void);
+void gort_os_sigwake_wait(void);
 
 /* Implemented by the core, called by the OS signal handler on the faulting
  * thread: returns only if the fault is not a goroutine stack overflow. */

@@ -18,6 +18,7 @@
  *     slot and chains it (gort_os_signal_preempt_reclaim).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -140,6 +141,15 @@ GORT_NOPREEMPT void gort_sigctx_set_sigmask(gort_sigctx *c, const gort_os_sigset
     memcpy(&((ucontext_t *)(void *)c)->uc_sigmask, mask, sizeof(sigset_t));
 }
 
+GORT_NOPREEMPT void gort_os_sigaltstack_free(void) {
+    stack_t off, old;
+
+    memset(&off, 0, sizeof off);
+    off.ss_flags = SS_DISABLE; /* a handler now runs on the thread's stack */
+    if (sigaltstack(&off, &old) == 0 && !(old.ss_flags & SS_DISABLE) && old.ss_sp != NULL)
+        gort_os_unmap(old.ss_sp, old.ss_size);
+}
+
 GORT_NOPREEMPT int gort_os_sigaltstack_alloc(size_t size) {
     stack_t ss;
 
@@ -153,4 +163,61 @@ GORT_NOPREEMPT int gort_os_sigaltstack_alloc(size_t size) {
         return -err;
     }
     return 0;
+}
+
+/* ---- signals delivered to the program's channels (gort_signal_notify) ----
+ * One handler for every caught signal, calling the core's fn; the
+ * disposition each had before is kept to give back.  The wakeup is a
+ * pipe: write(2) is async-signal-safe on both systems (a darwin note is
+ * not), and a full pipe already holds a wakeup, so a post never blocks. */
+
+static void (*caught_fn)(int);
+static struct sigaction caught_prev[NSIG];
+static bool caught[NSIG];
+static int wake_pipe[2] = {-1, -1};
+
+GORT_NOPREEMPT static void on_caught(int sig, siginfo_t *info, void *uctx) {
+    (void)info;
+    (void)uctx;
+    int saved = errno;
+    caught_fn(sig);
+    errno = saved;
+}
+
+GORT_NOPREEMPT int gort_os_signal_count(void) { return NSIG; }
+
+GORT_NOPREEMPT int gort_os_signal_catch(int sig, void (*fn)(int)) {
+    struct sigaction prev;
+    if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return -EINVAL;
+    caught_fn = fn;
+    if (caught[sig]) return 0;
+    int err = install(sig, on_caught, &prev);
+    if (err != 0) return err;
+    caught_prev[sig] = prev;
+    caught[sig] = true;
+    return 0;
+}
+
+GORT_NOPREEMPT void gort_os_signal_uncatch(int sig) {
+    if (sig <= 0 || sig >= NSIG || !caught[sig]) return;
+    sigaction(sig, &caught_prev[sig], NULL);
+    caught[sig] = false;
+}
+
+GORT_NOPREEMPT int gort_os_sigwake_init(void) {
+    if (pipe(wake_pipe) != 0) return -errno;
+    for (int i = 0; i < 2; i++) fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+    fcntl(wake_pipe[1], F_SETFL, fcntl(wake_pipe[1], F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+GORT_NOPREEMPT void gort_os_sigwake_post(void) {
+    char b = 0;
+    (void)!write(wake_pipe[1], &b, 1); /* EAGAIN: a wakeup is pending already */
+}
+
+GORT_NOPREEMPT void gort_os_sigwake_wait(void) {
+    char buf[64];
+    while (read(wake_pipe[0], buf, sizeof buf) < 0 && errno == EINTR) {
+    }
 }

@@ -93,3 +93,5 @@ GORT_NOPREEMPT gort_note *gort_os_thread_note(void) {
     }
     return mine;
 }
+
+GORT_NOPREEMPT int gort_os_atfork(void (*child)(void)) { return -pthread_atfork(NULL, NULL, child); }
