@@ -378,14 +378,47 @@ TEST_F(Chan, FreeWaitsForAWokenOpStillReturning) {
         gort_yield();  // it runs and blocks on a (and b)
         int v = 7;
         ASSERT_EQ(gort_chan_send(a, &v), 0);  // woken, not yet run
-        errno = 0;
-        gort_chan_free(a);
-        EXPECT_EQ(errno, 0);
+        EXPECT_EQ(gort_chan_free(a), 0);
         EXPECT_TRUE(returned.load()) << (timed ? "timed receive" : "select");
         gort_waitgroup_wait(&wg);
-        gort_chan_free(b);
+        EXPECT_EQ(gort_chan_free(b), 0);
       }
   });
+}
+
+// The select's other channels too: freeing b right after the send on a
+// completed the select (its waiter on b is still queued until the select
+// runs) waits for it, rather than refusing with -EBUSY.
+TEST_F(Chan, FreeOfACompletedSelectsOtherChannelWaitsForIt) {
+  const int kRounds = (int)gort_test::Scale(10000);
+  int busy = 0;
+  gort_test::Procs one(1);  // the woken select has not run when the send returns
+  Main([&] {
+    for (int round = 0; round < kRounds; round++) {
+      gort_chan* a = gort_chan_make(sizeof(int), 0);
+      gort_chan* b = gort_chan_make(sizeof(int), 0);
+      gort_chan* c = gort_chan_make(0, 0);
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        int x = 0, y = 0;
+        gort_case cs[3] = {{a, GORT_RECV, &x, 0}, {b, GORT_RECV, &y, 0}, {c, GORT_RECV, nullptr, 0}};
+        EXPECT_EQ(gort_select(cs, 3, -1), 0);
+        EXPECT_EQ(x, 7);
+        gort_waitgroup_done(&wg);
+      });
+      gort_yield();  // it runs and blocks on a, b and c
+      int v = 7;
+      ASSERT_EQ(gort_chan_send(a, &v), 0);  // completes the select: woken, not yet run
+      int rb = gort_chan_free(b), rc = gort_chan_free(c);
+      busy += rb != 0 || rc != 0;
+      gort_waitgroup_wait(&wg);
+      EXPECT_EQ(gort_chan_free(a), 0);
+      if (rb != 0) gort_chan_free(b);
+      if (rc != 0) gort_chan_free(c);
+    }
+  });
+  EXPECT_EQ(busy, 0) << "of " << kRounds << " rounds";
 }
 
 }  // namespace

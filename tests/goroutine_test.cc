@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "runtime/core/runtime.h"
@@ -693,6 +695,54 @@ TEST_F(Goroutines, DumpListsParkedGoroutines) {
   EXPECT_NE(out.find("\"parked-on-sema\" [waiting: semaphore"), std::string::npos) << out;
   gort_sema_release(&hold);
   gort_waitgroup_wait(&wg);
+}
+
+// A goroutine that exits still locked to its thread takes the thread with
+// it (as Go does): what it changed there — a blocked signal, a thread-local
+// — reaches no later goroutine, and the thread count stays bounded (dead
+// M records are reused).  A dump afterwards skips the threads that ended.
+thread_local int planted = 0;
+
+TEST_F(Goroutines, ExitingLockedEndsItsThread) {
+  const int kRounds = (int)Scale(200), kLater = (int)Scale(2000);
+  std::atomic<int> tainted{0};
+  gort_stats before;
+  gort_stats_get(&before);
+  Main([&] {
+    for (int r = 0; r < kRounds; r++) {
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        EXPECT_EQ(gort_lock_os_thread(), 0);
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &s, nullptr);
+        planted = 1;
+        gort_waitgroup_done(&wg);  // and exits locked
+      });
+      gort_waitgroup_wait(&wg);
+    }
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    for (int i = 0; i < kLater; i++) {
+      gort_waitgroup_add(&wg, 1);
+      Go([&] {
+        sigset_t cur;
+        pthread_sigmask(SIG_BLOCK, nullptr, &cur);
+        if (sigismember(&cur, SIGUSR2) || planted != 0) tainted++;
+        gort_yield();
+        gort_waitgroup_done(&wg);
+      });
+    }
+    gort_waitgroup_wait(&wg);
+    int fd = open("/dev/null", O_WRONLY);
+    gort_dump(fd);  // no thread that ended is asked
+    close(fd);
+  });
+  EXPECT_EQ(tainted.load(), 0);
+  gort_stats after;
+  gort_stats_get(&after);
+  EXPECT_LE(after.threads, before.threads + 8) << "ended threads are replaced, not piled up";
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // timer_test.cc — gort_timer: one-shot and periodic, stop (also while
 // firing), and timers under load.
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <thread>
@@ -99,6 +101,39 @@ TEST_F(Timer, BadArguments) {
   EXPECT_EQ(gort_timer_start(0, -5), nullptr);
   EXPECT_EQ(gort_timer_stop(nullptr), -EINVAL);
   EXPECT_EQ(gort_timer_chan(nullptr), nullptr);
+}
+
+// Timers of plain threads do not live on any one P: with one P held by a
+// goroutine blocked in the kernel outside gort (a plain usleep, which
+// sysmon cannot preempt), a plain thread's timer still fires on time.
+TEST_F(Timer, PlainThreadTimerFiresWhileTheOnlyPIsHeld) {
+  gort_test::Procs one(1);
+  std::atomic<bool> holding{false};
+  int64_t waited = 0;
+  std::thread t([&] {
+    while (!holding) usleep(100);
+    usleep(20 * 1000);  // it is in its usleep
+    int64_t t0 = gort_now();
+    gort_timer* tm = gort_timer_start(10 * 1000 * 1000, 0);
+    int64_t when = 0;
+    EXPECT_EQ(gort_chan_recv(gort_timer_chan(tm), &when), 0);
+    waited = gort_now() - t0;
+    EXPECT_EQ(gort_timer_stop(tm), 0);
+  });
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      holding = true;
+      int64_t end = gort_now() + 1000LL * 1000 * 1000;
+      while (gort_now() < end) usleep(10 * 1000);  // holds the only P for 1 s (EINTR: again)
+      gort_waitgroup_done(&wg);
+    });
+    gort_waitgroup_wait(&wg);
+  });
+  t.join();
+  // A stall shows as the whole second; on time is ~10 ms.
+  EXPECT_LT(waited, 500LL * 1000 * 1000) << "the timer waited for the held P";
 }
 
 }  // namespace

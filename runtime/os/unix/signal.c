@@ -91,9 +91,18 @@ GORT_NOPREEMPT static int install(int sig, void (*fn)(int, siginfo_t *, void *),
     return sigaction(sig, &sa, prev) == 0 ? 0 : -errno;
 }
 
+static sigset_t default_mask; /* what a new M starts with */
+
+GORT_NOPREEMPT void gort_os_thread_signals_default(void) { pthread_sigmask(SIG_SETMASK, &default_mask, NULL); }
+
 GORT_NOPREEMPT int gort_os_signals_install(void) {
     struct sigaction quit;
     int err;
+
+    pthread_sigmask(SIG_SETMASK, NULL, &default_mask);
+    sigdelset(&default_mask, SIGURG);
+    sigdelset(&default_mask, SIGSEGV);
+    sigdelset(&default_mask, SIGBUS);
 
     if ((err = install(SIGSEGV, on_fault, &prev_segv)) != 0) return err;
     if ((err = install(SIGBUS, on_fault, &prev_bus)) != 0) return err;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <time.h>
@@ -33,7 +34,15 @@ GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
      * costs more stack (its interceptors, its runtime): libdw naming a
      * dump's pcs on g0 overflowed 256 KiB there. */
     pthread_attr_setstacksize(&attr, (size_t)GORT_G0_STACK_KIB << 10);
+    /* The new thread starts with every signal blocked (it inherits the
+     * mask in force here): an M sets its own (gort_os_thread_signals_default)
+     * once it has a signal stack; sysmon and the signal deliverer keep
+     * them all blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     err = pthread_create(&t, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return -err;
 }
