@@ -25,6 +25,9 @@ std::atomic<int> handled{0};
 void CountingHandler(int) { handled++; }
 
 TEST_F(Signal, EverySignalArrivesOnItsChannel) {
+  // TSan runs a handler only when its thread next enters an interceptor;
+  // an idle M sleeping in a raw futex call may never (process_test.cc).
+  if (gort_test::kTsan) GTEST_SKIP() << "TSan may never run the handler on an idle M";
   const int kRounds = (int)gort_test::Scale(200);
   gort_chan* c = gort_chan_make(sizeof(int), 4);
   ASSERT_EQ(gort_signal_notify(SIGUSR1, c), 0);
