@@ -11,8 +11,6 @@
  *                              *load; returns when someone resumes *save.
  *                              (Go's gosave + gogo; the core builds mcall
  *                              from it by swapping to the M's g0 context.)
- *   gort_ctx_jump(load)        resume *load, abandoning the running one
- *                              (Go's gogo); used when a goroutine exits.
  *   gort_ctx_init(c, lo, size, entry, arg)
  *                              make *c resume as a call entry(arg) on the
  *                              stack [lo, lo+size); entry must not return.
@@ -40,12 +38,21 @@
 extern "C" {
 #endif
 
+/* One pause in a spin-wait loop (x86 pause, arm64 yield): the other
+ * hardware thread runs, and the loop does not flood the memory system. */
+GORT_NOPREEMPT static inline void gort_cpu_relax(void) {
+#if defined(__x86_64__)
+    __asm__ volatile("pause");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 typedef struct gort_ctx {
     void *sp; /* saved stack pointer; the switch frame sits at sp */
 } gort_ctx;
 
 void gort_ctx_swap(gort_ctx *save, const gort_ctx *load);
-GORT_NORETURN void gort_ctx_jump(const gort_ctx *load);
 void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
 

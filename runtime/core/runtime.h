@@ -338,14 +338,6 @@ typedef struct gort_spinlock {
 } gort_spinlock;
 void gort_spin_lock(gort_spinlock *l);
 void gort_spin_unlock(gort_spinlock *l);
-/* One pause in a spin-wait loop. */
-GORT_NOPREEMPT static inline void gort_cpu_relax(void) {
-#if defined(__x86_64__)
-    __asm__ volatile("pause");
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
 /* The wait after the i-th failed try of a spin-wait for another thread
  * (a lock holder, a writer about to publish): a pause for the first
  * `spins` tries, then the thread yields, in case the OS descheduled the

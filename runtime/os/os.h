@@ -34,9 +34,6 @@ extern "C" {
 
 /* ---- clocks ---------------------------------------------------------- */
 int64_t gort_os_nanotime(void);            /* monotonic, ns */
-/* The same clock, cheaper and coarser (a few ms): for bookkeeping such as
- * how long a goroutine has been parked, never for timers. */
-int64_t gort_os_nanotime_coarse(void);
 void gort_os_nanosleep(int64_t ns);        /* whole duration, EINTR retried */
 void gort_os_thread_yield(void);           /* sched_yield */
 
@@ -175,6 +172,10 @@ bool gort_sig_preempt_claim(bool from_self);
 void gort_sig_preempt(gort_sigctx *ctx);
 /* Send the preemption signal to thread t; 0 or -errno. */
 int gort_os_signal_preempt(gort_os_thread t);
+/* Was the signal described by info (a siginfo_t) sent by this process to
+ * one of its threads, as gort_os_signal_preempt sends?  darwin cannot
+ * tell: always true. */
+bool gort_os_signal_from_self(const void *info);
 /* Make sure the runtime's SIGURG handler is the installed one: a handler
  * the program installed after gort_init replaces it, so before sending a
  * preemption signal the core calls this, which puts the runtime's back
@@ -210,6 +211,15 @@ void gort_sigctx_regs(const gort_sigctx *c, gort_regs *out);
 uint64_t gort_sigctx_reg(const gort_sigctx *c, int i);
 void gort_sigctx_set_reg(gort_sigctx *c, int i, uint64_t v);
 void gort_sigctx_set_nzcv(gort_sigctx *c, uint64_t nzcv);
+/* The trampoline's last step (arch.h): send SIGURG to the calling thread
+ * and wait for its handler, which resumes the interrupted code; never
+ * returns.  linux (raise_arm64.S): raw system calls, which keep every
+ * vector register.  darwin: pthread_kill, which may not, so there the
+ * handler writes the NEON state back (gort_sigctx_set_fp). */
+void gort_os_preempt_raise_self(void);
+/* Is pc where that signal is handled?  linux: only the instruction after
+ * the tgkill, where the FP state is back already; darwin: any. */
+bool gort_os_preempt_resume_point(uintptr_t pc);
 /* q0..q31 (512 bytes), FPSR and FPCR.  darwin: written into the context.
  * linux: nothing to do — the arm64 trampoline restores them itself before
  * it raises the signal with raw system calls, which keep them. */

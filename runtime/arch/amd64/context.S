@@ -21,7 +21,7 @@ GORT_FUNC(gort_ctx_swap)
     fnstcw  FRAME_X87CW(%rsp)           /* x87 control word */
     movq    %rsp, (%rdi)                /* save->sp = rsp */
     movq    (%rsi), %rsp                /* rsp = load->sp: now on the other stack */
-1:  ldmxcsr FRAME_FPCTL(%rsp)           /* restore its FP control state */
+    ldmxcsr FRAME_FPCTL(%rsp)           /* restore its FP control state */
     fldcw   FRAME_X87CW(%rsp)
     addq    $8, %rsp
     popq    %r15                        /* and its callee-saved GPRs */
@@ -33,14 +33,6 @@ GORT_FUNC(gort_ctx_swap)
     ret                                 /* to where it called swap (or entry) */
     .cfi_endproc
 GORT_END(gort_ctx_swap)
-
-/* _Noreturn void gort_ctx_jump(const gort_ctx *load): load in rdi */
-GORT_FUNC(gort_ctx_jump)
-    .cfi_startproc
-    movq    (%rdi), %rsp                /* abandon this stack */
-    jmp     1b                          /* and restore the frame found there */
-    .cfi_endproc
-GORT_END(gort_ctx_jump)
 
 /* void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg):
  * sp in rdi, fn in rsi, arg in rdx. */

@@ -16,11 +16,12 @@
  *                       component the OS enabled (gort_amd64_xsave_size
  *                       bytes), or an FXSAVE area (512) without XSAVE
  *
- * Everything the interrupted code could have live comes back exactly; the
- * final "ret $128" pops the return address and the red zone gap, so rsp
- * too is what it was.
+ * The offsets are frame.h's PF_*.  Everything the interrupted code could
+ * have live comes back exactly; the final "ret $PF_RED_ZONE" pops the
+ * return address and the red zone gap, so rsp too is what it was.
  */
 #include "runtime/arch/asm.h"
+#include "runtime/arch/amd64/frame.h"
 
 #if defined(__APPLE__)
 #define CALL_C(name) call GORT_SYM(name)
@@ -32,8 +33,8 @@ GORT_TEXT
 
 GORT_FUNC(gort_async_preempt)
     .cfi_startproc
-    .cfi_def_cfa_offset 136                     /* the interrupted rsp: +8 +128 */
-    .cfi_offset rip, -136                       /* its pc: our return address */
+    .cfi_def_cfa_offset PF_CFA                  /* the interrupted rsp */
+    .cfi_offset rip, -PF_CFA                    /* its pc: our return address */
     pushfq                                      /* flags, DF included */
     .cfi_adjust_cfa_offset 8
     cld                                         /* the C ABI wants DF clear */
@@ -75,39 +76,39 @@ GORT_FUNC(gort_async_preempt)
     .cfi_rel_offset r15, 0
     movq    %rsp, %rbp                          /* rbp: the GPR block (callee-saved) */
     .cfi_def_cfa_register rbp
-    andq    $-64, %rsp                          /* XSAVE needs 64-byte alignment */
+    andq    $-PF_ALIGN, %rsp                    /* XSAVE needs 64-byte alignment */
     movq    GORT_SYM(gort_amd64_xsave_size)@GOTPCREL(%rip), %rax
     movl    (%rax), %eax
     testl   %eax, %eax
     jz      2f                                  /* no XSAVE: FXSAVE */
     subq    %rax, %rsp
-    xorl    %ecx, %ecx                          /* XRSTOR faults unless header bytes */
-    movq    %rcx, 512(%rsp)                     /* 512..575 start as zero: XSAVE */
-    movq    %rcx, 520(%rsp)                     /* writes only XSTATE_BV */
-    movq    %rcx, 528(%rsp)
-    movq    %rcx, 536(%rsp)
-    movq    %rcx, 544(%rsp)
-    movq    %rcx, 552(%rsp)
-    movq    %rcx, 560(%rsp)
-    movq    %rcx, 568(%rsp)
+    xorl    %ecx, %ecx                          /* XRSTOR faults unless the header */
+    movq    %rcx, PF_XSAVE_HDR + 0(%rsp)        /* starts as zero: XSAVE writes */
+    movq    %rcx, PF_XSAVE_HDR + 8(%rsp)        /* only XSTATE_BV */
+    movq    %rcx, PF_XSAVE_HDR + 16(%rsp)
+    movq    %rcx, PF_XSAVE_HDR + 24(%rsp)
+    movq    %rcx, PF_XSAVE_HDR + 32(%rsp)
+    movq    %rcx, PF_XSAVE_HDR + 40(%rsp)
+    movq    %rcx, PF_XSAVE_HDR + 48(%rsp)
+    movq    %rcx, PF_XSAVE_HDR + 56(%rsp)
     movl    $-1, %eax                           /* save every enabled component */
     movl    $-1, %edx
     xsave64 (%rsp)
     CALL_C(gort_async_preempt_park)             /* park; back when rescheduled */
     xorl    %ecx, %ecx                          /* restore only what this thread */
     xgetbv                                      /* has enabled (darwin enables */
-    andl    %eax, 512(%rsp)                     /* AVX-512 per thread): XSTATE_BV */
-    andl    %edx, 516(%rsp)                     /* &= XCR0 */
+    andl    %eax, PF_XSTATE_BV(%rsp)            /* AVX-512 per thread): XSTATE_BV */
+    andl    %edx, PF_XSTATE_BV + 4(%rsp)        /* &= XCR0 */
     movl    $-1, %eax
     movl    $-1, %edx
     xrstor64 (%rsp)
     jmp     3f
-2:  subq    $512, %rsp
+2:  subq    $PF_FXSAVE_SIZE, %rsp
     fxsave64 (%rsp)                             /* x87, MXCSR, xmm0-15 */
     CALL_C(gort_async_preempt_park)
     fxrstor64 (%rsp)
 3:  movq    %rbp, %rsp                          /* back to the GPR block */
-    .cfi_def_cfa rsp, 136 + 16 * 8
+    .cfi_def_cfa rsp, PF_CFA + PF_GPR_BYTES
     popq    %r15
     popq    %r14
     popq    %r13
@@ -123,10 +124,10 @@ GORT_FUNC(gort_async_preempt)
     popq    %rcx
     popq    %rbx
     popq    %rax
-    .cfi_def_cfa_offset 136 + 8
+    .cfi_def_cfa_offset PF_CFA + 8
     popfq                                       /* flags last: nothing changes them after */
-    .cfi_def_cfa_offset 136
-    ret     $128                                /* to the interrupted instruction,
+    .cfi_def_cfa_offset PF_CFA
+    ret     $PF_RED_ZONE                        /* to the interrupted instruction,
                                                    dropping the red zone skip too */
     .cfi_endproc
 GORT_END(gort_async_preempt)

@@ -2,16 +2,21 @@
  * preempt.c — amd64 async preemption: size the XSAVE area and inject the
  * call to the trampoline (preempt.S).  Contract: ../arch.h.  The injected
  * return address is a push memcheck does not see: the inject announces it
- * (runtime/valgrind.h), and the trampoline's "ret $128" pops it as usual.
+ * (runtime/valgrind.h), and the trampoline's "ret $PF_RED_ZONE" pops it
+ * as usual.  The frame: frame.h (PF_*).
  */
 #include <cpuid.h>
 #include <stdint.h>
 
+#include "runtime/arch/amd64/frame.h"
 #include "runtime/arch/arch.h"
 #include "runtime/os/os.h"
 #include "runtime/valgrind.h"
 
-enum { RED_ZONE = 128 }; /* SysV, linux and darwin alike */
+_Static_assert(PF_CFA == PF_RED_ZONE + PF_RET, "the entry rsp is the return address below the red zone");
+_Static_assert(PF_NGPRS == 1 + 15, "preempt.S pushes rflags and 15 registers (all but rsp)");
+_Static_assert(PF_XSAVE_HDR == PF_FXSAVE_SIZE && PF_XSAVE_HDR_SIZE == 64,
+               "the XSAVE header follows the 512-byte legacy area (Intel SDM 13.4)");
 
 /* XSAVE area size, a multiple of 64; 0: no XSAVE, use FXSAVE (512). */
 __attribute__((visibility("hidden"))) uint32_t gort_amd64_xsave_size;
@@ -26,15 +31,14 @@ GORT_NOPREEMPT void gort_arch_preempt_init(void) {
 }
 
 GORT_NOPREEMPT size_t gort_arch_preempt_room(void) {
-    size_t area = gort_amd64_xsave_size != 0 ? gort_amd64_xsave_size : 512;
+    size_t area = gort_amd64_xsave_size != 0 ? gort_amd64_xsave_size : PF_FXSAVE_SIZE;
     /* red zone, return address, flags, 15 GPRs, alignment, the area, and
      * the C frames of the park (gort_async_preempt_park -> mcall). */
-    return RED_ZONE + 8 + 8 + 15 * 8 + 64 + area + 1024;
+    return PF_CFA + PF_GPR_BYTES + PF_ALIGN + area + 1024;
 }
 
 GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
-    uintptr_t sp = gort_sigctx_sp(c) - RED_ZONE;
-    sp -= 8;
+    uintptr_t sp = gort_sigctx_sp(c) - PF_CFA; /* below the red zone, room for the return address */
     vg_stack_grown(sp, gort_sigctx_sp(c)); /* as if pushed: memcheck sees no push */
     *(uint64_t *)sp = gort_sigctx_pc(c); /* the trampoline's return address */
     gort_sigctx_set_sp(c, sp);

@@ -28,7 +28,7 @@ GORT_FUNC(gort_ctx_swap)
     str     x9, [x0]                            /* save->sp = sp */
     ldr     x9, [x1]                            /* sp = load->sp */
     mov     sp, x9
-1:  ldr     x9, [sp, #FRAME_FPCR]               /* restore the other side */
+    ldr     x9, [sp, #FRAME_FPCR]               /* restore the other side */
     mrs     x10, fpcr
     cmp     x9, x10
     b.eq    2f                                  /* skip the (slow) write if equal */
@@ -47,15 +47,6 @@ GORT_FUNC(gort_ctx_swap)
     ret                                         /* to x30: the caller of swap, or entry */
     .cfi_endproc
 GORT_END(gort_ctx_swap)
-
-/* _Noreturn void gort_ctx_jump(const gort_ctx *load): load in x0 */
-GORT_FUNC(gort_ctx_jump)
-    .cfi_startproc
-    ldr     x9, [x0]                            /* abandon this stack */
-    mov     sp, x9
-    b       1b                                  /* restore the frame found there */
-    .cfi_endproc
-GORT_END(gort_ctx_jump)
 
 /* void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg):
  * sp in x0, fn in x1, arg in x2. */

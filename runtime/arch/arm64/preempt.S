@@ -17,11 +17,7 @@
 #include "runtime/arch/asm.h"
 #include "runtime/arch/arm64/frame.h"
 
-#if defined(__APPLE__)
 #define CALL_C(name) bl GORT_SYM(name)
-#else
-#define CALL_C(name) bl name
-#endif
 
 GORT_TEXT
 
@@ -95,29 +91,10 @@ GORT_FUNC(gort_async_preempt)
     ldp     q26, q27, [x0, #416]
     ldp     q28, q29, [x0, #448]
     ldp     q30, q31, [x0, #480]
-#if defined(__APPLE__)
-    /* pthread_kill may clobber vector registers: the handler writes the
-     * NEON state back too (gort_sigctx_set_fp). */
-    CALL_C(gort_os_thread_self)
-    CALL_C(gort_os_signal_preempt)
-#else
-    /* Raw system calls keep every vector register: tgkill(getpid(),
-     * gettid(), SIGURG).  The signal arrives as the last one returns. */
-    mov     x8, #172                            /* getpid */
-    svc     #0
-    mov     x9, x0
-    mov     x8, #178                            /* gettid */
-    svc     #0
-    mov     x1, x0
-    mov     x0, x9
-    mov     x2, #23                             /* SIGURG */
-    mov     x8, #131                            /* tgkill */
-    svc     #0
-#endif
-    /* The handler resumes the interrupted code from here; until it runs,
-     * wait on this one instruction, the pc it recognises on linux. */
-GORT_LABEL(gort_async_preempt_resume_pc)
-    b       GORT_SYM(gort_async_preempt_resume_pc)
+    /* The OS layer raises SIGURG at this thread (os.h); the handler
+     * resumes the interrupted code from the signal, so this never returns. */
+    CALL_C(gort_os_preempt_raise_self)
+1:  b       1b
     .cfi_endproc
 GORT_END(gort_async_preempt)
 

@@ -20,7 +20,6 @@ _Static_assert(PF_PC == PF_X29 + 8, "{x29, pc} form a frame record");
 
 enum { RED_ZONE = PF_RED_ZONE };
 
-GORT_NOPREEMPT void gort_async_preempt_resume_pc(void); /* preempt.S: a label */
 
 GORT_NOPREEMPT void gort_arch_preempt_init(void) {}
 
@@ -40,10 +39,7 @@ GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
 }
 
 GORT_NOPREEMPT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) {
-#if !defined(__APPLE__)
-    /* linux: only at the resume point, where the FP state is back already. */
-    if (gort_sigctx_pc(c) != (uintptr_t)gort_async_preempt_resume_pc) return false;
-#endif
+    if (!gort_os_preempt_resume_point(gort_sigctx_pc(c))) return false;
     const unsigned char *f = frame;
     uint64_t v[31], pc, nzcv, fpsr, fpcr;
     memcpy(v, f, 30 * 8);

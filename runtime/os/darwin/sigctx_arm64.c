@@ -17,6 +17,19 @@
 
 #define MC(c) (((ucontext_t *)(c))->uc_mcontext)
 
+/* pthread_kill may clobber vector registers: the handler writes the NEON
+ * state back (gort_sigctx_set_fp), so it may resume from anywhere. */
+GORT_NOPREEMPT void gort_os_preempt_raise_self(void) {
+    gort_os_signal_preempt(gort_os_thread_self());
+    for (;;) { /* the handler resumes the interrupted code from the signal */
+    }
+}
+
+GORT_NOPREEMPT bool gort_os_preempt_resume_point(uintptr_t pc) {
+    (void)pc;
+    return true;
+}
+
 GORT_NOPREEMPT uintptr_t gort_sigctx_pc(const gort_sigctx *c) { return (uintptr_t)MC(c)->__ss.__pc; }
 GORT_NOPREEMPT uintptr_t gort_sigctx_sp(const gort_sigctx *c) { return (uintptr_t)MC(c)->__ss.__sp; }
 GORT_NOPREEMPT void gort_sigctx_set_pc(gort_sigctx *c, uintptr_t pc) { MC(c)->__ss.__pc = pc; }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <os/lock.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
 #include <time.h>
@@ -89,5 +90,13 @@ GORT_NOPREEMPT void gort_os_thread_stack(void **lo, size_t *size) {
 /* darwin has no per-process mapping cap comparable to vm.max_map_count. */
 GORT_NOPREEMPT long gort_os_max_map_count(void) { return 1L << 30; }
 
-/* darwin's monotonic clock is already cheap (commpage). */
-GORT_NOPREEMPT int64_t gort_os_nanotime_coarse(void) { return gort_os_nanotime(); }
+
+/* ---- signals (os/unix/signal.c has the rest) ---------------------------- */
+
+GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) { return -pthread_kill((pthread_t)t, SIGURG); }
+
+/* darwin's siginfo does not say which thread sent a signal. */
+GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
+    (void)info;
+    return true;
+}

@@ -23,20 +23,12 @@ GORT_NOPREEMPT static void futex_wake(_Atomic uint32_t *addr, int n) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-GORT_NOPREEMPT static inline void cpu_relax(void) {
-#if defined(__x86_64__)
-    __asm__ volatile("pause");
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 GORT_NOPREEMPT void gort_os_lock_acquire(gort_os_lock *l) {
     uint32_t c = 0;
     if (atomic_compare_exchange_strong_explicit(&l->key, &c, 1, memory_order_acquire, memory_order_relaxed))
         return;
     for (int spin = 0; spin < 100; spin++) {
-        cpu_relax();
+        gort_cpu_relax();
         c = 0;
         if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_weak_explicit(&l->key, &c, 1, memory_order_acquire, memory_order_relaxed))

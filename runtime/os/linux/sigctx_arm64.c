@@ -3,11 +3,18 @@
  * code that knows where the kernel's ucontext_t keeps the registers.
  */
 #if defined(__aarch64__)
+#include <signal.h>
 #include <ucontext.h>
 
 #include "runtime/os/os.h"
 
 #define MC(c) (&((ucontext_t *)(c))->uc_mcontext)
+
+_Static_assert(SIGURG == 23, "raise_arm64.S raises signal 23 (SIGURG_NR)");
+
+GORT_NOPREEMPT void gort_os_preempt_resume_pc(void); /* raise_arm64.S: a label */
+
+GORT_NOPREEMPT bool gort_os_preempt_resume_point(uintptr_t pc) { return pc == (uintptr_t)gort_os_preempt_resume_pc; }
 
 GORT_NOPREEMPT uintptr_t gort_sigctx_pc(const gort_sigctx *c) { return (uintptr_t)MC(c)->pc; }
 GORT_NOPREEMPT uintptr_t gort_sigctx_sp(const gort_sigctx *c) { return (uintptr_t)MC(c)->sp; }

@@ -2,6 +2,8 @@
  * system.c — linux facts: CPU count (affinity and cgroup quota), thread
  * ids, the mapping budget.
  */
+#include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -94,10 +96,14 @@ GORT_NOPREEMPT long gort_os_max_map_count(void) {
     return v;
 }
 
-/* CLOCK_MONOTONIC_COARSE is the tick-granular monotonic clock: the vDSO
- * reads it without touching the TSC (~4 ns instead of ~25 ns here). */
-GORT_NOPREEMPT int64_t gort_os_nanotime_coarse(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+
+/* ---- signals (os/unix/signal.c has the rest) ---------------------------- */
+
+GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) {
+    return syscall(SYS_tgkill, getpid(), (pid_t)t, SIGURG) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
+    const siginfo_t *si = info;
+    return si->si_code == SI_TKILL && si->si_pid == getpid();
 }

@@ -25,9 +25,6 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sys/ucontext.h>
-#if defined(__linux__)
-#include <sys/syscall.h>
-#endif
 
 #include "runtime/os/os.h"
 
@@ -67,11 +64,7 @@ GORT_NOPREEMPT static void on_fault(int sig, siginfo_t *info, void *uctx) {
 
 GORT_NOPREEMPT static void on_urg(int sig, siginfo_t *info, void *uctx) {
     int saved = errno;
-#if defined(__linux__)
-    bool from_self = info->si_code == SI_TKILL && info->si_pid == getpid();
-#else
-    bool from_self = true; /* darwin does not say who sent it */
-#endif
+    bool from_self = gort_os_signal_from_self(info);
     /* The program's handler first, on the context as it was. */
     if (!gort_sig_preempt_claim(from_self))
         call_handler(&prev_urg[atomic_load_explicit(&prev_urg_idx, memory_order_acquire)], sig, info, uctx);
@@ -122,14 +115,6 @@ GORT_NOPREEMPT void gort_os_signal_preempt_reclaim(void) {
     prev_urg[next] = cur;
     atomic_store_explicit(&prev_urg_idx, next, memory_order_release);
     install(SIGURG, on_urg, NULL);
-}
-
-GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) {
-#if defined(__linux__)
-    return syscall(SYS_tgkill, getpid(), (pid_t)t, SIGURG) == 0 ? 0 : -errno;
-#else
-    return -pthread_kill((pthread_t)t, SIGURG);
-#endif
 }
 
 _Static_assert(sizeof(sigset_t) <= sizeof(gort_os_sigset), "gort_os_sigset holds a sigset_t");
