@@ -6,12 +6,17 @@
  * time slice, a timer on a busy P, a system call to retake — at least
  * every 1 ms while a P runs (10 ms otherwise) and at most every 20 us, and
  * sleeps without a deadline while every P is idle (the first P
- * to leave the idle list wakes it: gort_sysmon_wake).  Each wake it:
+ * to leave the idle list wakes it: gort_sysmon_wake; sysmon_idle).  Each
+ * wake it, one function a job, as Go's sysmon:
  *   - stamps gort_clock(), the coarse time the dump uses;
- *   - asks the goroutine on any P whose time slice (schedtick) has lasted
- *     10 ms, or 1 ms while the P's timers are late, to yield (preempt_one);
- *   - wakes an M when a timer is late and a P is idle;
- *   - fires the timers no P owns (sched.timerp) while any P runs;
+ *   - checkdead: reports a deadlock once nothing has changed for 100 ms;
+ *   - retake: hands off a P stuck in a system call (retake_syscall), and
+ *     asks the goroutine on any P whose time slice (schedtick) has lasted
+ *     10 ms, or 1 ms while the P's timers are late, to yield
+ *     (preempt_slice, preempt_one);
+ *   - check_timers: fires the timers no P owns (sched.timerp), and wakes
+ *     an M when a timer is late and a P is idle;
+ *   - poll_stale: polls descriptors nobody has polled for 10 ms;
  *   - prints the schedtrace line when GORT_DEBUG=schedtrace=MS.
  *
  * A request is p->preempt_tick = the slice number + 1: it names one slice,
@@ -172,146 +177,160 @@ GORT_NOPREEMPT static bool sysmon_sleep(int64_t ns) {
     return woken;
 }
 
+/* sysmon stops waiting for a P to be acquired (under sched.lock, as
+ * acquirep reads the flag: see gort_sysmon_wake). */
+GORT_NOPREEMPT static void sysmon_wait_clear(void) {
+    gort_lock(&sched->lock);
+    atomic_store(&sched->sysmon_wait, false);
+    gort_unlock(&sched->lock);
+}
+
+/* Go's checkdead, by time: deadlocked() with nothing at all changing
+ * (progress()) for DEADLOCK_GRACE_NS ends the process (a thread may be
+ * about to call in, so one look is not enough).  Called at every wake. */
+static struct {
+    int64_t since;     /* when it was first seen asleep, 0: not asleep */
+    uint64_t progress; /* progress() then */
+} asleep;
+
+GORT_NOPREEMPT static void checkdead(int64_t now) {
+    if (!deadlocked()) {
+        asleep.since = 0;
+        return;
+    }
+    uint64_t p = progress();
+    if (asleep.since == 0 || p != asleep.progress) { /* (again) asleep from now */
+        asleep.since = now;
+        asleep.progress = p;
+    } else if (now - asleep.since >= DEADLOCK_GRACE_NS) {
+        gort_deadlock_exit();
+    }
+}
+
+/* Nothing runs: sleep until a P leaves the idle list (gort_sysmon_wake);
+ * timers of idle Ps have their own sleeper (proc.c timer_sleep).  While a
+ * gort_main waits, wake after DEADLOCK_GRACE_NS anyway, for checkdead: a
+ * deadlock may complete without any P being acquired.  false if a P
+ * turned busy before sysmon could sleep. */
+GORT_NOPREEMPT static bool sysmon_idle(void) {
+    gort_lock(&sched->lock);
+    atomic_store(&sched->sysmon_wait, true); /* then look: see acquirep */
+    bool idle = !any_busy();
+    if (!idle) atomic_store(&sched->sysmon_wait, false);
+    gort_unlock(&sched->lock);
+    if (!idle) return false;
+    bool watch = gort_debug_g.deadlock && atomic_load(&sched->mains) > 0;
+    if (!sysmon_sleep(watch ? DEADLOCK_GRACE_NS : -1)) sysmon_wait_clear(); /* timed out: still set */
+    return true;
+}
+
+/* A P in a system call seen on two wakes at least RETAKE_NS apart loses
+ * it (Go's retake): handed to another M.  Returns when to look again. */
+GORT_NOPREEMPT static int64_t retake_syscall(P *p, struct sysmon_p *s, int64_t now, int64_t next) {
+    uint32_t stick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
+    if (stick != s->syscalltick || s->syscallwhen == 0) {
+        s->syscalltick = stick;
+        s->syscallwhen = now;
+        return min64(next, now + RETAKE_NS);
+    }
+    if (now - s->syscallwhen >= RETAKE_NS) {
+        uint32_t sys = P_SYSCALL;
+        if (atomic_compare_exchange_strong(&p->status, &sys, P_IDLE)) gort_handoffp(p);
+        return next;
+    }
+    return min64(next, s->syscallwhen + RETAKE_NS);
+}
+
+/* A running P's time slice: ended after SLICE_NS (at once for a P beyond
+ * gort_maxprocs, which retires at its next schedule), or early when one
+ * of its timers is late.  Returns when to look again. */
+GORT_NOPREEMPT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool retiring, int64_t now, int64_t next) {
+    uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+    if (tick != s->tick || s->since == 0) {
+        s->tick = tick;
+        s->since = now;
+        s->resignal = 0;
+    }
+    int64_t end = retiring ? now : s->since + SLICE_NS;
+    /* A timer may be added to this P at any moment (nobody tells
+     * sysmon): look again within RESIGNAL_NS while it runs. */
+    next = min64(next, now + RESIGNAL_NS);
+    int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
+    /* when it is late; a timer that never fires (INT64_MAX) never is */
+    int64_t timer_late = timer > INT64_MAX - TIMER_LATE_NS ? INT64_MAX : timer + TIMER_LATE_NS;
+    /* A late timer ends the slice early, but not before it has run
+     * LATE_SLICE_NS: every preemption is a chance for code that caches a
+     * thread-local address (errno's) to move threads. */
+    int64_t started = atomic_load_explicit(&p->slice_start, memory_order_relaxed);
+    bool late = timer != 0 && timer_late <= now && now - started >= LATE_SLICE_NS;
+    if (now >= end || late) {
+        preempt_one(p, tick, now, s);
+        return min64(next, now + RESIGNAL_NS);
+    }
+    next = min64(next, end);
+    if (timer != 0) next = min64(next, timer_late > started + LATE_SLICE_NS ? timer_late : started + LATE_SLICE_NS);
+    return next;
+}
+
+/* Every P: retake system calls, end long time slices. */
+GORT_NOPREEMPT static int64_t retake(int64_t now, int64_t next) {
+    int32_t procs = atomic_load(&sched->gomaxprocs), nallp = atomic_load(&sched->nallp);
+    for (int32_t i = 0; i < nallp; i++) {
+        P *p = sched->allp[i];
+        struct sysmon_p *s = &sysmon_ps[i];
+        uint32_t status = atomic_load_explicit(&p->status, memory_order_acquire);
+        if (status != P_SYSCALL) s->syscallwhen = 0;
+        if (status != P_RUNNING) s->since = 0;
+        if (status == P_SYSCALL)
+            next = retake_syscall(p, s, now, next);
+        else if (status == P_RUNNING)
+            next = preempt_slice(p, s, i >= procs, now, next);
+    }
+    return next;
+}
+
+/* Timers: fire those no P owns (timer.c), so a P held by a goroutine that
+ * never yields cannot hold them up; and a late timer with an idle P wakes
+ * an M, which fires it (it steals the timers of busy Ps too, in its last
+ * stealing round). */
+GORT_NOPREEMPT static int64_t check_timers(int64_t now, int64_t next) {
+    gort_timers_run(sched->timerp, now);
+    int64_t free_next = atomic_load_explicit(&sched->timerp->timers.next, memory_order_relaxed);
+    if (free_next != 0) next = min64(next, free_next);
+    int64_t timer = gort_timers_earliest();
+    if (timer != 0 && timer <= now - TIMER_LATE_NS && atomic_load(&sched->npidle) > 0 &&
+        atomic_load(&sched->nmspinning) == 0)
+        gort_wakep();
+    return next;
+}
+
+/* Descriptors nobody has polled for a while (every P busy): poll them
+ * here; sysmon has no P, so their goroutines go to the global queue. */
+GORT_NOPREEMPT static int64_t poll_stale(int64_t now, int64_t next) {
+    if (!gort_netpoll_waiting()) return next;
+    if (!atomic_load(&sched->poll_blocked) && now - gort_netpoll_last() > POLL_STALE_NS) gort_inject(gort_netpoll(0));
+    return min64(next, gort_netpoll_last() + POLL_STALE_NS);
+}
+
 GORT_NOPREEMPT static void *sysmon(void *arg) {
     int64_t start = gort_os_nanotime(), last_trace = start, delay = SYSMON_MIN_NS;
     int64_t trace_ns = (int64_t)gort_debug_g.schedtrace * 1000000;
-    int64_t asleep_since = 0; /* schedtrace on: when all went asleep ...     */
-    uint64_t asleep_progress = 0; /* ... and progress() then               */
+    (void)arg;
 
     atomic_store(&sched->sysmon_tid, gort_os_thread_id());
     for (;;) {
         sysmon_sleep(delay);
         int64_t now = gort_os_nanotime();
         atomic_store_explicit(&sched->clock, now, memory_order_relaxed);
-        int32_t procs = atomic_load(&sched->gomaxprocs), nallp = atomic_load(&sched->nallp);
-
-        if (trace_ns == 0 && !any_busy()) {
-            /* Nothing runs: sleep until a P leaves the idle list.  Timers
-             * of idle Ps have their own sleeper (proc.c timer_sleep). */
-            gort_lock(&sched->lock);
-            atomic_store(&sched->sysmon_wait, true); /* then look: see acquirep */
-            bool idle = !any_busy();
-            if (!idle) atomic_store(&sched->sysmon_wait, false);
-            gort_unlock(&sched->lock);
-            if (idle && deadlocked()) {
-                /* Look again after 100 ms of nothing at all (a thread may
-                 * be about to call in); a P being acquired wakes us. */
-                uint64_t before = progress();
-                bool woken = sysmon_sleep(DEADLOCK_GRACE_NS);
-                if (!woken && deadlocked() && progress() == before) gort_deadlock_exit();
-                if (!woken) { /* still asleep: the flag is still set */
-                    gort_lock(&sched->lock);
-                    atomic_store(&sched->sysmon_wait, false);
-                    gort_unlock(&sched->lock);
-                }
-                delay = SYSMON_MIN_NS;
-                continue;
-            }
-            if (idle) {
-                /* While a gort_main waits, look again now and then: the
-                 * deadlock may complete without any P being acquired. */
-                if (gort_debug_g.deadlock && atomic_load(&sched->mains) > 0) {
-                    bool woken = sysmon_sleep(DEADLOCK_GRACE_NS);
-                    if (!woken) {
-                        gort_lock(&sched->lock);
-                        atomic_store(&sched->sysmon_wait, false);
-                        gort_unlock(&sched->lock);
-                    }
-                } else {
-                    sysmon_sleep(-1);
-                }
-                delay = SYSMON_MIN_NS;
-                continue;
-            }
+        checkdead(now);
+        /* schedtrace keeps sysmon awake */
+        if (trace_ns == 0 && !any_busy() && sysmon_idle()) {
+            delay = SYSMON_MIN_NS;
+            continue;
         }
-
-        if (trace_ns != 0) { /* tracing keeps sysmon awake: the same check, by time */
-            if (!any_busy() && deadlocked()) {
-                uint64_t p = progress();
-                if (asleep_since == 0 || p != asleep_progress) /* (again) asleep from now */
-                    asleep_since = now, asleep_progress = p;
-                else if (now - asleep_since >= DEADLOCK_GRACE_NS)
-                    gort_deadlock_exit();
-            } else {
-                asleep_since = 0;
-            }
-        }
-
-        int64_t next = now + SYSMON_MAX_NS;
-        for (int32_t i = 0; i < nallp; i++) {
-            P *p = sched->allp[i];
-            struct sysmon_p *s = &sysmon_ps[i];
-            uint32_t status = atomic_load_explicit(&p->status, memory_order_acquire);
-            if (status == P_SYSCALL) {
-                /* Retake a P from a system call seen on two wakes at least
-                 * RETAKE_NS apart (Go's retake). */
-                uint32_t stick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
-                if (stick != s->syscalltick || s->syscallwhen == 0) {
-                    s->syscalltick = stick;
-                    s->syscallwhen = now;
-                    next = min64(next, now + RETAKE_NS);
-                } else if (now - s->syscallwhen >= RETAKE_NS) {
-                    uint32_t sys = P_SYSCALL;
-                    if (atomic_compare_exchange_strong(&p->status, &sys, P_IDLE)) gort_handoffp(p);
-                } else {
-                    next = min64(next, s->syscallwhen + RETAKE_NS);
-                }
-                s->since = 0;
-                continue;
-            }
-            s->syscallwhen = 0;
-            if (status != P_RUNNING) {
-                s->since = 0;
-                continue;
-            }
-            uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-            if (tick != s->tick || s->since == 0) {
-                s->tick = tick;
-                s->since = now;
-                s->resignal = 0;
-            }
-            /* A P beyond gort_maxprocs retires at its next schedule: now. */
-            int64_t end = i >= procs ? now : s->since + SLICE_NS;
-            /* A timer may be added to this P at any moment (nobody tells
-             * sysmon): look again within RESIGNAL_NS while it runs. */
-            next = min64(next, now + RESIGNAL_NS);
-            int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
-            /* when it is late; a timer that never fires (INT64_MAX) never is */
-            int64_t timer_late = timer > INT64_MAX - TIMER_LATE_NS ? INT64_MAX : timer + TIMER_LATE_NS;
-            /* A late timer ends the slice early, but not before it has run
-             * LATE_SLICE_NS: every preemption is a chance for code that
-             * caches a thread-local address (errno's) to move threads. */
-            int64_t started = atomic_load_explicit(&p->slice_start, memory_order_relaxed);
-            bool late = timer != 0 && timer_late <= now && now - started >= LATE_SLICE_NS;
-            if (now >= end || late) {
-                preempt_one(p, tick, now, s);
-                next = min64(next, now + RESIGNAL_NS);
-            } else {
-                next = min64(next, end);
-                if (timer != 0)
-                    next = min64(next, timer_late > started + LATE_SLICE_NS ? timer_late : started + LATE_SLICE_NS);
-            }
-        }
-
-        /* Timers no P owns (timer.c): fired here too, so a P held by a
-         * goroutine that never yields cannot hold them up. */
-        gort_timers_run(sched->timerp, now);
-        int64_t free_next = atomic_load_explicit(&sched->timerp->timers.next, memory_order_relaxed);
-        if (free_next != 0) next = min64(next, free_next);
-
-        /* Descriptors nobody has polled for a while (every P busy). */
-        if (gort_netpoll_waiting() && !atomic_load(&sched->poll_blocked) && now - gort_netpoll_last() > POLL_STALE_NS) {
-            gort_inject(gort_netpoll(0)); /* sysmon has no P: the global queue */
-        }
-        if (gort_netpoll_waiting()) next = min64(next, gort_netpoll_last() + POLL_STALE_NS);
-
-        /* A late timer and an idle P: wake an M, which fires it (it steals
-         * the timers of busy Ps too, in its last stealing round). */
-        int64_t timer = gort_timers_earliest();
-        if (timer != 0 && timer <= now - TIMER_LATE_NS && atomic_load(&sched->npidle) > 0 &&
-            atomic_load(&sched->nmspinning) == 0)
-            gort_wakep();
-
+        int64_t next = retake(now, now + SYSMON_MAX_NS);
+        next = check_timers(now, next);
+        next = poll_stale(now, next);
         if (trace_ns > 0) {
             if (now - last_trace >= trace_ns) {
                 schedtrace(now, start);
