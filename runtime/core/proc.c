@@ -1270,6 +1270,7 @@ GORT_NOPREEMPT static void mexit(M *m) {
 
 GORT_NOPREEMPT static void *mstart(void *arg) {
     M *m = arg;
+    gort_os_thread_signals_default(); /* not its creator's mask */
     tls_m = m;
     m->errno_at = &errno;
     m->tid = gort_os_thread_id();
@@ -1278,7 +1279,6 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
-    gort_os_thread_signals_default();
     /* allm is a push-only list (a dead M's record is reused, not
      * unlinked).  Published only now, with its thread known and a signal
      * stack: a dump signals every live M on it (the CAS, or clearing dead,

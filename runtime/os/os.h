@@ -131,9 +131,8 @@ int gort_os_signals_install(void);
 int gort_os_sigaltstack_alloc(size_t size);
 /* A new M's signal mask: the one the thread that started the runtime had
  * (saved by gort_os_signals_install), with the runtime's own signals
- * deliverable.  Threads start with every signal blocked
- * (gort_os_thread_start), so nothing of the creating thread's mask (a
- * goroutine may have changed it) leaks into the new one. */
+ * deliverable, so nothing of the creating thread's mask (a goroutine may
+ * have changed it) leaks into the new one.  mstart sets it first thing. */
 void gort_os_thread_signals_default(void);
 /* The calling thread (an M about to exit) gives its signal stack back. */
 void gort_os_sigaltstack_free(void);

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <time.h>
@@ -34,15 +33,12 @@ GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
      * costs more stack (its interceptors, its runtime): libdw naming a
      * dump's pcs on g0 overflowed 256 KiB there. */
     pthread_attr_setstacksize(&attr, (size_t)GORT_G0_STACK_KIB << 10);
-    /* The new thread starts with every signal blocked (it inherits the
-     * mask in force here): an M sets its own (gort_os_thread_signals_default)
-     * once it has a signal stack; sysmon and the signal deliverer keep
-     * them all blocked. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* The new thread inherits the signal mask in force here; an M sets
+     * its own first thing (gort_os_thread_signals_default).  (Blocking
+     * every signal around the create, to close that window too, made
+     * qemu-user's arm64 threads behave differently enough to preempt a
+     * goroutine under asyncpreemptoff=1: preempt_death_test, 4 of 6.) */
     err = pthread_create(&t, &attr, fn, arg);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return -err;
 }
