@@ -3,7 +3,7 @@
  *
  * Asynchronous preemption may stop a goroutine only in user code: never
  * inside the runtime, whose code keeps the M and P it runs on in registers
- * between instructions (DESIGN.md hazard 4).  The SIGURG handler decides by
+ * between instructions (runtime/HACKING.md, hazard 4).  The SIGURG handler decides by
  * the interrupted pc alone, so every runtime function — C and assembly —
  * is placed in one section, gort_text, whose bounds the OS layer finds at
  * start-up (runtime/os/<os>/text.c).  Inlined copies and compiler clones

@@ -1,4 +1,4 @@
-// chan_test.cc — channels: one test per rule of the contract (API.md,
+// chan_test.cc — channels: one test per rule of the contract (runtime/gort.h,
 // "Channels"), with goroutines and plain threads on either side.
 
 #include <atomic>

@@ -319,7 +319,7 @@ TEST_F(Goroutines, CalleeSavedRegistersSurviveSwitches) {
   EXPECT_EQ(bad.load(), 0);
 }
 
-// DESIGN.md hazard 5: the runtime re-reads its thread-local M after every
+// runtime/HACKING.md, hazard 5: the runtime re-reads its thread-local M after every
 // switch.  A goroutine woken by a plain thread lands on whichever M picks
 // it up; every time, the M the runtime thinks it is on must be the thread
 // it is on.

@@ -1,4 +1,4 @@
-// select_test.cc — gort_select: one test per rule of the contract (API.md,
+// select_test.cc — gort_select: one test per rule of the contract (runtime/gort.h
 // "Select").
 
 #include <atomic>

@@ -28,9 +28,9 @@
  * that another fast path claimed but is still copying (the ring is not
  * full, or not empty, by the other side's word) is waited for briefly
  * (stamp_spin).  Anything else (a flag set, the ring full or empty, a
- * slot still not published) goes to the locked slow path, which is the
- * old code.  The entry points are the fast path inlined, with the
- * cooperative preemption check's common case (no request) inline too.
+ * slot still not published) goes to the locked slow path.  The entry
+ * points are the fast path inlined, with the cooperative preemption
+ * check's common case (no request) inline too.
  *
  * Freezing.  Whoever takes c->lock (chan_lock) then sets CH_FROZEN in
  * tail and in head (two RMWs).  Each RMW is ordered, in its word's
@@ -41,9 +41,9 @@
  * afterwards.  What a frozen lock holder cannot see finished is a claimed
  * slot still being copied; it waits for that slot's stamp (stamp_wait: a
  * few instructions away, unless the OS descheduled a plain thread there).
- * So under the lock the ring is exactly what it holds, as with the old
- * count: try_send/try_recv, select's polls and close decide on exact
- * state, and select sees every element a fast path sent.  This is how the
+ * So under the lock the ring is exactly what it holds: try_send/try_recv,
+ * select's polls and close decide on exact state, and select sees every
+ * element a fast path sent.  This is how the
  * Dekker race is closed: a receiver about to queue itself froze tail
  * first, so a racing fast sender either claimed its slot before the
  * freeze (the receiver sees the element and takes it instead of
@@ -64,14 +64,14 @@
  * on arm64 as on x86.  While frozen the lock holder is the only writer of
  * tail and head (relaxed stores that keep the flags; a failed CAS writes
  * nothing), and the lock orders one holder's writes before the next's
- * reads.  A waiter and its waker meet under the lock, as before.
+ * reads.  A waiter and its waker meet under the lock.
  *
  * Thawing.  chan_unlock clears CH_FROZEN again unless a waiter is queued
  * on either queue: while one is, every operation takes the lock (the
  * waiter must be found, and woken, by the next operation that could
  * complete it).  So frozen == a waiter is queued, at every unlock.
  * Channels with no ring (unbuffered; elem_size 0, which keeps a count)
- * are frozen for good and always take the lock, as before.
+ * are frozen for good and always take the lock.
  *
  * Blocking.  Every blocked operation — a plain send or receive, or a whole
  * select — is one `op` on its caller's stack, with one `waiter` per case

@@ -81,7 +81,7 @@ GORT_NOPREEMPT int gort_forked_error(void) {
 
 static _Thread_local M *tls_m __attribute__((tls_model("initial-exec")));
 
-/* Hazard 5: a noinline (and, on gcc, no-IPA) accessor, so the caller
+/* HACKING.md, hazard 5: a noinline (and, on gcc, no-IPA) accessor, so the caller
  * re-reads TLS after every call that may have moved it to another thread. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define GORT_NOIPA __attribute__((noinline, noipa))

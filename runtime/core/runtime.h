@@ -388,6 +388,14 @@ void gort_wakep_after(bool fenced);
 void gort_systemstack(void (*fn)(void *), void *arg);
 uint64_t gort_fastrand(void);
 GORT_NORETURN void gort_fatal(const char *msg);
+/* The cooperative preemption point, at every runtime entry: if sysmon
+ * asked the running goroutine's time slice to end, yield to the others. */
+void gort_preempt_check(void);
+/* Park the running G as preempted: runnable, on the global queue. */
+void gort_preempt_park(void);
+/* Called after a timer for `when` was added: wake whoever must fire it
+ * (timer.c explains the protocol). */
+void gort_timers_notify(int64_t when);
 
 /* A coarse clock (sysmon's last reading of gort_os_nanotime, at most
  * ~10 ms old while any P runs) for stamping G status changes cheaply. */
@@ -398,18 +406,12 @@ GORT_NOPREEMPT static inline int64_t gort_clock(void) {
 GORT_NOPREEMPT static inline void gort_stamp(G *g) {
     atomic_store_explicit(&g->since, gort_clock(), memory_order_relaxed);
 }
-/* Async-signal-safe formatting into [p, end): returns the new p. */
-char *gort_put_str(char *p, char *end, const char *s);
-char *gort_put_u64(char *p, char *end, uint64_t v);
 
 /* ---- preempt.c ---------------------------------------------------------- */
 /* Start sysmon (once, at start-up). */
 void gort_sysmon_start(void);
 /* A P was acquired: wake sysmon if it sleeps for want of work. */
 void gort_sysmon_wake(void);
-/* The cooperative preemption point, at every runtime entry: if sysmon
- * asked the running goroutine's time slice to end, yield to the others. */
-void gort_preempt_check(void);
 /* Ask every running goroutine to yield now, as sysmon does when a time
  * slice ends (for tests and benchmarks that need many preemptions). */
 void gort_preempt_all(void);
@@ -418,12 +420,10 @@ GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
     uint32_t req = atomic_load_explicit(&p->preempt_tick, memory_order_relaxed);
     return req != 0 && req - 1 == atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 }
-/* proc.c: park the running G as preempted: runnable, on the global queue. */
-void gort_preempt_park(void);
-/* traceback.c: print the deadlock message and every goroutine, exit 2. */
-GORT_NORETURN void gort_deadlock_exit(void);
 
 /* ---- traceback.c ----------------------------------------------------------- */
+/* Print the deadlock message and every goroutine, exit 2. */
+GORT_NORETURN void gort_deadlock_exit(void);
 /* In m's SIGURG (or SIGQUIT) handler: answer a dump's request to unwind
  * the goroutine interrupted at c. */
 void gort_trace_answer(M *m, gort_sigctx *c);
@@ -498,6 +498,9 @@ void gort_stack_drain(P *p);
 void gort_stack_check(G *g);
 /* If addr is in g's guard region, report the overflow and abort. */
 void gort_stack_fault(G *g, void *addr, gort_sigctx *ctx);
+/* Async-signal-safe formatting into [p, end): returns the new p. */
+char *gort_put_str(char *p, char *end, const char *s);
+char *gort_put_u64(char *p, char *end, uint64_t v);
 /* Write "gort: goroutine N stack overflow (stack S bytes)" and abort. */
 GORT_NORETURN void gort_stack_overflow(G *g, const char *how, gort_sigctx *ctx);
 
@@ -515,8 +518,6 @@ void gort_timers_run(P *p, int64_t now);
 void gort_timers_move(P *from, P *to);
 /* Earliest timer over every P; 0 if none. */
 int64_t gort_timers_earliest(void);
-/* Called after a timer for `when` was added: wake whoever must fire it. */
-void gort_timers_notify(int64_t when);
 
 /* ---- sema.c ------------------------------------------------------------- */
 /* Go's semacquire/semrelease on a counter word: acquire waits until *addr

@@ -7,7 +7,7 @@
  *
  * Default-size stacks are carved from slabs: one mapping holds SLAB_SLOTS
  * stacks behind one leading guard page.  Each stack is then protected one
- * of two ways (DESIGN.md hazard 7: linux allows ~65K mappings, and a guard
+ * of two ways (HACKING.md, hazard 7: linux allows ~65K mappings, and a guard
  * page splits a mapping in two):
  *   guard   its lowest page is made PROT_NONE; an overflow faults there and
  *           the SIGSEGV handler (on the M's sigaltstack) reports it.  Used
