@@ -392,7 +392,7 @@ GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
     atomic_store_explicit(&g->m, m, memory_order_relaxed);
     gort_stamp(g);
     m->curg = g;
-    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    gort_set_status(g, G_RUNNING);
     *m->errno_at = g->saved_errno;
     /* a dump unwinds stopped goroutines: none may start, and a switch in
      * progress is not unwound (traceback.c) */
@@ -493,10 +493,10 @@ GORT_NOPREEMPT static void p_count(_Atomic uint64_t *c) {
 
 GORT_NOPREEMPT static G *park_m(M *m, G *g) {
     gort_stamp(g); /* for the dump only */
-    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    gort_set_status(g, G_WAITING);
     p_count(&m->p->n_parks);
     if (m->waitunlockf != NULL && !m->waitunlockf(g, m->waitarg)) {
-        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+        gort_set_status(g, G_RUNNABLE);
         return g; /* not parked after all: resume it at once */
     }
     return NULL;
@@ -516,7 +516,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
     P *p = m != NULL ? m->p : NULL;
     bool fence = false;
     gort_stamp(g);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    gort_set_status(g, G_RUNNABLE);
     if (p != NULL) {
         fence = gort_runq_put(p, g, next);
     } else {
@@ -530,7 +530,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
 /* On a global queue, sched.lock held (no P needed). */
 GORT_NOPREEMPT void gort_ready_locked(G *g) {
     gort_stamp(g);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    gort_set_status(g, G_RUNNABLE);
     gort_globrunq_put(g);
 }
 
@@ -547,7 +547,7 @@ GORT_NOPREEMPT void gort_syscall_enter(void) {
     P *p = m->p;
     gort_stamp(g);
     g->waitreason = "syscall";
-    atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+    gort_set_status(g, G_SYSCALL);
     atomic_fetch_add_explicit(&sched->nsyscall, 1, memory_order_relaxed);
     m->oldp = p;
     m->p = NULL;
@@ -568,7 +568,7 @@ GORT_NOPREEMPT static G *exitsyscall_m(M *m, G *g) {
     gort_unlock(&sched->lock);
     if (p != NULL) {
         acquirep(m, p);
-        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        gort_set_status(g, G_RUNNING);
         return g;
     }
     if (g->lockedm == m) {
@@ -599,7 +599,7 @@ GORT_NOPREEMPT static void gort_syscall_exit_slow(M *m) {
     atomic_fetch_sub_explicit(&sched->nsyscall, 1, memory_order_relaxed);
     if (atomic_compare_exchange_strong(&p->status, &st, P_RUNNING)) { /* still ours */
         acquirep_running(m, p);
-        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        gort_set_status(g, G_RUNNING);
         return;
     }
     gort_lock(&sched->lock); /* retaken: an idle P will do */
@@ -607,7 +607,7 @@ GORT_NOPREEMPT static void gort_syscall_exit_slow(M *m) {
     gort_unlock(&sched->lock);
     if (p != NULL) {
         acquirep(m, p);
-        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        gort_set_status(g, G_RUNNING);
         return;
     }
     mcall(exitsyscall_m);
@@ -665,7 +665,7 @@ GORT_NOPREEMPT void gort_unblock(gort_sleeper *s) {
 /* ---- yield ---------------------------------------------------------------- */
 
 GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release); /* after its context: dumps */
+    gort_set_status(g, G_RUNNABLE); /* after its context: dumps */
     gort_runq_put(m->p, g, false); /* behind everything already waiting */
     return NULL;
 }
@@ -814,7 +814,7 @@ GORT_NOPREEMPT static G *g_new(void) {
     }
     sched->allg[sched->nallg++] = g;
     gort_unlock(&sched->allg_lock);
-    atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+    gort_set_status(g, G_DEAD);
     return g;
 }
 
@@ -836,7 +836,7 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
         m->lockedg = NULL;
         m->exiting = true;
     }
-    atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+    gort_set_status(g, G_DEAD);
     p_count(&p->n_exited);
     g->fn = NULL;
     g->arg = NULL;
@@ -891,7 +891,7 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     bool fence = false;
     /* release: a dump that sees the G alive reads its id, its name, its
      * entry and fresh */
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    gort_set_status(g, G_RUNNABLE);
     if (p != NULL) {
         p_count(&p->n_spawned);
         fence = gort_runq_put(p, g, true);
@@ -1118,7 +1118,7 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
         /* Descriptors ready?  Unless the sleeper M is polling already. */
         if (gort_netpoll_waiting() && atomic_load(&sched->timer_until) == 0 && (g = gort_netpoll(0)) != NULL) {
             G *rest = g->schedlink;
-            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+            gort_set_status(g, G_RUNNABLE);
             gort_inject(rest);
             return g;
         }

@@ -402,6 +402,17 @@ void gort_timers_notify(int64_t when);
 GORT_NOPREEMPT static inline int64_t gort_clock(void) {
     return atomic_load_explicit(&gort_sched_g.clock, memory_order_relaxed);
 }
+/* g's status becomes st (the G_* enum says who may change it).  Every
+ * status change goes through here; the one ordering rule: a status that
+ * stops the G (runnable, waiting) is a release store, after the G's
+ * context and stack are saved, since the dump reads those after an
+ * acquire load of the status (traceback.c); running, syscall and dead are
+ * relaxed: a running G is read only through its M's own answer, a dead one
+ * not at all.  (st is a constant at every call: the order folds.) */
+GORT_NOPREEMPT static inline void gort_set_status(G *g, uint32_t st) {
+    atomic_store_explicit(&g->status, st,
+                          st == G_RUNNABLE || st == G_WAITING ? memory_order_release : memory_order_relaxed);
+}
 /* g changes status now (for the dump: how long it has been so). */
 GORT_NOPREEMPT static inline void gort_stamp(G *g) {
     atomic_store_explicit(&g->since, gort_clock(), memory_order_relaxed);
