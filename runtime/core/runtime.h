@@ -38,12 +38,14 @@ typedef struct P P;
 
 /* ---- goroutine status: who owns the G and its stack ------------------ */
 enum {
-    G_IDLE,     /* just allocated, not yet started: owned by its creator       */
-    G_RUNNABLE, /* on a run queue, not running: owned by whoever dequeues it   */
+    G_DEAD,     /* a record on a free list (or just allocated): no stack, no
+                   context; owned by the free list's holder.  Zero, so a
+                   record the dump finds before its first spawn is skipped */
+    G_RUNNABLE, /* on a run queue, not running: owned by whoever dequeues it.
+                   Spawned and not yet run: `fresh`, no stack or context   */
     G_RUNNING,  /* executing on g->m: owns its stack; only it changes status   */
     G_WAITING,  /* parked: the object it waits on (sema root, timer) owns the
                    wakeup, and the waker makes it runnable with gort_ready     */
-    G_DEAD,     /* exited: its record on a free list, its stack released      */
     G_SYSCALL,  /* between gort_syscall_enter and _exit: runs on g->m, which
                    has no P; only it changes status                           */
 };

@@ -164,7 +164,7 @@ GORT_NOPREEMPT static const char *status_name(uint32_t s) {
     case G_RUNNING: return "running";
     case G_WAITING: return "waiting";
     case G_SYSCALL: return "syscall";
-    default: return "idle";
+    default: return "dead";
     }
 }
 
@@ -226,8 +226,6 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, b
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     if (m != NULL && m->trace_g == g && m->trace_n > 0) { /* unwound by its M */
         print_frames(o, m->trace_pcs, m->trace_n, true, names);
-    } else if (st == G_IDLE) {
-        print_frames(o, pcs, 0, false, names);
     } else if (st == G_RUNNABLE && atomic_load_explicit(&g->fresh, memory_order_acquire)) {
         pcs[0] = (uintptr_t)g->fn; /* not started (no stack yet): where it will */
         print_frames(o, pcs, 1, true, names);

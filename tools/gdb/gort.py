@@ -30,7 +30,7 @@ FRAMES = {
     },
 }
 
-STATUS = ["idle", "runnable", "running", "waiting", "dead", "syscall"]  # runtime.h, G_*
+STATUS = ["dead", "runnable", "running", "waiting", "syscall"]  # runtime.h, G_* in order
 
 
 def _status_name(v):
