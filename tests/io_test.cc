@@ -786,11 +786,13 @@ void QueuedCallTimesOut(Kind kind) {
     };
     // Whatever lets the first call complete.
     std::atomic<int> peer{-1};
+    std::thread drainer;
     auto unblock_first = [&] {
       if (kind == Kind::kRead) {
         EXPECT_EQ(write(sv[1], "abc", 3), 3);
       } else if (kind == Kind::kWrite) {
-        std::thread([&] {  // drain everything the first write sends
+        if (drainer.joinable()) return;
+        drainer = std::thread([&] {  // drain everything the first write sends
           std::vector<char> buf(1 << 16);
           size_t got = 0;
           while (got < big.size()) {
@@ -798,7 +800,7 @@ void QueuedCallTimesOut(Kind kind) {
             if (n <= 0) break;
             got += (size_t)n;
           }
-        }).detach();
+        });
       } else {
         peer = Dial(port);
       }
@@ -860,6 +862,7 @@ void QueuedCallTimesOut(Kind kind) {
       if (extra >= 0) gort_fd_close(extra);
     }
     for (auto& t : threads) t.join();
+    if (drainer.joinable()) drainer.join();
     if (peer.load() >= 0) gort_fd_close(peer.load());
     gort_chan_free(done);
     gort_chan_free(second_done);
