@@ -23,13 +23,15 @@
  *     goroutine, once running, deletes its timeout synchronously before
  *     its frame (and the waiter in it) goes away.
  *   - One reader and one writer at a time per descriptor: each direction
- *     is a semaphore of one unit (rsem, wsem; so concurrent accepts queue,
- *     and a gort_write of n bytes is never interleaved with another),
- *     taken with the call's own deadline (sema.c gort_semacquire_until:
- *     timeout 0 only tries, -EAGAIN; a queued call times out with
- *     -ETIMEDOUT) and handed to the next queued call in FIFO order.  So
- *     at most one goroutine waits in each slot and one plain thread in
- *     each of rthr / wthr.
+ *     is an io_lock (rl, wl; so concurrent accepts queue, and a gort_write
+ *     of n bytes is never interleaved with another), a semaphore of one
+ *     unit taken with the call's own deadline (sema.c
+ *     gort_semacquire_until: timeout 0 only tries, -EAGAIN; a queued call
+ *     times out with -ETIMEDOUT) and handed to the next queued call in
+ *     FIFO order.  A caller counts itself in queued before it waits; a
+ *     release adds the unit, then wakes only if queued is not 0 (both
+ *     seq_cst).  So at most one goroutine waits in each slot and one
+ *     plain thread in each of rthr / wthr.
  *   - A plain thread publishes its wake handle in rthr / wthr under
  *     pdesc.lock, only while not closing, and unpublishes it under the lock
  *     before closing it; gort_fd_close signals the published ones under
@@ -77,6 +79,14 @@
  * this instead of 0 and does not park. */
 #define PD_TIMEDOUT ((uintptr_t)2)
 
+/* One caller at a time in a direction: a semaphore of one unit (1 free, 0
+ * held), and how many callers wait for it (so an uncontended release does
+ * not look at the semaphore table). */
+typedef struct io_lock {
+    _Atomic(uint32_t) sem;
+    _Atomic(uint32_t) queued;
+} io_lock;
+
 typedef struct pdesc pdesc;
 typedef struct io_waiter {
     G *g;
@@ -97,11 +107,9 @@ struct pdesc {
     dev_t dev;                     /* the file registered (fstat), so a  */
     ino_t ino;                     /* second gort_fd_open is told apart  */
     _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
-    /* One reader, one writer at a time: semaphores of one unit (1 free,
-     * 0 held), taken with the call's deadline. */
-    _Atomic(uint32_t) rsem, wsem;
+    io_lock rl, wl;                /* one reader, one writer at a time  */
     /* The plain thread waiting in poll for each direction (the holder of
-     * rsem / wsem), by its wake handle; NULL: none.  Under lock. */
+     * rl / wl), by its wake handle; NULL: none.  Under lock. */
     gort_os_wake *rthr, *wthr;
     _Atomic(int32_t) ops;          /* operations in flight: close waits */
 };
@@ -124,8 +132,8 @@ GORT_NOPREEMPT static pdesc *pd_get(int fd, bool create) {
         pdesc *fresh = calloc(CHUNK, sizeof *fresh);
         if (fresh == NULL) return NULL;
         for (int i = 0; i < CHUNK; i++) { /* published by the CAS below */
-            atomic_init(&fresh[i].rsem, 1);
-            atomic_init(&fresh[i].wsem, 1);
+            atomic_init(&fresh[i].rl.sem, 1);
+            atomic_init(&fresh[i].wl.sem, 1);
         }
         if (!atomic_compare_exchange_strong(c, &chunk, fresh))
             free(fresh); /* another thread won; chunk is theirs */
@@ -332,7 +340,7 @@ GORT_NOPREEMPT static int64_t deadline_of(int64_t timeout_ns) {
 /* A plain thread waits in poll(2) (os.h gort_os_poll_fd) until fd is
  * ready for its direction: 0, -EAGAIN (deadline -1), -ETIMEDOUT, -EBADF
  * (closed meanwhile: gort_fd_close signals the wake handle published in
- * rthr/wthr).  The caller holds the direction's semaphore, so the slot is
+ * rthr/wthr).  The caller holds the direction's io_lock, so the slot is
  * free. */
 GORT_NOPREEMPT static int thread_wait(pdesc *pd, int fd, bool writing, int64_t deadline) {
     if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
@@ -419,10 +427,26 @@ GORT_NOPREEMPT static ssize_t op_end(pdesc *pd, ssize_t r) {
     return r;
 }
 
+/* Take a direction within deadline (0 none, -1 only try): 0, -EAGAIN,
+ * -ETIMEDOUT. */
+GORT_NOPREEMPT static int io_lock_take(io_lock *l, int64_t deadline, const char *reason) {
+    uint32_t one = 1;
+    if (atomic_compare_exchange_strong(&l->sem, &one, 0)) return 0;
+    if (deadline < 0) return -EAGAIN;
+    atomic_fetch_add(&l->queued, 1); /* before the acquire's last try: seq_cst, as io_unlock's */
+    int err = gort_semacquire_until(&l->sem, deadline, reason);
+    atomic_fetch_sub(&l->queued, 1);
+    return err;
+}
+
 /* Release a direction to the next call queued on it, if any (a hand-off,
  * FIFO: a caller in a loop cannot starve the queue by taking the unit
- * back before the woken waiter runs). */
-GORT_NOPREEMPT static void io_unlock(_Atomic(uint32_t) *sem) { gort_semrelease1(sem, true); }
+ * back before the woken waiter runs).  A caller that queues after the
+ * load of queued finds the unit in its last try. */
+GORT_NOPREEMPT static void io_unlock(io_lock *l) {
+    atomic_fetch_add(&l->sem, 1);
+    if (atomic_load(&l->queued) != 0) gort_semwake(&l->sem, true);
+}
 
 static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
                         int64_t timeout_ns);
@@ -448,7 +472,7 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
     int64_t deadline = deadline_of(timeout_ns);
     G *g = gort_getg();
     bool reading = op != OP_WRITE;
-    _Atomic(uint32_t) *sem = reading ? &pd->rsem : &pd->wsem;
+    io_lock *lk = reading ? &pd->rl : &pd->wl;
 
     if (!pd->pollable) { /* a regular file: it never says EAGAIN, it blocks */
         gort_syscall_enter();
@@ -460,7 +484,7 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
         return r < 0 ? -errno : op == OP_WRITE ? (ssize_t)n : r;
     }
     /* Queued behind another call of this direction: within the deadline. */
-    if ((err = gort_semacquire_until(sem, deadline, reading ? "IO queue read" : "IO queue write")) != 0) return err;
+    if ((err = io_lock_take(lk, deadline, reading ? "IO queue read" : "IO queue write")) != 0) return err;
     for (;;) {
         if (atomic_load(&pd->closing)) {
             r = -EBADF;
@@ -488,7 +512,7 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
             break;
         }
     }
-    io_unlock(sem);
+    io_unlock(lk);
     if (op == OP_ACCEPT && r >= 0) { /* the new descriptor is ours too */
         pdesc *npd;
         if ((err = fd_register((int)r, true, &npd)) != 0) {
@@ -579,7 +603,7 @@ GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *s
     if (connect(fd, sa, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
     if (!pd->pollable) return -EINVAL;
-    if ((err = gort_semacquire_until(&pd->wsem, deadline, "IO queue write")) != 0) return err;
+    if ((err = io_lock_take(&pd->wl, deadline, "IO queue write")) != 0) return err;
     for (;;) {
         if (atomic_load(&pd->closing)) {
             err = -EBADF;
@@ -609,6 +633,6 @@ GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *s
             break;
         }
     }
-    io_unlock(&pd->wsem);
+    io_unlock(&pd->wl);
     return err;
 }

@@ -244,6 +244,8 @@ GORT_NOPREEMPT void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
 
 GORT_NOPREEMPT void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
 
+GORT_NOPREEMPT void gort_semwake(_Atomic(uint32_t) *addr, bool handoff) { sem_wake(addr, handoff); }
+
 /* ---- gort_sema ---------------------------------------------------------- */
 
 GORT_NOPREEMPT static _Atomic(uint32_t) *sema_word(gort_sema *s) { return (_Atomic(uint32_t) *)(void *)&s->count_; }
