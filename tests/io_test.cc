@@ -4,7 +4,13 @@
 //     clients x 100 messages, every byte checked; a client that leaves
 //     mid-message; a slow reader (the server's write parks and resumes).
 //   - Timeouts on accept and read; timeout 0 does not wait.
-//   - gort_fd_close wakes every goroutine parked on the descriptor.
+//   - gort_fd_close wakes every goroutine parked on the descriptor, ends
+//     calls that arrive while it runs (one P; a reader and a writer in
+//     loops, 300 rounds) and plain threads blocked in poll, all with
+//     -EBADF; a second close meanwhile is -EBADF and closes nothing.
+//   - A call queued behind another of its direction keeps its timeout
+//     (0: -EAGAIN; 20 ms: -ETIMEDOUT), for read, write and accept, from a
+//     goroutine and from a plain thread.
 //   - Plain threads use the same calls (they block in poll).
 //   - With one P, a goroutine blocked in a wrapped read() of a pipe does
 //     not stop the others (its P is handed off).
