@@ -4,7 +4,13 @@
 //     clients x 100 messages, every byte checked; a client that leaves
 //     mid-message; a slow reader (the server's write parks and resumes).
 //   - Timeouts on accept and read; timeout 0 does not wait.
-//   - gort_fd_close wakes every goroutine parked on the descriptor.
+//   - gort_fd_close wakes every goroutine parked on the descriptor, ends
+//     calls that arrive while it runs (one P; a reader and a writer in
+//     loops, 300 rounds) and plain threads blocked in poll, all with
+//     -EBADF; a second close meanwhile is -EBADF and closes nothing.
+//   - A call queued behind another of its direction keeps its timeout
+//     (0: -EAGAIN; 20 ms: -ETIMEDOUT), for read, write and accept, from a
+//     goroutine and from a plain thread.
 //   - Plain threads use the same calls (they block in poll).
 //   - With one P, a goroutine blocked in a wrapped read() of a pipe does
 //     not stop the others (its P is handed off).
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -541,5 +548,337 @@ TEST_F(Io, LockedGoroutineStaysOnItsThread) {
   EXPECT_EQ(intruders.load(), 0);
   EXPECT_EQ(gort_lock_os_thread(), -EPERM);  // a plain thread
 }
+
+// ---- gort_fd_close against calls in flight, and queued calls' timeouts ----
+
+constexpr int64_t kMs = 1000000;
+
+// Waits (from a goroutine) at most 10 s for one value on done; on timeout
+// the test fails, rescue() unsticks whatever hung, and the wait goes on, so
+// a regression fails the test instead of hanging it.
+void AwaitOrRescue(gort_chan* done, const char* what, const std::function<void()>& rescue) {
+  if (gort_chan_recv_timeout(done, nullptr, 10000 * kMs) == 0) return;
+  ADD_FAILURE() << what << " did not return within 10 s";
+  rescue();
+  gort_chan_recv(done, nullptr);
+}
+
+// Runs fn on a new goroutine, or on a new plain thread, signalling done.
+void Start(bool thread, gort_chan* done, std::function<void()> fn, std::vector<std::thread>* threads) {
+  auto body = [done, fn] {
+    fn();
+    gort_chan_send(done, nullptr);
+  };
+  if (thread)
+    threads->emplace_back(body);
+  else
+    ASSERT_EQ(Go(body), 0);
+}
+
+// With one P: goroutine A is parked reading fd, gort_fd_close(fd) wakes it
+// and waits for it, and goroutine B calls gort_read(fd) meanwhile.  Both
+// get -EBADF and the close returns 0; B's call must not register the
+// descriptor afresh (the close then waited for B for ever).  The number,
+// reused by the next socketpair, is then a working descriptor.
+TEST_F(Io, CloseWhileANewCallArrivesOneP) {
+  Procs one(1);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  const int fd = sv[0];
+  Main([&] {
+    ASSERT_EQ(gort_fd_open(fd), 0);
+    gort_chan* done = gort_chan_make(0, 3);
+    std::atomic<ssize_t> ra{1}, rb{1};
+    std::atomic<int> rc{1};
+    ASSERT_EQ(Go([&] {
+                char b;
+                ra = gort_read(fd, &b, 1, -1);
+                gort_chan_send(done, nullptr);
+              }),
+              0);
+    gort_sleep(10 * kMs);  // A parks
+    ASSERT_EQ(Go([&] {     // B: queued; runs once the closer yields
+                char b;
+                rb = gort_read(fd, &b, 1, -1);
+                gort_chan_send(done, nullptr);
+              }),
+              0);
+    ASSERT_EQ(Go([&] {  // the closer: runs first (runnext)
+                rc = gort_fd_close(fd);
+                gort_chan_send(done, nullptr);
+              }),
+              0);
+    for (int i = 0; i < 3; i++)
+      AwaitOrRescue(done, "a call or the close", [&] { EXPECT_EQ(write(sv[1], "x", 1), 1); });
+    EXPECT_EQ(ra.load(), -EBADF);
+    EXPECT_EQ(rb.load(), -EBADF);
+    EXPECT_EQ(rc.load(), 0);
+    gort_chan_free(done);
+    close(sv[1]);
+    // The lowest free numbers again: fd is one end of the new pair.
+    int nv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, nv), 0);
+    EXPECT_TRUE(nv[0] == fd || nv[1] == fd);
+    char b = 0;
+    EXPECT_EQ(gort_write(nv[1], "y", 1, 1000 * kMs), 1);
+    EXPECT_EQ(gort_read(nv[0], &b, 1, 1000 * kMs), 1);
+    EXPECT_EQ(gort_write(nv[0], "z", 1, 1000 * kMs), 1);
+    EXPECT_EQ(gort_read(nv[1], &b, 1, 1000 * kMs), 1);
+    EXPECT_EQ(b, 'z');
+    EXPECT_EQ(gort_fd_close(nv[0]), 0);
+    EXPECT_EQ(gort_fd_close(nv[1]), 0);
+  });
+}
+
+// Two gort_fd_close of one descriptor: the second, made while the first
+// waits for a woken reader, is -EBADF and closes nothing; in particular not
+// the number, which a socketpair made meanwhile would have been given.
+TEST_F(Io, SecondCloseDuringTheFirstIsEbadfAndClosesNothing) {
+  Procs one(1);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  const int fd = sv[0];
+  Main([&] {
+    ASSERT_EQ(gort_fd_open(fd), 0);
+    gort_chan* done = gort_chan_make(0, 2);
+    std::atomic<ssize_t> ra{1};
+    std::atomic<int> rc{1};
+    ASSERT_EQ(Go([&] {
+                char b;
+                ra = gort_read(fd, &b, 1, -1);
+                gort_chan_send(done, nullptr);
+              }),
+              0);
+    gort_sleep(10 * kMs);  // the reader parks
+    ASSERT_EQ(Go([&] {
+                rc = gort_fd_close(fd);
+                gort_chan_send(done, nullptr);
+              }),
+              0);
+    gort_yield();  // the first close wakes the reader and waits for it
+    EXPECT_EQ(gort_fd_close(fd), -EBADF);
+    int nv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, nv), 0);
+    for (int i = 0; i < 2; i++) AwaitOrRescue(done, "the reader or the first close", [&] { close(sv[1]); });
+    EXPECT_EQ(ra.load(), -EBADF);
+    EXPECT_EQ(rc.load(), 0);
+    EXPECT_NE(fcntl(nv[0], F_GETFD), -1) << "a close closed a reused number";
+    EXPECT_NE(fcntl(nv[1], F_GETFD), -1) << "a close closed a reused number";
+    gort_chan_free(done);
+    close(sv[1]);
+    EXPECT_EQ(gort_fd_close(nv[0]), 0);
+    EXPECT_EQ(gort_fd_close(nv[1]), 0);
+  });
+}
+
+// Rounds of: a goroutine reading fd in a loop and another writing to it in
+// a loop (a peer on the other end feeds the one and drains the other), and
+// a close at a varying moment.  Each loop ends with -EBADF (a call parked
+// or running when the close came, or arriving while it ran, or after it),
+// and every close returns 0; none registers the descriptor again.
+TEST_F(Io, CloseWhileOneReadsAndAnotherWrites) {
+  const int kRounds = (int)Scale(300);
+  Main([&] {
+    gort_chan* done = gort_chan_make(0, 5);
+    for (int round = 0; round < kRounds; round++) {
+      int sv[2];
+      ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+      // Registered (and the poller started) now: a call that comes only
+      // after the close returned then finds a closed number (-EBADF), not
+      // one the poller's start reused.
+      ASSERT_EQ(gort_fd_open(sv[0]), 0);
+      ASSERT_EQ(gort_fd_open(sv[1]), 0);
+      std::atomic<ssize_t> r{1}, w{1};
+      auto loop = [&](bool writing, int fd, std::atomic<ssize_t>* last) {
+        return [=, &done] {
+          char buf[4096] = {0};
+          ssize_t n;
+          do {
+            n = writing ? gort_write(fd, buf, sizeof buf, -1) : gort_read(fd, buf, sizeof buf, -1);
+          } while (n > 0);
+          if (last != nullptr) *last = n;
+          gort_chan_send(done, nullptr);
+        };
+      };
+      ASSERT_EQ(Go(loop(false, sv[0], &r)), 0);
+      ASSERT_EQ(Go(loop(true, sv[0], &w)), 0);
+      ASSERT_EQ(Go(loop(false, sv[1], nullptr)), 0);  // the peer: ends at EOF
+      ASSERT_EQ(Go(loop(true, sv[1], nullptr)), 0);   // ... or at EPIPE
+      for (int i = 0; i < round % 5; i++) gort_yield();
+      if (round % 8 == 7) gort_sleep(1 * kMs);
+      std::atomic<int> rc{1};
+      ASSERT_EQ(Go([&] {  // the close, bounded
+                  rc = gort_fd_close(sv[0]);
+                  gort_chan_send(done, nullptr);
+                }),
+                0);
+      for (int i = 0; i < 5; i++) AwaitOrRescue(done, "a call or the close", [&] { shutdown(sv[1], SHUT_RDWR); });
+      EXPECT_EQ(r.load(), -EBADF) << "round " << round;
+      EXPECT_EQ(w.load(), -EBADF) << "round " << round;
+      EXPECT_EQ(rc.load(), 0) << "round " << round;
+      EXPECT_EQ(gort_fd_close(sv[1]), 0);
+      if (::testing::Test::HasFailure()) break;
+    }
+    gort_chan_free(done);
+  });
+}
+
+// A plain thread blocked in gort_read (then in gort_write of a full
+// socket) is woken by gort_fd_close with -EBADF, and the close returns.
+TEST_F(Io, CloseWakesAPlainThreadBlockedInReadOrWrite) {
+  for (bool writing : {false, true}) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_EQ(gort_fd_open(sv[0]), 0);
+    std::atomic<ssize_t> r{1};
+    std::atomic<bool> returned{false};
+    std::string big(4u << 20, 'w');
+    std::thread t([&] {
+      char b;
+      r = writing ? gort_write(sv[0], big.data(), big.size(), -1) : gort_read(sv[0], &b, 1, -1);
+      returned = true;
+    });
+    gort_sleep(30 * kMs);  // it blocks in poll
+    EXPECT_FALSE(returned.load());
+    std::atomic<int> rc{1};
+    std::atomic<bool> closed{false};
+    std::thread closer([&] {
+      rc = gort_fd_close(sv[0]);
+      closed = true;
+    });
+    for (int i = 0; i < 10000 && !closed.load(); i++) gort_sleep(1 * kMs);
+    EXPECT_TRUE(closed.load()) << (writing ? "write" : "read") << ": the close did not return within 10 s";
+    if (!closed.load()) shutdown(sv[1], SHUT_RDWR);  // unstick the thread, and with it the close
+    closer.join();
+    t.join();
+    EXPECT_EQ(r.load(), -EBADF) << (writing ? "write" : "read");
+    EXPECT_EQ(rc.load(), 0);
+    close(sv[1]);
+  }
+}
+
+// While a call with no timeout waits on a descriptor, a second call of the
+// same direction queues behind it: timeout 0 does not wait (-EAGAIN) and a
+// timeout of 20 ms ends it with -ETIMEDOUT, from a goroutine and from a
+// plain thread, for read, write and accept.  The first call stays parked,
+// then completes, and the descriptor works afterwards.
+enum class Kind { kRead, kWrite, kAccept };
+
+void QueuedCallTimesOut(Kind kind) {
+  const char* name = kind == Kind::kRead ? "read" : kind == Kind::kWrite ? "write" : "accept";
+  Main([&] {
+    uint16_t port = 0;
+    int lfd = -1, sv[2] = {-1, -1};
+    if (kind == Kind::kAccept) {
+      lfd = Listen(&port);
+      ASSERT_GE(lfd, 0);
+    } else {
+      ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+      ASSERT_EQ(gort_fd_open(sv[0]), 0);
+    }
+    const int fd = kind == Kind::kAccept ? lfd : sv[0];
+    std::string big(4u << 20, 'w');
+    auto call = [&](int64_t timeout) -> ssize_t {
+      char b = 'q';
+      switch (kind) {
+        case Kind::kRead: return gort_read(fd, &b, 1, timeout);
+        case Kind::kWrite: return gort_write(fd, &b, 1, timeout);
+        default: {
+          int c = gort_accept(fd, nullptr, nullptr, timeout);
+          if (c >= 0) gort_fd_close(c);
+          return c;
+        }
+      }
+    };
+    // Whatever lets the first call complete.
+    std::atomic<int> peer{-1};
+    std::thread drainer;
+    auto unblock_first = [&] {
+      if (kind == Kind::kRead) {
+        EXPECT_EQ(write(sv[1], "abc", 3), 3);
+      } else if (kind == Kind::kWrite) {
+        if (drainer.joinable()) return;
+        drainer = std::thread([&] {  // drain everything the first write sends
+          std::vector<char> buf(1 << 16);
+          size_t got = 0;
+          while (got < big.size()) {
+            ssize_t n = read(sv[1], buf.data(), buf.size());
+            if (n <= 0) break;
+            got += (size_t)n;
+          }
+        });
+      } else {
+        peer = Dial(port);
+      }
+    };
+    gort_chan* done = gort_chan_make(0, 1);
+    std::atomic<ssize_t> first{1};
+    std::atomic<bool> first_done{false};
+    ASSERT_EQ(Go([&] {
+                first = kind == Kind::kWrite ? gort_write(fd, big.data(), big.size(), -1) : call(-1);
+                first_done = true;
+                gort_chan_send(done, nullptr);
+              }),
+              0);
+    gort_sleep(20 * kMs);  // the first call parks (a write: once the socket is full)
+    ASSERT_FALSE(first_done.load());
+    gort_chan* second_done = gort_chan_make(0, 1);
+    std::vector<std::thread> threads;
+    for (bool thread : {false, true}) {
+      const char* who = thread ? "a plain thread" : "a goroutine";
+      std::atomic<ssize_t> r0{1}, r20{1};
+      std::atomic<int64_t> waited{0};
+      Start(thread, second_done,
+            [&] {
+              r0 = call(0);
+              int64_t t0 = gort_now();
+              r20 = call(20 * kMs);
+              waited = gort_now() - t0;
+            },
+            &threads);
+      AwaitOrRescue(second_done, "a queued call with a timeout", unblock_first);
+      EXPECT_EQ(r0.load(), -EAGAIN) << name << " from " << who;
+      EXPECT_EQ(r20.load(), -ETIMEDOUT) << name << " from " << who;
+      EXPECT_GE(waited.load(), 20 * kMs) << name << " from " << who;
+      EXPECT_LT(waited.load(), 5000 * kMs) << name << " from " << who;
+      EXPECT_FALSE(first_done.load()) << name << ": the first call stopped waiting";
+    }
+    for (auto& t : threads) t.join();
+    threads.clear();
+    if (!first_done.load()) unblock_first();
+    AwaitOrRescue(done, "the first call", [&] {});
+    if (kind == Kind::kRead) {
+      EXPECT_EQ(first.load(), 1);
+    } else if (kind == Kind::kWrite) {
+      EXPECT_EQ(first.load(), (ssize_t)big.size());
+    } else {
+      EXPECT_GE(first.load(), 0);
+    }
+    // The descriptor works afterwards, for both kinds of caller.
+    for (bool thread : {false, true}) {
+      std::atomic<ssize_t> r{-1};
+      int extra = -1;
+      if (kind == Kind::kAccept) extra = Dial(port);
+      Start(thread, second_done, [&] { r = call(1000 * kMs); }, &threads);
+      AwaitOrRescue(second_done, "a call after the timeouts", [&] {});
+      EXPECT_GE(r.load(), kind == Kind::kAccept ? 0 : 1) << name << " afterwards, thread " << thread;
+      if (kind == Kind::kRead) {
+        EXPECT_EQ(write(sv[1], "d", 1), 1);  // for the next round's read
+      }
+      if (extra >= 0) gort_fd_close(extra);
+    }
+    for (auto& t : threads) t.join();
+    if (drainer.joinable()) drainer.join();
+    if (peer.load() >= 0) gort_fd_close(peer.load());
+    gort_chan_free(done);
+    gort_chan_free(second_done);
+    gort_fd_close(fd);
+    if (sv[1] >= 0) close(sv[1]);
+  });
+}
+
+TEST_F(Io, QueuedReadTimesOut) { QueuedCallTimesOut(Kind::kRead); }
+TEST_F(Io, QueuedWriteTimesOut) { QueuedCallTimesOut(Kind::kWrite); }
+TEST_F(Io, QueuedAcceptTimesOut) { QueuedCallTimesOut(Kind::kAccept); }
 
 }  // namespace

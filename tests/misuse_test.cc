@@ -27,6 +27,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/harness.h"
 
@@ -873,6 +874,38 @@ TEST_F(Misuse, FdClose_BadFdIsEbadfUnregisteredIsClosed) {
   close(p[1]);
 }
 
+// A gort_fd_close made while another one waits for the calls on the
+// descriptor is -EBADF and closes nothing: the first closes it, once.
+TEST_F(Misuse, FdClose_WhileAnotherCloseRunsIsEbadf) {
+  gort_test::Procs one(1);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  ASSERT_EQ(gort_fd_open(p[0]), 0);
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    std::atomic<ssize_t> got{1};
+    std::atomic<int> first{1};
+    Go([&] {
+      char b;
+      got = gort_read(p[0], &b, 1, -1);
+      gort_waitgroup_done(&wg);
+    });
+    EXPECT_TRUE(WaitUntilParked("IO wait read"));
+    Go([&] {
+      first = gort_fd_close(p[0]);
+      gort_waitgroup_done(&wg);
+    });
+    gort_yield();  // the first close wakes the reader and waits for it
+    EXPECT_EQ(gort_fd_close(p[0]), -EBADF);
+    gort_waitgroup_wait(&wg);
+    EXPECT_EQ(got.load(), -EBADF);
+    EXPECT_EQ(first.load(), 0);
+    EXPECT_FALSE(IsOpen(p[0]));
+  });
+  close(p[1]);
+}
+
 TEST_F(Misuse, Read_BadFdIsEbadfNullBufIsEfault) {
   ASSERT_FALSE(IsOpen(kNotOpen));
   char b = 0;
@@ -892,6 +925,39 @@ TEST_F(Misuse, Read_BadFdIsEbadfNullBufIsEfault) {
   EXPECT_EQ(gort_fd_close(p[1]), 0);
 }
 
+// gort_fd_close ends with -EBADF a read parked on the descriptor, one
+// queued behind it and a plain thread's queued behind both.
+TEST_F(Misuse, Read_ClosedWhileWaitingOrQueuedIsEbadf) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ASSERT_EQ(gort_fd_open(sv[0]), 0);
+  std::atomic<ssize_t> a{1}, b{1}, t{1};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    for (auto* r : {&a, &b}) {
+      Go([&, r] {
+        char c;
+        *r = gort_read(sv[0], &c, 1, -1);
+        gort_waitgroup_done(&wg);
+      });
+      EXPECT_TRUE(WaitUntilParked(r == &a ? "IO wait read" : "IO queue read"));
+    }
+    std::thread th([&] {
+      char c;
+      t = gort_read(sv[0], &c, 1, -1);
+    });
+    gort_sleep(20000000);
+    EXPECT_EQ(gort_fd_close(sv[0]), 0);
+    gort_waitgroup_wait(&wg);
+    th.join();
+  });
+  EXPECT_EQ(a.load(), -EBADF);
+  EXPECT_EQ(b.load(), -EBADF);
+  EXPECT_EQ(t.load(), -EBADF);
+  close(sv[1]);
+}
+
 TEST_F(Misuse, Write_BadFdIsEbadfNullBufIsEfault) {
   ASSERT_FALSE(IsOpen(kNotOpen));
   char b = 'w';
@@ -908,6 +974,32 @@ TEST_F(Misuse, Write_BadFdIsEbadfNullBufIsEfault) {
   EXPECT_EQ(got, 'w');
   EXPECT_EQ(gort_fd_close(p[0]), 0);
   EXPECT_EQ(gort_fd_close(p[1]), 0);
+}
+
+// gort_fd_close ends with -EBADF a write parked on a full socket and one
+// queued behind it.
+TEST_F(Misuse, Write_ClosedWhileWaitingOrQueuedIsEbadf) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ASSERT_EQ(gort_fd_open(sv[0]), 0);
+  std::string big(4u << 20, 'w');
+  std::atomic<ssize_t> a{1}, b{1};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    for (auto* r : {&a, &b}) {
+      Go([&, r] {
+        *r = gort_write(sv[0], big.data(), big.size(), -1);
+        gort_waitgroup_done(&wg);
+      });
+      EXPECT_TRUE(WaitUntilParked(r == &a ? "IO wait write" : "IO queue write"));
+    }
+    EXPECT_EQ(gort_fd_close(sv[0]), 0);
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_EQ(a.load(), -EBADF);  // after some bytes
+  EXPECT_EQ(b.load(), -EBADF);
+  close(sv[1]);
 }
 
 int LoopbackListener(sockaddr_in* a) {
@@ -941,6 +1033,30 @@ TEST_F(Misuse, Accept_BadFdIsEbadfNotAListenerIsEinval) {
   for (int fd : {conn, c, l, s, p[0], p[1]}) EXPECT_EQ(gort_fd_close(fd), 0);
 }
 
+// gort_fd_close ends with -EBADF an accept parked on the listener and one
+// queued behind it.
+TEST_F(Misuse, Accept_ClosedWhileWaitingOrQueuedIsEbadf) {
+  sockaddr_in addr;
+  int l = LoopbackListener(&addr);
+  ASSERT_GE(l, 0);
+  std::atomic<int> a{1}, b{1};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    for (auto* r : {&a, &b}) {
+      Go([&, r] {
+        *r = gort_accept(l, nullptr, nullptr, -1);
+        gort_waitgroup_done(&wg);
+      });
+      EXPECT_TRUE(WaitUntilParked(r == &a ? "IO wait read" : "IO queue read"));
+    }
+    EXPECT_EQ(gort_fd_close(l), 0);
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_EQ(a.load(), -EBADF);
+  EXPECT_EQ(b.load(), -EBADF);
+}
+
 TEST_F(Misuse, Connect_BadFdIsEbadfNullAddressIsEfault) {
   ASSERT_FALSE(IsOpen(kNotOpen));
   sockaddr_in a;
@@ -959,6 +1075,47 @@ TEST_F(Misuse, Connect_BadFdIsEbadfNullAddressIsEfault) {
   int conn = gort_accept(l, nullptr, nullptr, -1);
   EXPECT_GE(conn, 0);
   for (int fd : {conn, c, l, p[0], p[1]}) EXPECT_EQ(gort_fd_close(fd), 0);
+}
+
+// gort_fd_close ends a connect that waits (for a listener whose backlog is
+// full: the SYN goes unanswered) with -EBADF.
+TEST_F(Misuse, Connect_ClosedWhileWaitingIsEbadf) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(l, 0), 0);  // room for one connection, never accepted
+  socklen_t alen = sizeof addr;
+  getsockname(l, reinterpret_cast<sockaddr*>(&addr), &alen);
+  const sockaddr* sa = reinterpret_cast<sockaddr*>(&addr);
+  std::vector<int> fill;
+  std::atomic<int> r{1};
+  Main([&] {
+    int c = -1;
+    // Fill the backlog: the connect that does not complete at once waits.
+    for (int i = 0; i < 8; i++) {
+      c = socket(AF_INET, SOCK_STREAM, 0);
+      if (gort_connect(c, sa, sizeof addr, 200000000) != 0) break;
+      fill.push_back(c);
+      c = -1;
+    }
+    ASSERT_GE(c, 0) << "every connect completed: the backlog never filled";
+    EXPECT_EQ(gort_fd_close(c), 0);  // timed out: the backlog is full
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    Go([&] {
+      r = gort_connect(c, sa, sizeof addr, -1);
+      gort_waitgroup_done(&wg);
+    });
+    EXPECT_TRUE(WaitUntilParked("IO wait connect"));
+    EXPECT_EQ(gort_fd_close(c), 0);
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_EQ(r.load(), -EBADF);
+  for (int fd : fill) EXPECT_EQ(gort_fd_close(fd), 0);
+  close(l);
 }
 
 // Calls that park between enter and exit (which gort.h asks not to make)

@@ -9,7 +9,9 @@
  * write slot, until the poller reports the descriptor ready, its timeout
  * passes, or gort_fd_close wakes it with -EBADF.  Regular files cannot be
  * polled: their reads and writes run between gort_syscall_enter/exit.
- * Plain threads (not goroutines) block in poll(2) instead of parking.
+ * Plain threads (not goroutines) block in poll(2) instead of parking
+ * (os.h gort_os_poll_fd), on the descriptor and on a wake handle of their
+ * own that gort_fd_close signals.
  *
  * A slot (pdesc.rg / .wg) is 0, PD_READY (an edge arrived while no one
  * waited), or the io_waiter of the one parked goroutine.  Invariants:
@@ -21,12 +23,39 @@
  *     goroutine, once running, deletes its timeout synchronously before
  *     its frame (and the waiter in it) goes away.
  *   - One reader and one writer at a time per descriptor: each direction
- *     has a gort_mutex (so concurrent accepts queue, and a gort_write of n
- *     bytes is never interleaved with another).
+ *     is an io_lock (rl, wl; so concurrent accepts queue, and a gort_write
+ *     of n bytes is never interleaved with another), a semaphore of one
+ *     unit taken with the call's own deadline (sema.c
+ *     gort_semacquire_until: timeout 0 only tries, -EAGAIN; a queued call
+ *     times out with -ETIMEDOUT) and handed to the next queued call in
+ *     FIFO order.  A caller counts itself in queued before it waits; a
+ *     release adds the unit, then wakes only if queued is not 0 (both
+ *     seq_cst).  So at most one goroutine waits in each slot and one
+ *     plain thread in each of rthr / wthr.
+ *   - A plain thread publishes its wake handle in rthr / wthr under
+ *     pdesc.lock, only while not closing, and unpublishes it under the lock
+ *     before closing it; gort_fd_close signals the published ones under
+ *     the lock.  So the close never writes to a handle that is closed or
+ *     whose number was reused.
+ *   - closing is set, under pdesc.lock, for the whole of a gort_fd_close:
+ *     from before it wakes the waiters until close(2) returned, and is
+ *     cleared under the lock together with that close(2).  While it is set,
+ *     every call on the descriptor (parked, queued behind another, or
+ *     arriving: registration refuses under the lock) ends with -EBADF, and
+ *     a second gort_fd_close is -EBADF and closes nothing.  Every
+ *     operation counts itself in ops (seq_cst) before it looks at closing;
+ *     the close sets closing before it waits for ops to reach 0: it never
+ *     closes the number under a call still using it.  A registration of
+ *     the number after that (a file the kernel gave the same number) takes
+ *     the lock, so it comes after the clear, and registers the new file.
  *   - pdesc.seq changes at every registration and close; the poller's key
  *     carries it, so an event for a closed (and perhaps reused) descriptor
  *     is dropped.  gort_fd_open of the file already registered under that
  *     number (same device and inode) changes nothing.
+ *   - pdesc.lock is a leaf: under it run only system calls on this
+ *     descriptor (fstat, the poller's add and delete, close(2), which a
+ *     socket with SO_LINGER may make wait) and on wake handles (a write
+ *     that never blocks); no other lock is taken under it.
  * Who polls: an M about to go idle polls without blocking; the one
  * sleeper M (proc.c timer_sleep) blocks in the poller until the next
  * timer; sysmon polls if nobody has for 10 ms.  gort_netpoll() returns the
@@ -38,7 +67,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,6 +78,14 @@
 /* The timeout fired before its waiter was published: the publisher finds
  * this instead of 0 and does not park. */
 #define PD_TIMEDOUT ((uintptr_t)2)
+
+/* One caller at a time in a direction: a semaphore of one unit (1 free, 0
+ * held), and how many callers wait for it (so an uncontended release does
+ * not look at the semaphore table). */
+typedef struct io_lock {
+    _Atomic(uint32_t) sem;
+    _Atomic(uint32_t) queued;
+} io_lock;
 
 typedef struct pdesc pdesc;
 typedef struct io_waiter {
@@ -63,14 +99,18 @@ typedef struct io_waiter {
 } io_waiter;
 
 struct pdesc {
-    gort_os_lock lock;             /* open and close                    */
+    gort_os_lock lock;             /* registration, close, rthr/wthr    */
     _Atomic(uint32_t) seq;         /* bumped at registration and close  */
-    _Atomic(bool) open, closing;
+    _Atomic(bool) open;            /* registered with the poller        */
+    _Atomic(bool) closing;         /* a gort_fd_close is running        */
     bool pollable;                 /* false: a regular file or directory */
     dev_t dev;                     /* the file registered (fstat), so a  */
     ino_t ino;                     /* second gort_fd_open is told apart  */
     _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
-    gort_mutex rmu, wmu;           /* one reader, one writer at a time  */
+    io_lock rl, wl;                /* one reader, one writer at a time  */
+    /* The plain thread waiting in poll for each direction (the holder of
+     * rl / wl), by its wake handle; NULL: none.  Under lock. */
+    gort_os_wake *rthr, *wthr;
     _Atomic(int32_t) ops;          /* operations in flight: close waits */
 };
 
@@ -91,6 +131,10 @@ GORT_NOPREEMPT static pdesc *pd_get(int fd, bool create) {
         if (!create) return NULL;
         pdesc *fresh = calloc(CHUNK, sizeof *fresh);
         if (fresh == NULL) return NULL;
+        for (int i = 0; i < CHUNK; i++) { /* published by the CAS below */
+            atomic_init(&fresh[i].rl.sem, 1);
+            atomic_init(&fresh[i].wl.sem, 1);
+        }
         if (!atomic_compare_exchange_strong(c, &chunk, fresh))
             free(fresh); /* another thread won; chunk is theirs */
         else
@@ -120,7 +164,8 @@ GORT_NOPREEMPT bool gort_netpoll_waiting(void) { return atomic_load_explicit(&wa
 GORT_NOPREEMPT int64_t gort_netpoll_last(void) { return atomic_load_explicit(&last_poll, memory_order_relaxed); }
 
 /* Register fd (once; again if force: a number the kernel just handed out
- * cannot still be registered). */
+ * cannot still be registered; the same file stays as it is).  -EBADF
+ * while a gort_fd_close of it runs. */
 GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
     pdesc *pd = pd_get(fd, true);
     int err;
@@ -129,6 +174,10 @@ GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
     if (!force && atomic_load_explicit(&pd->open, memory_order_acquire)) return 0;
     if ((err = poller_start()) != 0) return err;
     gort_lock(&pd->lock);
+    if (atomic_load(&pd->closing)) { /* still the file being closed */
+        err = -EBADF;
+        goto out;
+    }
     if (force || !atomic_load(&pd->open)) {
         struct stat st;
         if (fstat(fd, &st) != 0) {
@@ -146,7 +195,6 @@ GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
         atomic_store(&pd->seq, seq);
         atomic_store(&pd->rg, 0);
         atomic_store(&pd->wg, 0);
-        atomic_store(&pd->closing, false);
         pd->pollable = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
         pd->dev = st.st_dev;
         pd->ino = st.st_ino;
@@ -285,22 +333,48 @@ GORT_NOPREEMPT static int64_t deadline_of(int64_t timeout_ns) {
     return timeout_ns < 0 ? 0 : timeout_ns == 0 ? -1 : gort_deadline(timeout_ns);
 }
 
-/* A plain thread waits in poll(2). */
-GORT_NOPREEMPT static int thread_wait(int fd, short events, int64_t deadline) {
+/* Without a wake handle (none could be made), a plain thread looks for a
+ * close this often. */
+#define THREAD_SLICE_NS (10 * 1000000)
+
+/* A plain thread waits in poll(2) (os.h gort_os_poll_fd) until fd is
+ * ready for its direction: 0, -EAGAIN (deadline -1), -ETIMEDOUT, -EBADF
+ * (closed meanwhile: gort_fd_close signals the wake handle published in
+ * rthr/wthr).  The caller holds the direction's io_lock, so the slot is
+ * free. */
+GORT_NOPREEMPT static int thread_wait(pdesc *pd, int fd, bool writing, int64_t deadline) {
+    if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
     gort_thread_known(); /* alive for deadlock detection while it waits */
-    for (;;) {
-        int ms = -1;
-        if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
-        if (deadline > 0) {
-            int64_t left = deadline - gort_os_nanotime();
-            if (left <= 0) return -ETIMEDOUT;
-            ms = left / 1000000 >= INT32_MAX ? INT32_MAX : (int)((left + 999999) / 1000000);
+    gort_os_wake wake, **slot = writing ? &pd->wthr : &pd->rthr;
+    bool have_wake = gort_os_wake_open(&wake) == 0;
+    int err = 0;
+    gort_lock(&pd->lock);
+    if (atomic_load(&pd->closing))
+        err = -EBADF;
+    else if (have_wake)
+        *slot = &wake;
+    gort_unlock(&pd->lock);
+    while (err == 0) {
+        int64_t ns = -1;
+        if (deadline > 0 && (ns = deadline - gort_os_nanotime()) <= 0) {
+            err = -ETIMEDOUT;
+            break;
         }
-        struct pollfd p = {fd, events, 0};
-        int n = poll(&p, 1, ms);
-        if (n > 0) return (p.revents & POLLNVAL) ? -EBADF : 0;
-        if (n < 0 && errno != EINTR) return -errno;
+        if (!have_wake && (ns < 0 || ns > THREAD_SLICE_NS)) ns = THREAD_SLICE_NS;
+        int r = gort_os_poll_fd(fd, writing ? GORT_POLL_WRITE : GORT_POLL_READ, have_wake ? &wake : NULL, ns);
+        if (atomic_load(&pd->closing))
+            err = -EBADF;
+        else if (r != 0)
+            err = r < 0 ? r : 0;
+        if (r != 0) break; /* ready (or an error) */
     }
+    if (have_wake) { /* unpublished under the lock: the closer signals only under it */
+        gort_lock(&pd->lock);
+        if (*slot == &wake) *slot = NULL;
+        gort_unlock(&pd->lock);
+        gort_os_wake_close(&wake);
+    }
+    return err;
 }
 
 enum { OP_READ, OP_WRITE, OP_ACCEPT };
@@ -329,16 +403,50 @@ GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struc
     }
 }
 
-/* Register fd and count an operation in flight on it (op_end undoes). */
-GORT_NOPREEMPT static int op_begin(int fd, pdesc **pd) {
-    int err = fd_register(fd, false, pd);
-    if (err == 0) atomic_fetch_add(&(*pd)->ops, 1);
-    return err;
+/* Count an operation in flight on fd, then register fd (op_end undoes).
+ * In that order, against gort_fd_close's (set closing, then wait for ops
+ * to drain), both seq_cst: either the close sees the count and waits, or
+ * the call sees closing and looks again under the lock, where it is
+ * -EBADF while the close runs (never registering the descriptor anew), or
+ * registers afresh the file that reused the number once close(2) is done. */
+GORT_NOPREEMPT static int op_begin(int fd, pdesc **out) {
+    pdesc *pd = pd_get(fd, true);
+    int err;
+    if (pd == NULL) return fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
+    atomic_fetch_add(&pd->ops, 1);
+    err = fd_register(fd, atomic_load(&pd->closing), &pd);
+    if (err != 0) {
+        atomic_fetch_sub(&pd->ops, 1);
+        return err;
+    }
+    *out = pd;
+    return 0;
 }
 
 GORT_NOPREEMPT static ssize_t op_end(pdesc *pd, ssize_t r) {
     atomic_fetch_sub(&pd->ops, 1);
     return r;
+}
+
+/* Take a direction within deadline (0 none, -1 only try): 0, -EAGAIN,
+ * -ETIMEDOUT. */
+GORT_NOPREEMPT static int io_lock_take(io_lock *l, int64_t deadline, const char *reason) {
+    uint32_t one = 1;
+    if (atomic_compare_exchange_strong(&l->sem, &one, 0)) return 0;
+    if (deadline < 0) return -EAGAIN;
+    atomic_fetch_add(&l->queued, 1); /* before the acquire's last try: seq_cst, as io_unlock's */
+    int err = gort_semacquire_until(&l->sem, deadline, reason);
+    atomic_fetch_sub(&l->queued, 1);
+    return err;
+}
+
+/* Release a direction to the next call queued on it, if any (a hand-off,
+ * FIFO: a caller in a loop cannot starve the queue by taking the unit
+ * back before the woken waiter runs).  A caller that queues after the
+ * load of queued finds the unit in its last try. */
+GORT_NOPREEMPT static void io_unlock(io_lock *l) {
+    atomic_fetch_add(&l->sem, 1);
+    if (atomic_load(&l->queued) != 0) gort_semwake(&l->sem, true);
 }
 
 static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
@@ -366,7 +474,7 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
     int64_t deadline = deadline_of(timeout_ns);
     G *g = gort_getg();
     bool reading = op != OP_WRITE;
-    gort_mutex *mu = reading ? &pd->rmu : &pd->wmu;
+    io_lock *lk = reading ? &pd->rl : &pd->wl;
 
     if (!pd->pollable) { /* a regular file: it never says EAGAIN, it blocks */
         gort_syscall_enter();
@@ -377,7 +485,8 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
         gort_syscall_exit();
         return r < 0 ? -errno : op == OP_WRITE ? (ssize_t)n : r;
     }
-    gort_mutex_lock(mu);
+    /* Queued behind another call of this direction: within the deadline. */
+    if ((err = io_lock_take(lk, deadline, reading ? "IO queue read" : "IO queue write")) != 0) return err;
     for (;;) {
         if (atomic_load(&pd->closing)) {
             r = -EBADF;
@@ -399,13 +508,13 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
             break;
         }
         err = g != NULL ? io_wait(pd, reading ? &pd->rg : &pd->wg, deadline, reading ? "IO wait read" : "IO wait write")
-                        : thread_wait(fd, reading ? POLLIN : POLLOUT, deadline);
+                        : thread_wait(pd, fd, !reading, deadline);
         if (err != 0) {
             r = err;
             break;
         }
     }
-    gort_mutex_unlock(mu);
+    io_unlock(lk);
     if (op == OP_ACCEPT && r >= 0) { /* the new descriptor is ours too */
         pdesc *npd;
         if ((err = fd_register((int)r, true, &npd)) != 0) {
@@ -424,34 +533,47 @@ GORT_NOPREEMPT int gort_fd_open(int fd) {
 }
 
 GORT_NOPREEMPT int gort_fd_close(int fd) {
-    pdesc *pd = pd_get(fd, false);
     if (fd < 0) return -EBADF;
-    if (pd != NULL && atomic_load(&pd->open)) {
-        glist l = {NULL, NULL};
-        gort_lock(&pd->lock);
-        bool was_open = atomic_load(&pd->open);
-        if (was_open) {
-            atomic_store(&pd->closing, true);
-            atomic_store(&pd->seq, atomic_load(&pd->seq) + 1); /* drop events in flight */
-            atomic_store(&pd->open, false);
-            if (pd->pollable) gort_os_poll_del(fd);
-        }
+    pdesc *pd = pd_get(fd, false);
+    if (pd == NULL) return close(fd) == 0 ? 0 : -errno; /* never registered */
+    glist l = {NULL, NULL};
+    gort_lock(&pd->lock);
+    if (atomic_load(&pd->closing)) { /* another close runs: it closes the number */
         gort_unlock(&pd->lock);
-        if (was_open) {
-            slot_wake(&pd->rg, -EBADF, false, &l);
-            slot_wake(&pd->wg, -EBADF, false, &l);
-            gort_inject(l.head);
-        }
-        /* Let every operation in flight see the close before the number
-         * can be reused (Go's fdMutex does the same). */
-        while (atomic_load(&pd->ops) > 0) {
-            if (gort_getg() != NULL)
-                gort_yield();
-            else
-                gort_os_thread_yield();
-        }
+        return -EBADF;
     }
-    return close(fd) == 0 ? 0 : -errno;
+    /* From here until close(2) every call on fd, parked, queued or
+     * arriving, ends with -EBADF; none registers it again. */
+    atomic_store(&pd->closing, true);
+    if (atomic_load(&pd->open)) {
+        atomic_store(&pd->seq, atomic_load(&pd->seq) + 1); /* drop events in flight */
+        atomic_store(&pd->open, false);
+        if (pd->pollable) gort_os_poll_del(fd);
+    }
+    /* Plain threads in poll: their wake handles are published under this
+     * lock and closed only after they are unpublished under it. */
+    if (pd->rthr != NULL) gort_os_wake_signal(pd->rthr);
+    if (pd->wthr != NULL) gort_os_wake_signal(pd->wthr);
+    gort_unlock(&pd->lock);
+    slot_wake(&pd->rg, -EBADF, false, &l);
+    slot_wake(&pd->wg, -EBADF, false, &l);
+    gort_inject(l.head);
+    /* Let every operation in flight see the close before the number can
+     * be reused (Go's fdMutex does the same). */
+    while (atomic_load(&pd->ops) > 0) {
+        if (gort_getg() != NULL)
+            gort_yield();
+        else
+            gort_os_thread_yield();
+    }
+    /* close(2) and the end of closing under the lock: a registration of
+     * the number reused (an accept's, or a call on a file opened since)
+     * waits for it, and then finds the descriptor not closing. */
+    gort_lock(&pd->lock);
+    int err = close(fd) == 0 ? 0 : -errno;
+    atomic_store(&pd->closing, false);
+    gort_unlock(&pd->lock);
+    return err;
 }
 
 GORT_NOPREEMPT ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns) {
@@ -466,7 +588,7 @@ GORT_NOPREEMPT int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int6
     return (int)do_io(OP_ACCEPT, fd, NULL, 0, sa, len, timeout_ns);
 }
 
-static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns);
+static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline);
 
 GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
     pdesc *pd;
@@ -476,19 +598,22 @@ GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len
     if (gort_forked()) return gort_forked_error();
     gort_preempt_check();
     if ((err = op_begin(fd, &pd)) != 0) return err;
-    return (int)op_end(pd, connect_on(pd, fd, sa, len, timeout_ns));
+    return (int)op_end(pd, connect_on(pd, fd, sa, len, deadline_of(timeout_ns)));
 }
 
-GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
+GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline) {
     int err;
     if (connect(fd, sa, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
     if (!pd->pollable) return -EINVAL;
-    int64_t deadline = deadline_of(timeout_ns);
-    gort_mutex_lock(&pd->wmu);
+    if ((err = io_lock_take(&pd->wl, deadline, "IO queue write")) != 0) return err;
     for (;;) {
+        if (atomic_load(&pd->closing)) {
+            err = -EBADF;
+            break;
+        }
         err = gort_getg() != NULL ? io_wait(pd, &pd->wg, deadline, "IO wait connect")
-                                  : thread_wait(fd, POLLOUT, deadline);
+                                  : thread_wait(pd, fd, true, deadline);
         if (err != 0) break;
         int so = 0;
         socklen_t sl = sizeof so;
@@ -511,6 +636,6 @@ GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *s
             break;
         }
     }
-    gort_mutex_unlock(&pd->wmu);
+    io_unlock(&pd->wl);
     return err;
 }

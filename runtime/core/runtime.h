@@ -542,6 +542,13 @@ void gort_semrelease(_Atomic(uint32_t) *addr);
  * handoff gives the unit straight to the first waiter and yields to it. */
 void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason);
 void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff);
+/* Acquire with a deadline (gort_os_nanotime): 0 none; < 0 only try (no
+ * wait).  0, -ETIMEDOUT once the deadline passed with no unit taken, or
+ * -EAGAIN (only trying, none free).  Goroutines park, threads block. */
+int gort_semacquire_until(_Atomic(uint32_t) *addr, int64_t deadline, const char *reason);
+/* The second half of gort_semrelease1, for a caller that added the unit
+ * itself and knows (from a count of its own) that someone may wait. */
+void gort_semwake(_Atomic(uint32_t) *addr, bool handoff);
 
 #ifdef __cplusplus
 }

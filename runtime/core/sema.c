@@ -17,6 +17,15 @@
  *     an acquirer increments nwait before its last try (seq_cst on both).
  *   - Goroutines park; plain threads sleep on their thread note
  *     (gort_sleeper).  Either kind can wake the other.
+ *   - A timed waiter (gort_semacquire_until) is claimed exactly once, by
+ *     whoever unlinks it from its bucket under the bucket lock: a releaser
+ *     (it then retries the counter) or its timeout (it then returns
+ *     -ETIMEDOUT without having taken a unit, so no unit is lost: a unit
+ *     released meanwhile stays in the counter or goes to the next waiter).
+ *     A goroutine's timeout is a sync timer armed on g0 before the bucket
+ *     is unlocked, and deleted (gort_timer_del_sync) before the waiter's
+ *     frame goes; a thread times out on its note and then unlinks itself,
+ *     or, if a releaser was first, takes that releaser's wakeup.
  * Woken waiters retry the counter, so a barging acquirer can overtake;
  * FIFO among waiters keeps that bounded.  The mutex's starvation mode
  * needs more: a hand-off release takes the unit for the first waiter
@@ -36,6 +45,13 @@ struct waiter {
     bool ticket; /* a hand-off release took the unit for us */
     waiter *next;
 };
+
+/* gort_semacquire_until's waiter: a waiter (first) and its timeout. */
+typedef struct twaiter {
+    waiter w;
+    bool timedout;    /* its timeout unlinked it (under the bucket lock) */
+    gort_tnode timer; /* a goroutine's timeout                           */
+} twaiter;
 
 typedef struct semroot {
     _Alignas(64) gort_os_lock lock; /* one cache line per bucket */
@@ -93,6 +109,109 @@ GORT_NOPREEMPT void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const c
 
 GORT_NOPREEMPT void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) { gort_semacquire1(addr, false, reason); }
 
+/* ---- timed acquire ----------------------------------------------------- */
+
+/* Queue w at r's tail (lifo: head); r locked. */
+GORT_NOPREEMPT static void enqueue(semroot *r, waiter *w, bool lifo) {
+    w->next = NULL;
+    if (lifo && r->head != NULL) {
+        w->next = r->head;
+        r->head = w;
+        return;
+    }
+    if (r->tail != NULL)
+        r->tail->next = w;
+    else
+        r->head = w;
+    r->tail = w;
+}
+
+/* Unlink w if it is still queued on r (r locked): true if it was, and so
+ * no releaser has claimed it. */
+GORT_NOPREEMPT static bool unlink_waiter(semroot *r, waiter *w) {
+    waiter *prev = NULL;
+    for (waiter **link = &r->head; *link != NULL; prev = *link, link = &(*link)->next) {
+        if (*link != w) continue;
+        *link = w->next;
+        if (r->tail == w) r->tail = prev;
+        atomic_fetch_sub(&r->nwait, 1);
+        return true;
+    }
+    return false;
+}
+
+/* A goroutine's timeout, on some M's g0: claim the waiter unless a
+ * releaser did.  Its goroutine deletes this timer synchronously before the
+ * waiter goes away. */
+GORT_NOPREEMPT static void sema_timeout(void *arg, int64_t now) {
+    twaiter *t = arg;
+    semroot *r = root_of(t->w.addr);
+    (void)now;
+    gort_lock(&r->lock);
+    bool mine = unlink_waiter(r, &t->w);
+    if (mine) t->timedout = true;
+    gort_unlock(&r->lock);
+    if (mine) gort_unblock(&t->w.s);
+}
+
+/* On g0, the goroutine parked with its waiter queued: arm the timeout, then
+ * unlock the bucket (after which the waiter may be claimed and gone). */
+GORT_NOPREEMPT static bool timed_commit(G *g, void *arg) {
+    twaiter *t = arg;
+    semroot *r = root_of(t->w.addr);
+    (void)g;
+    gort_timer_add(gort_getm()->p, &t->timer); /* lock order: bucket, then timer heap */
+    gort_unlock(&r->lock);
+    return true;
+}
+
+GORT_NOPREEMPT int gort_semacquire_until(_Atomic(uint32_t) *addr, int64_t deadline, const char *reason) {
+    if (can_acquire(addr)) return 0;
+    if (deadline < 0) return -EAGAIN;
+    if (deadline == 0) {
+        gort_semacquire1(addr, false, reason);
+        return 0;
+    }
+    semroot *r = root_of(addr);
+    twaiter t = {.w = {addr, {NULL, NULL}, false, NULL}};
+    bool lifo = false;
+    gort_sleeper_init(&t.w.s);
+    for (;;) {
+        int64_t left = deadline - gort_os_nanotime();
+        gort_lock(&r->lock);
+        atomic_fetch_add(&r->nwait, 1);
+        if (can_acquire(addr)) {
+            atomic_fetch_sub(&r->nwait, 1);
+            gort_unlock(&r->lock);
+            return 0;
+        }
+        if (left <= 0) {
+            atomic_fetch_sub(&r->nwait, 1);
+            gort_unlock(&r->lock);
+            return -ETIMEDOUT;
+        }
+        enqueue(r, &t.w, lifo);
+        t.timedout = false;
+        if (t.w.s.g != NULL) {
+            t.timer = (gort_tnode){.when = deadline, .f = sema_timeout, .arg = &t, .idx = -1, .sync = true};
+            gort_park(timed_commit, &t, reason);
+            gort_timer_del_sync(&t.timer); /* t is on this stack */
+        } else {
+            gort_unlock(&r->lock);
+            if (!gort_note_sleep_for(t.w.s.note, left)) {
+                gort_lock(&r->lock);
+                t.timedout = unlink_waiter(r, &t.w);
+                gort_unlock(&r->lock);
+                if (!t.timedout) gort_note_sleep(t.w.s.note); /* a releaser claimed us: its wakeup comes */
+            }
+            gort_note_clear(t.w.s.note);
+        }
+        if (t.w.ticket || can_acquire(addr)) return 0;
+        if (t.timedout) return -ETIMEDOUT;
+        lifo = true; /* woken, and overtaken: go first next time */
+    }
+}
+
 /* Wake one waiter for a unit just added to *addr. */
 GORT_NOPREEMPT static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
     semroot *r = root_of(addr);
@@ -124,6 +243,8 @@ GORT_NOPREEMPT void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
 }
 
 GORT_NOPREEMPT void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
+
+GORT_NOPREEMPT void gort_semwake(_Atomic(uint32_t) *addr, bool handoff) { sem_wake(addr, handoff); }
 
 /* ---- gort_sema ---------------------------------------------------------- */
 

@@ -272,6 +272,22 @@ enum { GORT_POLL_READ = 1, GORT_POLL_WRITE = 2 };
 int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t key, int modes, void *arg), void *arg);
 /* Wake a thread blocked in gort_os_poll_wait (from any thread). */
 void gort_os_poll_break(void);
+/* A plain thread (no M, so no part in the poller) waiting on one
+ * descriptor, and what lets another thread end that wait: a wake handle
+ * (linux: an eventfd, darwin: a pipe; both close-on-exec, non-blocking).
+ * The waiter opens it, the closer signals it (once is enough; any thread,
+ * never after the waiter closed it: the caller orders the two), the
+ * waiter closes it. */
+typedef struct gort_os_wake { int rfd, wfd; } gort_os_wake;
+int gort_os_wake_open(gort_os_wake *w);         /* 0 or -errno */
+void gort_os_wake_signal(const gort_os_wake *w);
+void gort_os_wake_close(gort_os_wake *w);
+/* Wait at most ns (< 0: no limit) until fd is ready for modes (GORT_POLL_*
+ * mask; an error or hang-up counts as ready) or w (NULL: none) is
+ * signalled.  1: fd is ready; 0: it is not (the time passed, w was
+ * signalled, or EINTR: look again); -EBADF: fd is not open; else -errno.
+ * poll(2). */
+int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, int64_t ns);
 /* Put fd in non-blocking mode; 0 or -errno. */
 int gort_os_set_nonblock(int fd);
 /* write(2) that answers -1/EPIPE instead of raising SIGPIPE, for

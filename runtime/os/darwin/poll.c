@@ -1,8 +1,9 @@
 /*
  * poll.c — darwin poller: one kqueue, each descriptor under EVFILT_READ and
  * EVFILT_WRITE with EV_CLEAR (edge-triggered), and an EVFILT_USER event
- * that gort_os_poll_break triggers to end a blocking wait.  Contract: os.h
- * ("the poller"); kevent per <sys/event.h>.
+ * that gort_os_poll_break triggers to end a blocking wait; a plain thread's
+ * wake handle is a pipe (darwin has no eventfd).  Contract: os.h ("the
+ * poller"); kevent per <sys/event.h>.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,4 +64,28 @@ GORT_NOPREEMPT void gort_os_poll_break(void) {
     struct kevent ev;
     EV_SET(&ev, BREAK_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
     kevent(kq, &ev, 1, NULL, 0, NULL);
+}
+
+GORT_NOPREEMPT int gort_os_wake_open(gort_os_wake *w) {
+    int p[2];
+    if (pipe(p) != 0) return -errno;
+    for (int i = 0; i < 2; i++) {
+        fcntl(p[i], F_SETFD, FD_CLOEXEC);
+        fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+    }
+    w->rfd = p[0];
+    w->wfd = p[1];
+    return 0;
+}
+
+GORT_NOPREEMPT void gort_os_wake_signal(const gort_os_wake *w) {
+    char one = 1; /* non-blocking: a full pipe is signalled already */
+    while (write(w->wfd, &one, 1) < 0 && errno == EINTR) {
+    }
+}
+
+GORT_NOPREEMPT void gort_os_wake_close(gort_os_wake *w) {
+    close(w->rfd);
+    close(w->wfd);
+    w->rfd = w->wfd = -1;
 }

@@ -1,7 +1,8 @@
 /*
  * poll.c — linux poller: one edge-triggered epoll instance, and an eventfd
- * in it that gort_os_poll_break writes to end a blocking wait.  Contract:
- * os.h ("the poller").
+ * in it that gort_os_poll_break writes to end a blocking wait; a plain
+ * thread's wake handle is an eventfd of its own.  Contract: os.h ("the
+ * poller").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,4 +73,22 @@ GORT_NOPREEMPT void gort_os_poll_break(void) {
     uint64_t one = 1;
     while (write(breakfd, &one, sizeof one) < 0 && errno == EINTR) {
     }
+}
+
+GORT_NOPREEMPT int gort_os_wake_open(gort_os_wake *w) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) return -errno;
+    w->rfd = w->wfd = fd;
+    return 0;
+}
+
+GORT_NOPREEMPT void gort_os_wake_signal(const gort_os_wake *w) {
+    uint64_t one = 1; /* never blocks: non-blocking, and far from the counter's limit */
+    while (write(w->wfd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+GORT_NOPREEMPT void gort_os_wake_close(gort_os_wake *w) {
+    close(w->rfd);
+    w->rfd = w->wfd = -1;
 }

@@ -3,6 +3,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -44,4 +46,15 @@ GORT_NOPREEMPT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = err;
     return r;
+}
+
+GORT_NOPREEMPT int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, int64_t ns) {
+    struct pollfd p[2] = {{fd, (short)((modes & GORT_POLL_READ ? POLLIN : 0) | (modes & GORT_POLL_WRITE ? POLLOUT : 0)), 0},
+                          {w != NULL ? w->rfd : -1, POLLIN, 0}};
+    /* poll counts milliseconds: round up, so a wait never ends early. */
+    int ms = ns < 0 ? -1 : ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX : (int)((ns + 999999) / 1000000);
+    int n = poll(p, w != NULL ? 2 : 1, ms);
+    if (n < 0) return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+    if (p[0].revents & POLLNVAL) return -EBADF;
+    return p[0].revents != 0 ? 1 : 0;
 }
