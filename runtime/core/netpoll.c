@@ -65,12 +65,8 @@
  * gort believing the number is still registered.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "runtime/core/runtime.h"
 
@@ -104,8 +100,8 @@ struct pdesc {
     _Atomic(bool) open;            /* registered with the poller        */
     _Atomic(bool) closing;         /* a gort_fd_close is running        */
     bool pollable;                 /* false: a regular file or directory */
-    dev_t dev;                     /* the file registered (fstat), so a  */
-    ino_t ino;                     /* second gort_fd_open is told apart  */
+    uint64_t dev;                  /* the file registered (fstat), so a  */
+    uint64_t ino;                     /* second gort_fd_open is told apart  */
     _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
     io_lock rl, wl;                /* one reader, one writer at a time  */
     /* The plain thread waiting in poll for each direction (the holder of
@@ -179,31 +175,23 @@ GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
         goto out;
     }
     if (force || !atomic_load(&pd->open)) {
-        struct stat st;
-        if (fstat(fd, &st) != 0) {
-            err = -errno;
-            goto out;
-        }
+        gort_os_fd_info st;
+        if ((err = gort_os_fd_stat(fd, &st)) != 0) goto out;
         /* gort_fd_open of a descriptor already registered: nothing to do
          * (starting over would strand a goroutine parked on it).  A number
          * reused after a plain close() holds another file: register it. */
-        if (atomic_load(&pd->open) && st.st_dev == pd->dev && st.st_ino == pd->ino &&
-            (!pd->pollable || (fcntl(fd, F_GETFL) & O_NONBLOCK)))
+        if (atomic_load(&pd->open) && st.dev == pd->dev && st.ino == pd->ino && (!pd->pollable || st.nonblocking))
             goto out;
         if (atomic_load(&pd->open) && pd->pollable) gort_os_poll_del(fd);
         uint32_t seq = atomic_load(&pd->seq) + 1;
         atomic_store(&pd->seq, seq);
         atomic_store(&pd->rg, 0);
         atomic_store(&pd->wg, 0);
-        pd->pollable = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-        pd->dev = st.st_dev;
-        pd->ino = st.st_ino;
+        pd->pollable = st.pollable;
+        pd->dev = st.dev;
+        pd->ino = st.ino;
         if (pd->pollable) {
-            if ((err = gort_os_set_nonblock(fd)) != 0) goto out;
-#if defined(SO_NOSIGPIPE)
-            int one = 1; /* darwin: EPIPE, not SIGPIPE (linux: MSG_NOSIGNAL) */
-            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
+            if ((err = gort_os_fd_prepare(fd)) != 0) goto out; /* non-blocking, no SIGPIPE */
             err = gort_os_poll_add(fd, key_of(fd, seq));
             if (err == -EPERM) pd->pollable = false, err = 0; /* cannot be polled: block */
             if (err != 0) goto out;
@@ -379,27 +367,12 @@ GORT_NOPREEMPT static int thread_wait(pdesc *pd, int fd, bool writing, int64_t d
 
 enum { OP_READ, OP_WRITE, OP_ACCEPT };
 
+/* One try of op: its result, or -errno (os.h). */
 GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len) {
     switch (op) {
-    case OP_READ: return read(fd, buf, n);
-    case OP_WRITE:
-#if defined(MSG_NOSIGNAL)
-    {
-        ssize_t r = send(fd, buf, n, MSG_NOSIGNAL); /* EPIPE, not SIGPIPE */
-        if (r >= 0 || errno != ENOTSOCK) return r;
-    }
-#endif
-        return gort_os_write_nosigpipe(fd, buf, n); /* a pipe: EPIPE too */
-    default:
-#if defined(__linux__)
-        return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-    {
-        int c = accept(fd, sa, len);
-        if (c >= 0) fcntl(c, F_SETFD, FD_CLOEXEC);
-        return c;
-    }
-#endif
+    case OP_READ: return gort_os_read(fd, buf, n);
+    case OP_WRITE: return gort_os_write(fd, buf, n); /* EPIPE, never SIGPIPE */
+    default: return gort_os_accept(fd, sa, len);
     }
 }
 
@@ -481,9 +454,9 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
         do {
             r = op_once(op, fd, (char *)buf + done, n - done, sa, len);
             if (r > 0 && op == OP_WRITE) done += (size_t)r;
-        } while ((r < 0 && errno == EINTR) || (op == OP_WRITE && r > 0 && done < n));
+        } while (r == -EINTR || (op == OP_WRITE && r > 0 && done < n));
         gort_syscall_exit();
-        return r < 0 ? -errno : op == OP_WRITE ? (ssize_t)n : r;
+        return r < 0 ? r : op == OP_WRITE ? (ssize_t)n : r;
     }
     /* Queued behind another call of this direction: within the deadline. */
     if ((err = io_lock_take(lk, deadline, reading ? "IO queue read" : "IO queue write")) != 0) return err;
@@ -502,11 +475,8 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
             }
             continue;
         }
-        if (errno == EINTR || (op == OP_ACCEPT && errno == ECONNABORTED)) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            r = -errno;
-            break;
-        }
+        if (r == -EINTR || (op == OP_ACCEPT && r == -ECONNABORTED)) continue;
+        if (r != -EAGAIN && r != -EWOULDBLOCK) break;
         err = g != NULL ? io_wait(pd, reading ? &pd->rg : &pd->wg, deadline, reading ? "IO wait read" : "IO wait write")
                         : thread_wait(pd, fd, !reading, deadline);
         if (err != 0) {
@@ -518,7 +488,7 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
     if (op == OP_ACCEPT && r >= 0) { /* the new descriptor is ours too */
         pdesc *npd;
         if ((err = fd_register((int)r, true, &npd)) != 0) {
-            close((int)r);
+            gort_os_close((int)r);
             return err;
         }
     }
@@ -535,7 +505,7 @@ GORT_NOPREEMPT int gort_fd_open(int fd) {
 GORT_NOPREEMPT int gort_fd_close(int fd) {
     if (fd < 0) return -EBADF;
     pdesc *pd = pd_get(fd, false);
-    if (pd == NULL) return close(fd) == 0 ? 0 : -errno; /* never registered */
+    if (pd == NULL) return gort_os_close(fd); /* never registered */
     glist l = {NULL, NULL};
     gort_lock(&pd->lock);
     if (atomic_load(&pd->closing)) { /* another close runs: it closes the number */
@@ -570,7 +540,7 @@ GORT_NOPREEMPT int gort_fd_close(int fd) {
      * the number reused (an accept's, or a call on a file opened since)
      * waits for it, and then finds the descriptor not closing. */
     gort_lock(&pd->lock);
-    int err = close(fd) == 0 ? 0 : -errno;
+    int err = gort_os_close(fd);
     atomic_store(&pd->closing, false);
     gort_unlock(&pd->lock);
     return err;
@@ -602,9 +572,8 @@ GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len
 }
 
 GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline) {
-    int err;
-    if (connect(fd, sa, len) == 0) return 0;
-    if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    int err = gort_os_connect(fd, sa, len);
+    if (err != -EINPROGRESS && err != -EINTR) return err; /* 0: connected at once */
     if (!pd->pollable) return -EINVAL;
     if ((err = io_lock_take(&pd->wl, deadline, "IO queue write")) != 0) return err;
     for (;;) {
@@ -615,26 +584,7 @@ GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *s
         err = gort_getg() != NULL ? io_wait(pd, &pd->wg, deadline, "IO wait connect")
                                   : thread_wait(pd, fd, true, deadline);
         if (err != 0) break;
-        int so = 0;
-        socklen_t sl = sizeof so;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0) {
-            err = -errno;
-            break;
-        }
-        if (so == 0) { /* writable and no error: connected, unless the edge was stale */
-            struct sockaddr_storage peer;
-            socklen_t pl = sizeof peer;
-            if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) break;
-            if (errno != ENOTCONN) {
-                err = -errno;
-                break;
-            }
-            continue;
-        }
-        if (so != EINPROGRESS && so != EALREADY && so != EINTR) {
-            err = -so;
-            break;
-        }
+        if ((err = gort_os_connect_result(fd)) != -EINPROGRESS) break; /* 0 connected, or why not */
     }
     io_unlock(&pd->wl);
     return err;

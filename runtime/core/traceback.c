@@ -37,7 +37,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "runtime/core/runtime.h"
 
@@ -311,12 +310,12 @@ GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
     gort_os_write_all(2, head, sizeof head - 1);
     dump_begin();
     dump_all(&o, NULL, true, false);
-    _exit(2);
+    _Exit(2);
 }
 
 GORT_NOPREEMPT static _Noreturn void end_process(bool abort_after) {
     if (abort_after) abort();
-    _exit(2);
+    _Exit(2);
 }
 
 /* The fatal reports.  In a signal handler (ctx set) the thread answers

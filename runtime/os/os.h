@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, socklen_t */
 #include <sys/types.h> /* ssize_t */
 
 #if defined(__APPLE__)
@@ -288,12 +289,42 @@ void gort_os_wake_close(gort_os_wake *w);
  * signalled, or EINTR: look again); -EBADF: fd is not open; else -errno.
  * poll(2). */
 int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, int64_t ns);
-/* Put fd in non-blocking mode; 0 or -errno. */
+/* What fd is (fstat, fcntl): its file's identity, whether the poller can
+ * wait for it (not a regular file or a directory), and whether O_NONBLOCK
+ * is set.  0 or -errno. */
+typedef struct gort_os_fd_info {
+    uint64_t dev, ino;
+    bool pollable, nonblocking;
+} gort_os_fd_info;
+int gort_os_fd_stat(int fd, gort_os_fd_info *out);
+/* Set O_NONBLOCK; 0 or -errno (the OS layer's gort_os_fd_prepare). */
 int gort_os_set_nonblock(int fd);
-/* write(2) that answers -1/EPIPE instead of raising SIGPIPE, for
- * descriptors that are not sockets (pipes): SIGPIPE is blocked in this
- * thread around the call and the one it raised, if any, taken back. */
+/* Make a pollable fd the runtime's: non-blocking, and its writes answer
+ * EPIPE instead of raising SIGPIPE where the OS has a per-socket switch
+ * for it (darwin's SO_NOSIGPIPE).  0 or -errno. */
+int gort_os_fd_prepare(int fd);
+/* The operations netpoll makes (Go's internal/poll calls, one per OS
+ * difference).  Each returns its result (a count, a descriptor, 0) or
+ * -errno, and leaves errno alone. */
+ssize_t gort_os_read(int fd, void *buf, size_t n);
+/* write(2) that never raises SIGPIPE (-EPIPE instead), on sockets and
+ * pipes alike: linux sends with MSG_NOSIGNAL; a pipe (or darwin) blocks
+ * SIGPIPE in this thread around the write and takes back the one it
+ * raised, if any (gort_os_sigpipe_drop). */
+ssize_t gort_os_write(int fd, const void *buf, size_t n);
+/* accept(2) of a connection, made close-on-exec. */
+int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len);
+int gort_os_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* A connect in progress, once fd polled writable: 0 connected;
+ * -EINPROGRESS not yet (a stale edge, or the kernel still at it); else
+ * why it failed (SO_ERROR). */
+int gort_os_connect_result(int fd);
+int gort_os_close(int fd);
+/* write(2) with SIGPIPE blocked around it (os/unix), for the two above. */
 ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n);
+/* Take back a SIGPIPE that the calling thread's write raised while the
+ * signal was blocked (linux sigtimedwait, darwin sigwait). */
+void gort_os_sigpipe_drop(void);
 
 /* ---- low-level output ------------------------------------------------- */
 /* write(2) all of buf to fd, retrying EINTR; async-signal-safe. */

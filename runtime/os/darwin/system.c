@@ -7,9 +7,11 @@
  * here: keep it small and check every call against Apple's headers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <os/lock.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
 #include <time.h>
@@ -99,4 +101,37 @@ GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) { return -pthread_ki
 GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
     (void)info;
     return true;
+}
+
+/* ---- descriptors (os/unix/fd.c has the rest) ------------------------------ */
+
+/* Sockets get SO_NOSIGPIPE (<sys/socket.h>): their writes answer EPIPE;
+ * on anything else the option fails, harmlessly. */
+GORT_NOPREEMPT int gort_os_fd_prepare(int fd) {
+    int err = gort_os_set_nonblock(fd), one = 1;
+    if (err == 0) setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+    return err;
+}
+
+/* No MSG_NOSIGNAL: sockets have SO_NOSIGPIPE, and pipes need SIGPIPE
+ * blocked around the write. */
+GORT_NOPREEMPT ssize_t gort_os_write(int fd, const void *buf, size_t n) { return gort_os_write_nosigpipe(fd, buf, n); }
+
+/* No accept4: accept, then close-on-exec (gort_os_fd_prepare makes it
+ * non-blocking when netpoll registers it). */
+GORT_NOPREEMPT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
+    int c = accept(fd, sa, len);
+    if (c < 0) return -errno;
+    fcntl(c, F_SETFD, FD_CLOEXEC);
+    return c;
+}
+
+/* No sigtimedwait: take the SIGPIPE only if it is pending. */
+GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
+    sigset_t pipe, pending;
+    int sig;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE)) sigwait(&pipe, &sig);
 }

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,4 +107,29 @@ GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) {
 GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
     const siginfo_t *si = info;
     return si->si_code == SI_TKILL && si->si_pid == getpid();
+}
+
+/* ---- descriptors (os/unix/fd.c has the rest) ------------------------------ */
+
+GORT_NOPREEMPT int gort_os_fd_prepare(int fd) { return gort_os_set_nonblock(fd); }
+
+GORT_NOPREEMPT ssize_t gort_os_write(int fd, const void *buf, size_t n) {
+    ssize_t r = send(fd, buf, n, MSG_NOSIGNAL); /* a socket: EPIPE, not SIGPIPE */
+    if (r >= 0) return r;
+    if (errno != ENOTSOCK) return -errno;
+    return gort_os_write_nosigpipe(fd, buf, n); /* a pipe: EPIPE too */
+}
+
+GORT_NOPREEMPT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
+    int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return c >= 0 ? c : -errno;
+}
+
+GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
+    static const struct timespec zero = {0, 0};
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
+    }
 }

@@ -1,5 +1,7 @@
 /*
- * fd.c — descriptor helpers, POSIX (linux and darwin).
+ * fd.c — descriptors, POSIX (linux and darwin): what is the same on both
+ * of the operations netpoll makes; what differs (accept4, MSG_NOSIGNAL,
+ * SO_NOSIGPIPE, taking back a SIGPIPE) is in os/<os>/system.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,17 +9,55 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "runtime/os/os.h"
 
+/* Set O_NONBLOCK (os/<os>/system.c's gort_os_fd_prepare). */
 GORT_NOPREEMPT int gort_os_set_nonblock(int fd) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0) return -errno;
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
     return 0;
 }
+
+GORT_NOPREEMPT int gort_os_fd_stat(int fd, gort_os_fd_info *out) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -errno;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    out->pollable = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    int fl = fcntl(fd, F_GETFL);
+    out->nonblocking = fl >= 0 && (fl & O_NONBLOCK);
+    return 0;
+}
+
+GORT_NOPREEMPT ssize_t gort_os_read(int fd, void *buf, size_t n) {
+    ssize_t r = read(fd, buf, n);
+    return r >= 0 ? r : -errno;
+}
+
+GORT_NOPREEMPT int gort_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+    return connect(fd, sa, len) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT int gort_os_connect_result(int fd) {
+    int so = 0;
+    socklen_t sl = sizeof so;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0) return -errno;
+    if (so == 0) { /* writable and no error: connected, unless the edge was stale */
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) return 0;
+        return errno == ENOTCONN ? -EINPROGRESS : -errno;
+    }
+    return so == EINPROGRESS || so == EALREADY || so == EINTR ? -EINPROGRESS : -so;
+}
+
+GORT_NOPREEMPT int gort_os_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
 
 /* The usual way (as libcurl, git): block, write, and if the write raised
  * SIGPIPE (it was not already pending), consume it before unblocking.
@@ -32,20 +72,9 @@ GORT_NOPREEMPT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n
     bool was_pending = sigismember(&pending, SIGPIPE);
     ssize_t r = write(fd, buf, n);
     int err = errno;
-    if (r < 0 && err == EPIPE && !was_pending) {
-#if defined(__linux__)
-        static const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
-        }
-#else
-        int sig;
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE)) sigwait(&pipe, &sig);
-#endif
-    }
+    if (r < 0 && err == EPIPE && !was_pending) gort_os_sigpipe_drop();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = err;
-    return r;
+    return r >= 0 ? r : -err;
 }
 
 GORT_NOPREEMPT int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, int64_t ns) {
