@@ -19,7 +19,7 @@ code() {
                          line = substr(line, e + 2); incomment = 0 }
         else { s = index(line, "/*"); if (s == 0) { out = out line; line = ""; break }
                out = out substr(line, 1, s - 1); line = substr(line, s + 2); incomment = 1 } }
-      print FILENAME ":" NR ": " out }' FILENAME="$1"
+      print f ":" NR ": " out }' f="$1"
 }
 
 for f in "${files[@]}"; do
