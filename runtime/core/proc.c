@@ -340,6 +340,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void g_start(P *p, G *g) { /* on
         gort_os_write_all(2, line, (size_t)(q - line));
         gort_crash_dump(NULL, true);
     }
+    asan_unpoison(g->stack_lo, g->stack_size); /* the last goroutine's exit frames (asan.h) */
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
     atomic_store_explicit(&g->fresh, false, memory_order_release);
 }
