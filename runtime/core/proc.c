@@ -87,6 +87,7 @@ GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
     M *m = tls_m;
     char line[512];
     int n;
+    gort_fatal_begin(); /* one report at a time, process-wide */
     if (m != NULL && m->curg != NULL)
         n = snprintf(line, sizeof line, "%s (goroutine %llu)\n", msg, (unsigned long long)m->curg->id);
     else
@@ -202,14 +203,16 @@ GORT_NOPREEMPT static P *releasep(M *m) {
 GORT_NOPREEMPT static void gfree_push(G *g) {
     g->schedlink = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     atomic_store_explicit(&sched->gfree, g, memory_order_relaxed);
-    sched->gfree_n++;
+    atomic_store_explicit(&sched->gfree_n, atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 GORT_NOPREEMPT static G *gfree_pop(void) {
     G *g = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     if (g != NULL) {
         atomic_store_explicit(&sched->gfree, g->schedlink, memory_order_relaxed);
-        sched->gfree_n--;
+        atomic_store_explicit(&sched->gfree_n, atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
     }
     return g;
 }
@@ -333,7 +336,9 @@ static void g_main(void *arg);
  * to the dump by the release store of fresh. */
 GORT_NOPREEMPT __attribute__((noinline)) static void g_start(P *p, G *g) { /* once per G: off the switch's path */
     if (g->stack_lo == NULL && gort_stack_get(p, g) != 0) {
+        /* not expected: gort_go_with claimed the stack (gort_stack_claim) */
         char line[128], *q = line, *end = line + sizeof line - 1;
+        gort_fatal_begin();
         q = gort_put_str(q, end, "gort: out of memory: no stack for goroutine ");
         q = gort_put_u64(q, end, g->id);
         q = gort_put_str(q, end, "\n");
@@ -740,6 +745,49 @@ GORT_NOPREEMPT static G *gfget(P *p) {
     return g;
 }
 
+/* Dead G records kept on the global free list through a scavenger pass;
+ * the rest are freed (a burst of a million goroutines left a million
+ * records, ~300 MB, for good). */
+#define GFREE_KEEP 1024
+
+GORT_NOPREEMPT bool gort_gfree_excess(void) {
+    return atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) > GFREE_KEEP;
+}
+
+/* sysmon (stack.c's scavenger pass).  The records leave sched.allg under
+ * its lock; then a fence and a look at sched.dumping pair with
+ * dump_begin's (traceback.c): a fatal report reads allg without the lock,
+ * and if one has begun the records are left unfreed (the process is
+ * ending); if not, it will read the compacted list. */
+GORT_NOPREEMPT void gort_gfree_trim(void) {
+    G *list = NULL, *g;
+    long n = 0;
+    if (!gort_gfree_excess()) return;
+    gort_lock(&sched->gfree_lock);
+    while (atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) > GFREE_KEEP && (g = gfree_pop()) != NULL) {
+        g->reaped = true;
+        g->schedlink = list;
+        list = g;
+        n++;
+    }
+    gort_unlock(&sched->gfree_lock);
+    if (n == 0) return;
+    gort_lock(&sched->allg_lock);
+    size_t j = 0;
+    for (size_t i = 0; i < sched->nallg; i++)
+        if (!sched->allg[i]->reaped) sched->allg[j++] = sched->allg[i];
+    sched->nallg = j;
+    gort_unlock(&sched->allg_lock);
+    gort_fence(memory_order_seq_cst);
+    if (atomic_load(&sched->dumping)) return;
+    while ((g = list) != NULL) {
+        list = g->schedlink;
+        tsan_fiber_destroy(g);
+        free(g);
+    }
+    if (n >= 256) gort_os_heap_trim();
+}
+
 GORT_NOPREEMPT static G *g_new(void) {
     G *g = calloc(1, sizeof *g);
     if (g == NULL) return NULL;
@@ -825,8 +873,16 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     P *p = m != NULL ? m->p : NULL;
     g = gfget(p);
     if (g == NULL && (g = g_new()) == NULL) return -ENOMEM;
-    /* a default stack is taken when the G first runs (g_start) */
-    if (size != sched->stack_size && (err = gort_stack_map(g, size)) != 0) {
+    /* A default stack is taken when the G first runs (g_start); here it
+     * is only claimed, from the P's credit (a batch from stack.c at a
+     * time), so that cannot fail then. */
+    if (size != sched->stack_size)
+        err = gort_stack_map(g, size);
+    else if (p != NULL && p->stack_credit > 0)
+        p->stack_credit--, err = 0;
+    else
+        err = gort_stack_claim(p);
+    if (err != 0) {
         gfput(p, g);
         return err;
     }

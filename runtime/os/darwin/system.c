@@ -7,8 +7,10 @@
  * here: keep it small and check every call against Apple's headers.
  */
 #include <errno.h>
+#include <malloc/malloc.h>
 #include <os/lock.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
 #include <time.h>
@@ -91,3 +93,14 @@ GORT_NOPREEMPT long gort_os_max_map_count(void) { return 1L << 30; }
 
 /* darwin's monotonic clock is already cheap (commpage). */
 GORT_NOPREEMPT int64_t gort_os_nanotime_coarse(void) { return gort_os_nanotime(); }
+
+/* MADV_FREE_REUSABLE (xnu) drops the pages from the footprint at once;
+ * MADV_FREE only marks them reclaimable. */
+GORT_NOPREEMPT int gort_os_release(void *p, size_t n) {
+#if defined(MADV_FREE_REUSABLE)
+    if (madvise(p, n, MADV_FREE_REUSABLE) == 0) return 0;
+#endif
+    return madvise(p, n, MADV_FREE) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT void gort_os_heap_trim(void) { (void)malloc_zone_pressure_relief(NULL, 0); }

@@ -2,10 +2,13 @@
  * system.c — linux facts: CPU count (affinity and cgroup quota), thread
  * ids, the mapping budget.
  */
+#include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,4 +103,12 @@ GORT_NOPREEMPT int64_t gort_os_nanotime_coarse(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+GORT_NOPREEMPT int gort_os_release(void *p, size_t n) { return madvise(p, n, MADV_DONTNEED) == 0 ? 0 : -errno; }
+
+GORT_NOPREEMPT void gort_os_heap_trim(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }
