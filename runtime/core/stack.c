@@ -21,8 +21,8 @@
  *                                                   ^ guards the slot above
  *
  * Stacks of other sizes get a mapping of their own with a guard page, made
- * when the goroutine is spawned (so gort_go can report -EAGAIN) and
- * unmapped when it exits.
+ * when the goroutine is spawned (so gort_go_with can report -ENOMEM or
+ * -EAGAIN) and unmapped when it exits.
  *
  * A default stack is a gort_stack (runtime.h), kept for life and passed
  * around: a G takes one when it first runs (proc.c g_start) and gives it
@@ -31,6 +31,25 @@
  * start on that P gets the stack that was in use a moment ago: hot in the
  * cache and the TLB, every page it touched already committed.  A burst of
  * spawns queued faster than they run costs G records only, not stacks.
+ *
+ * Claims: the spawn of a default-stack G claims its stack (Ps take claims
+ * 32 at a time into p->stack_credit, so a spawn pays no shared atomic),
+ * and the count keeps claimed <= slots - nallp * STACK_CACHE, mapping
+ * slabs ahead: with every other P's cache full, a claimed G still finds a
+ * free or uncarved slot when it first runs.  So running out of memory is
+ * -ENOMEM from gort_go, not an abort at g_start.  The price: address space
+ * (not memory) for each queued goroutine, as before lazy stacks.
+ *
+ * The scavenger (sysmon, every SCAVENGE_NS): stacks on the global list
+ * that were already there at the last pass give their pages back to the
+ * OS (gort_os_release), but for the WARM_STACKS at its head, the next to
+ * be taken; the per-P caches are left alone.  So at most
+ * (STACK_CACHE * Ps + WARM_STACKS) free stacks stay committed, and a
+ * steady load, whose free stacks keep moving, never pays for a release.
+ * The top page of a slot holds the canary of the slot above: it is given
+ * back only if that stack is free on the global list too (canary_stale:
+ * rewritten when it leaves the list).  The pass also frees dead G records
+ * beyond a bound (proc.c gort_gfree_trim).
  *
  * Every stack is registered with valgrind when it is carved or mapped (its
  * id in g->vg_stack) and deregistered just before it is unmapped, so a
