@@ -777,9 +777,35 @@ GORT_NOPREEMPT void gort_gfree_trim(void) {
     for (size_t i = 0; i < sched->nallg; i++)
         if (!sched->allg[i]->reaped) sched->allg[j++] = sched->allg[i];
     sched->nallg = j;
-    gort_unlock(&sched->allg_lock);
+    /* A list 4x too long for what is left shrinks (a million entries is
+     * 8 MB, and as much again in outgrown arrays). */
+    G **shrunk = NULL, **old = NULL;
+    size_t cap = 1024;
+    while (cap < 2 * j) cap *= 2;
+    if (sched->capallg >= 4 * cap && (shrunk = malloc(cap * sizeof *shrunk)) != NULL) {
+        memcpy(shrunk, sched->allg, j * sizeof *shrunk);
+        old = sched->allg;
+        gort_fence(memory_order_release);
+        sched->allg = shrunk;
+        sched->capallg = cap;
+    }
     gort_fence(memory_order_seq_cst);
-    if (atomic_load(&sched->dumping)) return;
+    bool dumping = atomic_load(&sched->dumping) != 0;
+    if (!dumping) { /* no reader without the lock, and none can start on an old array */
+        for (size_t i = 0; i < 64; i++) {
+            free(sched->allg_old[i]);
+            sched->allg_old[i] = NULL;
+        }
+        free(old);
+    } else if (old != NULL) {
+        for (size_t i = 0; i < 64; i++)
+            if (sched->allg_old[i] == NULL) {
+                sched->allg_old[i] = old; /* still readable */
+                break;
+            }
+    }
+    gort_unlock(&sched->allg_lock);
+    if (dumping) return; /* the records too: the process is ending */
     while ((g = list) != NULL) {
         list = g->schedlink;
         tsan_fiber_destroy(g);

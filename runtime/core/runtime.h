@@ -91,17 +91,17 @@ typedef struct gort_timers {
  * takes one when it first runs and gives it back when it exits, so
  * goroutines queued but not yet started cost no stack (stack.c). */
 typedef struct gort_stack gort_stack;
-struct gort_stack {
+struct gort_stack { /* 40 bytes: one per slot ever carved, for life */
     void *lo;               /* [lo, lo + size) is usable                   */
-    size_t size;
     const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
-    unsigned vg_id;         /* valgrind's id (runtime/valgrind.h)          */
     gort_stack *next;       /* free lists                                  */
-    /* slab.lock: on the global free list; and since which scavenger pass
-     * (stack.c); its pages given back to the OS; the page holding canary
-     * given back (rewrite it when taken) */
-    bool global, released, canary_stale;
+    uint32_t size;          /* the default size, at most GORT_STACK_MAX    */
+    unsigned vg_id;         /* valgrind's id (runtime/valgrind.h)          */
+    /* slab.lock: since which scavenger pass it has been on the global
+     * free list (stack.c); on it; its pages given back to the OS; the page
+     * holding canary given back (rewrite it when taken) */
     uint32_t freed_pass;
+    bool global, released, canary_stale;
 };
 
 /* ---- G ---------------------------------------------------------------- */

@@ -155,7 +155,7 @@ GORT_NOPREEMPT static gort_stack *slot_carve(void) {
             slab.budget = slab.guarded; /* out of mappings: canaries from now on */
     }
     s->lo = lo + (guard ? page : 0);
-    s->size = slot - (guard ? page : 0) - CANARY_BYTES;
+    s->size = (uint32_t)(slot - (guard ? page : 0) - CANARY_BYTES);
     s->canary = NULL;
     if (!guard && j != 0) {
         /* The top of the slot below; that slot never uses its last 16 bytes. */
