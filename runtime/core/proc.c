@@ -902,13 +902,9 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     /* A default stack is taken when the G first runs (g_start); here it
      * is only claimed, from the P's credit (a batch from stack.c at a
      * time), so that cannot fail then. */
-    if (size != sched->stack_size)
-        err = gort_stack_map(g, size);
-    else if (p != NULL && p->stack_credit > 0)
-        p->stack_credit--, err = 0;
-    else
-        err = gort_stack_claim(p);
-    if (err != 0) {
+    if (__builtin_expect(size == sched->stack_size && p != NULL && p->stack_credit > 0, 1)) {
+        p->stack_credit--;
+    } else if ((err = size != sched->stack_size ? gort_stack_map(g, size) : gort_stack_claim(p)) != 0) {
         gfput(p, g);
         return err;
     }
