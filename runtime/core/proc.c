@@ -211,8 +211,9 @@ GORT_NOPREEMPT static G *gfree_pop(void) {
     G *g = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     if (g != NULL) {
         atomic_store_explicit(&sched->gfree, g->schedlink, memory_order_relaxed);
-        atomic_store_explicit(&sched->gfree_n, atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) - 1,
-                              memory_order_relaxed);
+        int32_t n = atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) - 1;
+        atomic_store_explicit(&sched->gfree_n, n, memory_order_relaxed);
+        if (n < sched->gfree_low) sched->gfree_low = n;
     }
     return g;
 }
@@ -754,22 +755,31 @@ GORT_NOPREEMPT bool gort_gfree_excess(void) {
     return atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) > GFREE_KEEP;
 }
 
-/* sysmon (stack.c's scavenger pass).  The records leave sched.allg under
- * its lock; then a fence and a look at sched.dumping pair with
- * dump_begin's (traceback.c): a fatal report reads allg without the lock,
- * and if one has begun the records are left unfreed (the process is
- * ending); if not, it will read the compacted list. */
+/* sysmon (stack.c's scavenger pass).  Hysteresis, as for stacks: only
+ * records that stayed unused since the last pass go (the list never fell
+ * below gfree_low meanwhile), and from the list's cold end (a spawn pops
+ * the head).  The records leave sched.allg under its lock; then a fence
+ * and a look at sched.dumping pair with dump_begin's (traceback.c): a
+ * fatal report reads allg without the lock, and if one has begun the
+ * records are left unfreed (the process is ending); if not, it will read
+ * the compacted list. */
 GORT_NOPREEMPT void gort_gfree_trim(void) {
     G *list = NULL, *g;
     long n = 0;
     if (!gort_gfree_excess()) return;
     gort_lock(&sched->gfree_lock);
-    while (atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) > GFREE_KEEP && (g = gfree_pop()) != NULL) {
-        g->reaped = true;
-        g->schedlink = list;
-        list = g;
-        n++;
+    int32_t have = atomic_load_explicit(&sched->gfree_n, memory_order_relaxed);
+    int32_t idle = sched->gfree_low < have ? sched->gfree_low : have;
+    if (idle > GFREE_KEEP) {
+        n = idle - GFREE_KEEP;
+        G *last = atomic_load_explicit(&sched->gfree, memory_order_relaxed); /* keep have - n >= KEEP */
+        for (int32_t i = 1; i < have - n; i++) last = last->schedlink;
+        list = last->schedlink;
+        last->schedlink = NULL;
+        atomic_store_explicit(&sched->gfree_n, have - (int32_t)n, memory_order_relaxed);
+        for (g = list; g != NULL; g = g->schedlink) g->reaped = true;
     }
+    sched->gfree_low = atomic_load_explicit(&sched->gfree_n, memory_order_relaxed);
     gort_unlock(&sched->gfree_lock);
     if (n == 0) return;
     gort_lock(&sched->allg_lock);

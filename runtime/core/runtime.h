@@ -256,6 +256,7 @@ typedef struct gort_sched {
     gort_os_lock gfree_lock;
     _Atomic(G *) gfree; /* relaxed: also peeked at without the lock     */
     _Atomic(int32_t) gfree_n; /* relaxed: sysmon peeks (gort_gfree_excess) */
+    int32_t gfree_low; /* fewest on it since the last trim (gort_gfree_trim) */
     /* every G ever allocated, for the dump */
     gort_os_lock allg_lock;
     G **allg;

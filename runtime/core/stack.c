@@ -75,7 +75,7 @@
 #define STACK_CACHE 64  /* per-P free stacks; half moves to/from the global list */
 #define CREDIT_BATCH 32 /* stack claims a P takes from, or gives back to, the count at once */
 #define WARM_STACKS 64  /* free stacks on the global list the scavenger leaves committed */
-#define SCAVENGE_NS ((int64_t)500 * 1000 * 1000) /* between scavenger passes */
+#define SCAVENGE_NS ((int64_t)250 * 1000 * 1000) /* between scavenger passes */
 
 /* One slab: SLAB_SLOTS slots behind a leading guard page, and their
  * descriptors (for life: slabs are never unmapped). */
