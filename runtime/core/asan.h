@@ -10,8 +10,20 @@
  *                                     stack about to run (save: NULL when
  *                                     the current stack is dying)
  *   asan_arrive(save)                 first thing after it, on that stack
+ *   asan_unpoison(lo, size)           a stack about to be used by a new
+ *                                     goroutine (proc.c g_start)
  *
- * Without -fsanitize=address both are empty.
+ * A goroutine that exits leaves its last frames (g_main's, mcall's) on its
+ * stack with their redzones poisoned, and gcc's prologues write only a
+ * frame's redzones' shadow, not its variables': the next goroutine on the
+ * reused stack would find stale poison under its ordinary locals (false
+ * stack-buffer-overflow and unknown-crash reports, and ASan's CHECK on a
+ * frame it cannot describe).  So g_start unpoisons the whole usable stack
+ * before the first frame goes on it, as a new thread's stack is clean.
+ * Fake frames (detect_stack_use_after_return) belong to the fiber, not the
+ * stack: the exit's switch passes NULL as the save, and ASan frees them.
+ *
+ * Without -fsanitize=address all three are empty.
  */
 #ifndef GORT_CORE_ASAN_H
 #define GORT_CORE_ASAN_H
@@ -27,12 +39,15 @@
 #endif
 
 #if defined(GORT_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define asan_leave(save, bottom, size) __sanitizer_start_switch_fiber((save), (bottom), (size))
 #define asan_arrive(save) __sanitizer_finish_switch_fiber((save), NULL, NULL)
+#define asan_unpoison(lo, size) __asan_unpoison_memory_region((lo), (size))
 #else
 #define asan_leave(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #define asan_arrive(save) ((void)(save))
+#define asan_unpoison(lo, size) ((void)(lo), (void)(size))
 #endif
 
 #endif /* GORT_CORE_ASAN_H */

@@ -168,6 +168,7 @@ GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
  * (gort_sig_quit): malloc is safe here, not there. */
 GORT_NOPREEMPT static bool sysmon_sleep(int64_t ns) {
     bool woken = true;
+    if (ns < 0) ns = gort_stack_scavenge_wait(gort_os_nanotime()); /* idle: wake for a scavenger pass (stack.c) */
     if (ns < 0)
         gort_note_sleep(&sched->sysmon_note);
     else
@@ -323,6 +324,7 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
         int64_t now = gort_os_nanotime();
         atomic_store_explicit(&sched->clock, now, memory_order_relaxed);
         checkdead(now);
+        gort_stack_scavenge(now); /* free stacks' pages back to the OS, when a pass is due (stack.c) */
         /* schedtrace keeps sysmon awake */
         if (trace_ns == 0 && !any_busy() && sysmon_idle()) {
             delay = SYSMON_MIN_NS;

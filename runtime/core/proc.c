@@ -99,6 +99,7 @@ GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
     M *m = tls_m;
     char line[512];
     int n;
+    gort_fatal_begin(); /* one report at a time, process-wide */
     if (m != NULL && m->curg != NULL)
         n = snprintf(line, sizeof line, "%s (goroutine %llu)\n", msg, (unsigned long long)m->curg->id);
     else
@@ -214,14 +215,17 @@ GORT_NOPREEMPT static P *releasep(M *m) {
 GORT_NOPREEMPT static void gfree_push(G *g) {
     g->schedlink = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     atomic_store_explicit(&sched->gfree, g, memory_order_relaxed);
-    sched->gfree_n++;
+    atomic_store_explicit(&sched->gfree_n, atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 GORT_NOPREEMPT static G *gfree_pop(void) {
     G *g = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     if (g != NULL) {
         atomic_store_explicit(&sched->gfree, g->schedlink, memory_order_relaxed);
-        sched->gfree_n--;
+        int32_t n = atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) - 1;
+        atomic_store_explicit(&sched->gfree_n, n, memory_order_relaxed);
+        if (n < sched->gfree_low) sched->gfree_low = n;
     }
     return g;
 }
@@ -371,13 +375,16 @@ static void g_main(void *arg);
  * to the dump by the release store of fresh. */
 GORT_NOPREEMPT __attribute__((noinline)) static void g_start(P *p, G *g) { /* once per G: off the switch's path */
     if (g->stack_lo == NULL && gort_stack_get(p, g) != 0) {
+        /* not expected: gort_go_with claimed the stack (gort_stack_claim) */
         char line[128], *q = line, *end = line + sizeof line - 1;
+        gort_fatal_begin();
         q = gort_put_str(q, end, "gort: out of memory: no stack for goroutine ");
         q = gort_put_u64(q, end, g->id);
         q = gort_put_str(q, end, "\n");
         gort_os_write_all(2, line, (size_t)(q - line));
         gort_crash_dump(NULL, true);
     }
+    asan_unpoison(g->stack_lo, g->stack_size); /* the last goroutine's exit frames (asan.h) */
     gort_ctx_init(&g->ctx, g->stack_lo, g->stack_size, g_main, g);
     atomic_store_explicit(&g->fresh, false, memory_order_release);
 }
@@ -787,6 +794,84 @@ GORT_NOPREEMPT static G *gfget(P *p) {
     return g;
 }
 
+/* Dead G records kept on the global free list through a scavenger pass;
+ * the rest are freed (a burst of a million goroutines left a million
+ * records, ~300 MB, for good). */
+#define GFREE_KEEP 1024
+
+GORT_NOPREEMPT bool gort_gfree_excess(void) {
+    return atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) > GFREE_KEEP;
+}
+
+/* sysmon (stack.c's scavenger pass).  Hysteresis, as for stacks: only
+ * records that stayed unused since the last pass go (the list never fell
+ * below gfree_low meanwhile), and from the list's cold end (a spawn pops
+ * the head).  The records leave sched.allg under its lock; then a fence
+ * and a look at sched.dumping pair with dump_begin's (traceback.c): a
+ * fatal report reads allg without the lock, and if one has begun the
+ * records are left unfreed (the process is ending); if not, it will read
+ * the compacted list. */
+GORT_NOPREEMPT void gort_gfree_trim(void) {
+    G *list = NULL, *g;
+    long n = 0;
+    if (!gort_gfree_excess()) return;
+    gort_lock(&sched->gfree_lock);
+    int32_t have = atomic_load_explicit(&sched->gfree_n, memory_order_relaxed);
+    int32_t idle = sched->gfree_low < have ? sched->gfree_low : have;
+    if (idle > GFREE_KEEP) {
+        n = idle - GFREE_KEEP;
+        G *last = atomic_load_explicit(&sched->gfree, memory_order_relaxed); /* keep have - n >= KEEP */
+        for (int32_t i = 1; i < have - n; i++) last = last->schedlink;
+        list = last->schedlink;
+        last->schedlink = NULL;
+        atomic_store_explicit(&sched->gfree_n, have - (int32_t)n, memory_order_relaxed);
+        for (g = list; g != NULL; g = g->schedlink) g->reaped = true;
+    }
+    sched->gfree_low = atomic_load_explicit(&sched->gfree_n, memory_order_relaxed);
+    gort_unlock(&sched->gfree_lock);
+    if (n == 0) return;
+    gort_lock(&sched->allg_lock);
+    size_t j = 0;
+    for (size_t i = 0; i < sched->nallg; i++)
+        if (!sched->allg[i]->reaped) sched->allg[j++] = sched->allg[i];
+    sched->nallg = j;
+    /* A list 4x too long for what is left shrinks (a million entries is
+     * 8 MB, and as much again in outgrown arrays). */
+    G **shrunk = NULL, **old = NULL;
+    size_t cap = 1024;
+    while (cap < 2 * j) cap *= 2;
+    if (sched->capallg >= 4 * cap && (shrunk = malloc(cap * sizeof *shrunk)) != NULL) {
+        memcpy(shrunk, sched->allg, j * sizeof *shrunk);
+        old = sched->allg;
+        gort_fence(memory_order_release);
+        sched->allg = shrunk;
+        sched->capallg = cap;
+    }
+    gort_fence(memory_order_seq_cst);
+    bool dumping = atomic_load(&sched->dumping) != 0;
+    if (!dumping) { /* no reader without the lock, and none can start on an old array */
+        for (size_t i = 0; i < 64; i++) {
+            free(sched->allg_old[i]);
+            sched->allg_old[i] = NULL;
+        }
+        free(old);
+    } else if (old != NULL) {
+        for (size_t i = 0; i < 64; i++)
+            if (sched->allg_old[i] == NULL) {
+                sched->allg_old[i] = old; /* still readable */
+                break;
+            }
+    }
+    gort_unlock(&sched->allg_lock);
+    if (dumping) return; /* the records too: the process is ending */
+    while ((g = list) != NULL) {
+        list = g->schedlink;
+        tsan_fiber_destroy(g);
+        free(g);
+    }
+    if (n >= 256) gort_os_heap_trim();
+}
+
 GORT_NOPREEMPT static G *g_new(void) {
     G *g = calloc(1, sizeof *g);
     if (g == NULL) return NULL;
@@ -874,8 +959,12 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     P *p = m != NULL ? m->p : NULL;
     g = gfget(p);
     if (g == NULL && (g = g_new()) == NULL) return -ENOMEM;
-    /* a default stack is taken when the G first runs (g_start) */
-    if (size != sched->stack_size && (err = gort_stack_map(g, size)) != 0) {
+    /* A default stack is taken when the G first runs (g_start); here it
+     * is only claimed, from the P's credit (a batch from stack.c at a
+     * time), so that cannot fail then. */
+    if (__builtin_expect(size == sched->stack_size && p != NULL && p->stack_credit > 0, 1)) {
+        p->stack_credit--;
+    } else if ((err = size != sched->stack_size ? gort_stack_map(g, size) : gort_stack_claim(p)) != 0) {
         gfput(p, g);
         return err;
     }

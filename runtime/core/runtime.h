@@ -93,12 +93,17 @@ typedef struct gort_timers {
  * takes one when it first runs and gives it back when it exits, so
  * goroutines queued but not yet started cost no stack (stack.c). */
 typedef struct gort_stack gort_stack;
-struct gort_stack {
+struct gort_stack { /* 40 bytes: one per slot ever carved, for life */
     void *lo;               /* [lo, lo + size) is usable                   */
-    size_t size;
     const uint64_t *canary; /* word an overflow clobbers first; NULL: guard */
-    unsigned vg_id;         /* valgrind's id (runtime/valgrind.h)          */
     gort_stack *next;       /* free lists                                  */
+    uint32_t size;          /* the default size, at most GORT_STACK_MAX    */
+    unsigned vg_id;         /* valgrind's id (runtime/valgrind.h)          */
+    /* slab.lock: since which scavenger pass it has been on the global
+     * free list (stack.c); on it; its pages given back to the OS; the page
+     * holding canary given back (rewrite it when taken) */
+    uint32_t freed_pass;
+    bool global, released, canary_stale;
 };
 
 /* ---- G ---------------------------------------------------------------- */
@@ -144,6 +149,7 @@ struct G {
     int32_t lockcount;
     void *asan_fake; /* ASan's fake-stack handle while switched away (asan.h) */
     void *tsan_fiber; /* TSan's fiber, kept with the G (tsan.h)                 */
+    bool reaped;      /* being freed by gort_gfree_trim (allg_lock)            */
 };
 
 /* ---- M ---------------------------------------------------------------- */
@@ -223,6 +229,9 @@ struct P {
     /* free default-size stacks, most recently used first (stack.c) */
     gort_stack *stacks;
     int32_t nstacks;
+    /* default stacks claimed from stack.c's count and not yet promised to
+     * a spawned G (gort_stack_claim), taken and given back in batches */
+    int32_t stack_credit;
     /* goroutine ids, taken from the global counter in batches */
     uint64_t goid_next, goid_end;
     gort_timers timers;
@@ -259,7 +268,8 @@ typedef struct gort_sched {
     /* dead Gs beyond the per-P caches */
     gort_os_lock gfree_lock;
     _Atomic(G *) gfree; /* relaxed: also peeked at without the lock     */
-    int32_t gfree_n;
+    _Atomic(int32_t) gfree_n; /* relaxed: sysmon peeks (gort_gfree_excess) */
+    int32_t gfree_low; /* fewest on it since the last trim (gort_gfree_trim) */
     /* every G ever allocated, for the dump */
     gort_os_lock allg_lock;
     G **allg;
@@ -398,6 +408,16 @@ void gort_preempt_park(void);
 /* Called after a timer for `when` was added: wake whoever must fire it
  * (timer.c explains the protocol). */
 void gort_timers_notify(int64_t when);
+/* First call of every fatal report (traceback.c): returns only to the
+ * first thread in the process to call it, after giving back the address
+ * space gort_crash_reserve kept for the report; any other thread waits
+ * for that report to end the process; the same thread again (a fatal
+ * error inside its own report) aborts at once, printing nothing. */
+void gort_fatal_begin(void);
+/* Keep some address space aside for a fatal report's symbolizer, so a
+ * report for running out of memory can still be printed (stack.c calls
+ * it once, before the first slab). */
+void gort_crash_reserve(void);
 
 /* A coarse clock (sysmon's last reading of gort_os_nanotime, at most
  * ~10 ms old while any P runs) for stamping G status changes cheaply. */
@@ -507,6 +527,21 @@ int gort_stack_map(G *g, size_t size);
 void gort_stack_put(P *p, G *g);
 /* p retires: its cached stacks go to the global free list. */
 void gort_stack_drain(P *p);
+/* Spawn of a default-stack G: promise it a stack at its first run, so
+ * gort_stack_get cannot fail then.  The caller takes p->stack_credit
+ * itself when it is > 0; this refills it (a batch) under the lock.
+ * 0, or -ENOMEM: no slab could be mapped.  The G's exit gives the promise
+ * back (gort_stack_put). */
+int gort_stack_claim(P *p);
+/* The scavenger's other half (proc.c): free the dead G records on the
+ * global free list beyond GFREE_KEEP, dropping them from sched.allg;
+ * excess: are there any? */
+void gort_gfree_trim(void);
+bool gort_gfree_excess(void);
+/* sysmon (preempt.c), every loop: the scavenger's pass when one is due;
+ * and, for an idle sysmon's sleep, ns until the next (-1: none pending). */
+void gort_stack_scavenge(int64_t now);
+int64_t gort_stack_scavenge_wait(int64_t now);
 /* Abort if g's stack canary was clobbered. */
 void gort_stack_check(G *g);
 /* If addr is in g's guard region, report the overflow and abort. */

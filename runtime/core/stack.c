@@ -21,8 +21,8 @@
  *                                                   ^ guards the slot above
  *
  * Stacks of other sizes get a mapping of their own with a guard page, made
- * when the goroutine is spawned (so gort_go can report -EAGAIN) and
- * unmapped when it exits.
+ * when the goroutine is spawned (so gort_go_with can report -ENOMEM or
+ * -EAGAIN) and unmapped when it exits.
  *
  * A default stack is a gort_stack (runtime.h), kept for life and passed
  * around: a G takes one when it first runs (proc.c g_start) and gives it
@@ -31,6 +31,25 @@
  * start on that P gets the stack that was in use a moment ago: hot in the
  * cache and the TLB, every page it touched already committed.  A burst of
  * spawns queued faster than they run costs G records only, not stacks.
+ *
+ * Claims: the spawn of a default-stack G claims its stack (Ps take claims
+ * 32 at a time into p->stack_credit, so a spawn pays no shared atomic),
+ * and the count keeps claimed <= slots - nallp * STACK_CACHE, mapping
+ * slabs ahead: with every other P's cache full, a claimed G still finds a
+ * free or uncarved slot when it first runs.  So running out of memory is
+ * -ENOMEM from gort_go, not an abort at g_start.  The price: address space
+ * (not memory) for each queued goroutine, as before lazy stacks.
+ *
+ * The scavenger (sysmon, every SCAVENGE_NS): stacks on the global list
+ * that were already there at the last pass give their pages back to the
+ * OS (gort_os_release), but for the WARM_STACKS at its head, the next to
+ * be taken; the per-P caches are left alone.  So at most
+ * (STACK_CACHE * Ps + WARM_STACKS) free stacks stay committed, and a
+ * steady load, whose free stacks keep moving, never pays for a release.
+ * The top page of a slot holds the canary of the slot above: it is given
+ * back only if that stack is free on the global list too (canary_stale:
+ * rewritten when it leaves the list).  The pass also frees dead G records
+ * beyond a bound (proc.c gort_gfree_trim).
  *
  * Every stack is registered with valgrind when it is carved or mapped (its
  * id in g->vg_stack) and deregistered just before it is unmapped, so a
@@ -53,18 +72,36 @@
 
 #define SLAB_SLOTS 256
 #define CANARY_BYTES 16
-#define STACK_CACHE 64 /* per-P free stacks; half moves to/from the global list */
+#define STACK_CACHE 64  /* per-P free stacks; half moves to/from the global list */
+#define CREDIT_BATCH 32 /* stack claims a P takes from, or gives back to, the count at once */
+#define WARM_STACKS 64  /* free stacks on the global list the scavenger leaves committed */
+#define SCAVENGE_NS ((int64_t)250 * 1000 * 1000) /* between scavenger passes */
+
+/* One slab: SLAB_SLOTS slots behind a leading guard page, and their
+ * descriptors (for life: slabs are never unmapped). */
+typedef struct slab_rec slab_rec;
+struct slab_rec {
+    char *base;     /* slot 0, just above the leading guard page */
+    int carved;     /* slots carved so far (slab.lock)          */
+    slab_rec *next; /* every slab, in mapping order            */
+    gort_stack descs[SLAB_SLOTS];
+};
 
 static struct {
-    gort_os_lock lock;  /* guards everything here                  */
-    char *cur;          /* next slot to carve                      */
-    gort_stack *descs;  /* the current slab's descriptors          */
-    int left;           /* slots left in the current slab          */
-    long guarded;       /* stacks with a guard page so far         */
-    long budget;        /* how many may have one                   */
+    gort_os_lock lock;  /* guards everything here but what is atomic  */
+    slab_rec *slabs, *last; /* every slab                           */
+    slab_rec *carving;  /* the first slab with uncarved slots; NULL: none */
+    long slots;         /* slots in every slab                      */
+    long claimed;       /* stacks promised: spawned Gs' and P credits */
+    long guarded;       /* stacks with a guard page so far          */
+    long budget;        /* how many may have one                    */
     uint64_t seed;
     bool ready;
-    gort_stack *free;   /* free stacks beyond the per-P caches     */
+    gort_stack *free;   /* free stacks beyond the per-P caches      */
+    /* of those, how many still hold their pages (sysmon peeks) */
+    _Atomic(long) committed;
+    uint32_t pass;      /* scavenger passes so far                  */
+    int64_t next_pass;  /* sysmon only: when the next is due (0: none pending) */
 } slab;
 
 GORT_NOPREEMPT static uint64_t canary_value(const uint64_t *where) { return slab.seed ^ (uint64_t)(uintptr_t)where; }
@@ -73,21 +110,29 @@ GORT_NOPREEMPT static void slab_init(void) {
     slab.budget = gort_debug_g.stackguard ? gort_os_max_map_count() / 8 : 0;
     slab.seed = (uint64_t)gort_os_nanotime() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&slab;
     slab.ready = true;
+    gort_crash_reserve(); /* address space for a fatal report's symbolizer (traceback.c) */
 }
 
-GORT_NOPREEMPT static int slab_new(size_t slot) {
-    size_t page = gort_os_pagesize();
-    gort_stack *descs = calloc(SLAB_SLOTS, sizeof *descs);
-    if (descs == NULL) return -ENOMEM;
-    char *base = gort_os_map(page + SLAB_SLOTS * slot);
-    if (base == NULL) {
-        free(descs);
+/* Map one more slab (slab.lock held).  0 or -ENOMEM. */
+GORT_NOPREEMPT static int slab_new(void) {
+    size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
+    if (!slab.ready) slab_init();
+    slab_rec *r = calloc(1, sizeof *r);
+    if (r == NULL) return -ENOMEM;
+    char *map = gort_os_map(page + SLAB_SLOTS * slot);
+    if (map == NULL) {
+        free(r);
         return -ENOMEM;
     }
-    (void)gort_os_guard(base, page); /* best effort: slot 0's floor */
-    slab.cur = base + page;
-    slab.descs = descs;
-    slab.left = SLAB_SLOTS;
+    (void)gort_os_guard(map, page); /* best effort: slot 0's floor */
+    r->base = map + page;
+    if (slab.last != NULL)
+        slab.last->next = r;
+    else
+        slab.slabs = r;
+    slab.last = r;
+    if (slab.carving == NULL) slab.carving = r;
+    slab.slots += SLAB_SLOTS;
     return 0;
 }
 
@@ -97,13 +142,12 @@ GORT_NOPREEMPT static gort_stack *slot_carve(void) {
     size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
     bool guard = false;
 
-    if (!slab.ready) slab_init();
-    if (slab.left == 0 && slab_new(slot) != 0) return NULL;
-    char *lo = slab.cur;
-    bool first = slab.left == SLAB_SLOTS;
-    gort_stack *s = &slab.descs[SLAB_SLOTS - slab.left];
-    slab.cur += slot;
-    slab.left--;
+    if (slab.carving == NULL && slab_new() != 0) return NULL;
+    slab_rec *r = slab.carving;
+    int j = r->carved++;
+    if (r->carved == SLAB_SLOTS) slab.carving = r->next;
+    char *lo = r->base + (size_t)j * slot;
+    gort_stack *s = &r->descs[j];
     if (slab.guarded < slab.budget) {
         if (gort_os_guard(lo, page) == 0)
             slab.guarded++, guard = true;
@@ -111,9 +155,9 @@ GORT_NOPREEMPT static gort_stack *slot_carve(void) {
             slab.budget = slab.guarded; /* out of mappings: canaries from now on */
     }
     s->lo = lo + (guard ? page : 0);
-    s->size = slot - (guard ? page : 0) - CANARY_BYTES;
+    s->size = (uint32_t)(slot - (guard ? page : 0) - CANARY_BYTES);
     s->canary = NULL;
-    if (!guard && !first) {
+    if (!guard && j != 0) {
         /* The top of the slot below; that slot never uses its last 16 bytes. */
         uint64_t *c = (uint64_t *)(void *)(lo - CANARY_BYTES);
         *c = canary_value(c);
@@ -134,13 +178,81 @@ GORT_NOPREEMPT static void push(gort_stack **list, gort_stack *s) {
     *list = s;
 }
 
+/* The global free list (slab.lock held). */
+GORT_NOPREEMPT static void global_push(gort_stack *s) {
+    push(&slab.free, s);
+    s->global = true;
+    s->released = false; /* it was in use: its pages are back */
+    s->freed_pass = slab.pass;
+    atomic_store_explicit(&slab.committed, atomic_load_explicit(&slab.committed, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+GORT_NOPREEMPT static gort_stack *global_pop(void) {
+    gort_stack *s = pop(&slab.free);
+    if (s == NULL) return NULL;
+    s->global = false;
+    if (s->canary_stale) { /* the scavenger gave the page holding it back */
+        uint64_t *c = (uint64_t *)(uintptr_t)s->canary;
+        *c = canary_value(c);
+        s->canary_stale = false;
+    }
+    if (!s->released)
+        atomic_store_explicit(&slab.committed, atomic_load_explicit(&slab.committed, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    return s;
+}
+
 /* Push the list s onto the global free list (slab.lock held). */
 GORT_NOPREEMPT static void free_all(gort_stack *s) {
     while (s != NULL) {
         gort_stack *next = s->next;
-        push(&slab.free, s);
+        global_push(s);
         s = next;
     }
+}
+
+/* ---- claims: a stack for every spawned G ------------------------------ */
+
+/* Promise up to want more stacks (slab.lock held); how many it could.
+ * The invariant: claimed <= slots - nallp * STACK_CACHE.  A G holding a
+ * claim and taking its stack then always finds one on its P's cache, the
+ * global list or uncarved, even with every other P's cache full. */
+GORT_NOPREEMPT static long claim_locked(long want) {
+    long reserve = (long)atomic_load(&gort_sched_g.nallp) * STACK_CACHE;
+    while (slab.slots - reserve - slab.claimed < want && slab_new() == 0) {
+    }
+    long have = slab.slots - reserve - slab.claimed;
+    if (have > want) have = want;
+    if (have < 0) have = 0;
+    slab.claimed += have;
+    return have;
+}
+
+GORT_NOPREEMPT int gort_stack_claim(P *p) {
+    if (p != NULL && p->stack_credit > 0) {
+        p->stack_credit--;
+        return 0;
+    }
+    gort_lock(&slab.lock);
+    long got = claim_locked(p != NULL ? CREDIT_BATCH : 1);
+    gort_unlock(&slab.lock);
+    if (got == 0) return -ENOMEM;
+    if (p != NULL) p->stack_credit += (int32_t)got - 1;
+    return 0;
+}
+
+/* A G with a default stack exits and p (or no P) holds too many claims:
+ * a batch goes back to the count. */
+GORT_NOPREEMPT __attribute__((noinline)) static void unclaim_slow(P *p) {
+    long back = 1;
+    if (p != NULL) {
+        p->stack_credit -= CREDIT_BATCH - 1;
+        back = CREDIT_BATCH;
+    }
+    gort_lock(&slab.lock);
+    slab.claimed -= back;
+    gort_unlock(&slab.lock);
 }
 
 GORT_NOPREEMPT int gort_stack_get(P *p, G *g) {
@@ -150,13 +262,13 @@ GORT_NOPREEMPT int gort_stack_get(P *p, G *g) {
         p->nstacks--;
     } else {
         gort_lock(&slab.lock);
-        while (p != NULL && p->nstacks < STACK_CACHE / 2 && (s = pop(&slab.free)) != NULL) { /* refill */
+        while (p != NULL && p->nstacks < STACK_CACHE / 2 && (s = global_pop()) != NULL) { /* refill */
             push(&p->stacks, s);
             p->nstacks++;
         }
         if (p != NULL && (s = pop(&p->stacks)) != NULL)
             p->nstacks--;
-        else if ((s = pop(&slab.free)) == NULL)
+        else if ((s = global_pop()) == NULL)
             s = slot_carve();
         gort_unlock(&slab.lock);
         if (s == NULL) return -ENOMEM;
@@ -188,24 +300,22 @@ GORT_NOPREEMPT int gort_stack_map(G *g, size_t size) {
     return 0;
 }
 
-GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
-    gort_stack *s = g->slot;
-    g->slot = NULL;
-    g->stack_lo = NULL;
-    g->stack_size = 0;
-    g->canary = NULL;
-    if (g->stack_map != NULL) {
-        vg_stack_deregister(g->vg_stack);
-        gort_os_unmap(g->stack_map, g->stack_map_size);
-        g->stack_map = NULL;
-        g->stack_map_size = 0;
-        return;
-    }
-    if (s == NULL) return; /* it never started */
+/* Off gort_stack_put's path, so it needs no frame of its own. */
+GORT_NOPREEMPT __attribute__((noinline)) static void stack_unmap(G *g) {
+    vg_stack_deregister(g->vg_stack);
+    gort_os_unmap(g->stack_map, g->stack_map_size);
+    g->stack_map = NULL;
+    g->stack_map_size = 0;
+}
+
+/* gort_stack_put's slow half: p's cache overflowed (spill: the coldest
+ * half goes to the global list), or there is no P (s, if not NULL, goes
+ * there alone); unclaim: p holds too many claims (or there is no P). */
+GORT_NOPREEMPT __attribute__((noinline)) static void put_slow(P *p, gort_stack *spill, bool unclaim) {
+    if (unclaim) unclaim_slow(p);
+    if (spill == NULL) return;
+    gort_stack *s = spill;
     if (p != NULL) {
-        push(&p->stacks, s);
-        if (++p->nstacks <= STACK_CACHE) return;
-        /* full: the coldest half goes to the global list */
         gort_stack **cut = &p->stacks;
         for (int32_t i = 0; i < STACK_CACHE / 2; i++) cut = &(*cut)->next;
         s = *cut;
@@ -219,12 +329,127 @@ GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
     gort_unlock(&slab.lock);
 }
 
+GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
+    gort_stack *s = g->slot;
+    /* stack_lo NULL is what g_start and the dump test; the next spawn's
+     * gort_stack_get or gort_stack_map sets the rest */
+    g->slot = NULL;
+    g->stack_lo = NULL;
+    if (g->stack_map != NULL) {
+        stack_unmap(g);
+        return;
+    }
+    /* A default-stack G: the stack to p's cache, and its claim
+     * (gort_stack_claim) to p's credit; either overflowing, or no P, goes
+     * through the lock, off this path (a tail call: no frame here). */
+    if (__builtin_expect(p != NULL, 1)) {
+        bool spill = false, credit_full = p->stack_credit >= 2 * CREDIT_BATCH;
+        if (s != NULL) { /* NULL: it never started */
+            push(&p->stacks, s);
+            spill = ++p->nstacks > STACK_CACHE;
+        }
+        if (!credit_full) p->stack_credit++;
+        if (!spill && !credit_full) return;
+        put_slow(p, spill ? s : NULL, credit_full);
+        return;
+    }
+    put_slow(NULL, s, true);
+}
+
 GORT_NOPREEMPT void gort_stack_drain(P *p) {
     gort_lock(&slab.lock);
     free_all(p->stacks);
+    slab.claimed -= p->stack_credit;
     gort_unlock(&slab.lock);
     p->stacks = NULL;
     p->nstacks = 0;
+    p->stack_credit = 0;
+}
+
+/* ---- the scavenger: free stacks' pages back to the OS ------------------ */
+
+/* One pass over slab r (slab.lock held): give back the pages of every
+ * stack on the global list that has been there since before the last
+ * pass, in runs of adjacent slots (one call each).  A slot's top page also
+ * holds the canary of the slot above (canary mode); it goes too only if
+ * that stack is on the global list as well (marked canary_stale: whoever
+ * takes it rewrites the word), else it stays. */
+GORT_NOPREEMPT static long scavenge_slab(slab_rec *r, uint32_t pass) {
+    size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
+    char *run = NULL, *run_end = NULL;
+    long released = 0;
+    for (int j = 0; j <= r->carved; j++) {
+        gort_stack *s = j < r->carved ? &r->descs[j] : NULL;
+        bool take = s != NULL && s->global && !s->released && s->freed_pass + 2 <= pass;
+        char *lo = r->base + (size_t)j * slot, *hi = lo + slot; /* guard page included: harmless */
+        if (take) {
+            gort_stack *above = j + 1 < r->carved ? &r->descs[j + 1] : NULL;
+            if (above != NULL && above->canary != NULL) {
+                if (above->global)
+                    above->canary_stale = true;
+                else
+                    hi -= page; /* its canary is in use */
+            }
+            s->released = true;
+            released++;
+        }
+        if (take && run_end == lo) {
+            run_end = hi;
+        } else {
+            if (run != NULL) (void)gort_os_release(run, (size_t)(run_end - run));
+            run = take ? lo : NULL;
+            run_end = take ? hi : NULL;
+        }
+        if (take && hi != lo + slot) { /* kept its top page: the run ends here */
+            (void)gort_os_release(run, (size_t)(run_end - run));
+            run = run_end = NULL;
+        }
+    }
+    return released;
+}
+
+GORT_NOPREEMPT static void scavenge_pass(void) {
+    gort_lock(&slab.lock);
+    uint32_t pass = ++slab.pass;
+    /* the hottest free stacks (the list's head: next to be taken) stay */
+    int n = 0;
+    for (gort_stack *s = slab.free; s != NULL && n < WARM_STACKS; s = s->next, n++) s->freed_pass = pass;
+    slab_rec *r = slab.slabs;
+    gort_unlock(&slab.lock);
+    /* slab by slab, so a spawner waits at most one slab's worth of calls */
+    while (r != NULL) {
+        gort_lock(&slab.lock);
+        long released = scavenge_slab(r, pass);
+        atomic_store_explicit(&slab.committed,
+                              atomic_load_explicit(&slab.committed, memory_order_relaxed) - released,
+                              memory_order_relaxed);
+        slab_rec *next = r->next;
+        gort_unlock(&slab.lock);
+        r = next;
+    }
+    gort_gfree_trim(); /* dead G records beyond a bound (proc.c) */
+}
+
+GORT_NOPREEMPT static bool scavenge_pending(void) {
+    return atomic_load_explicit(&slab.committed, memory_order_relaxed) > WARM_STACKS || gort_gfree_excess();
+}
+
+GORT_NOPREEMPT void gort_stack_scavenge(int64_t now) {
+    if (!scavenge_pending()) {
+        slab.next_pass = 0;
+        return;
+    }
+    if (slab.next_pass == 0) slab.next_pass = now + SCAVENGE_NS;
+    if (now < slab.next_pass) return;
+    scavenge_pass();
+    slab.next_pass = now + SCAVENGE_NS;
+}
+
+GORT_NOPREEMPT int64_t gort_stack_scavenge_wait(int64_t now) {
+    if (!scavenge_pending()) return -1;
+    if (slab.next_pass == 0) slab.next_pass = now + SCAVENGE_NS;
+    int64_t wait = slab.next_pass - now;
+    return wait > 1000000 ? wait : 1000000;
 }
 
 /* Minimal async-signal-safe formatting (runtime.h). */
@@ -244,6 +469,7 @@ GORT_NOPREEMPT char *gort_put_u64(char *p, char *end, uint64_t v) {
 
 GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how, gort_sigctx *ctx) {
     char buf[256], *p = buf, *end = buf + sizeof buf - 1;
+    gort_fatal_begin(); /* one report at a time (traceback.c) */
     p = gort_put_str(p, end, "gort: goroutine ");
     p = gort_put_u64(p, end, g->id);
     if (g->name != NULL) {

@@ -31,6 +31,14 @@
  *     (linux), or names them only when the interrupted thread was in the
  *     program's or the runtime's code (not inside libc, where it may hold
  *     malloc's lock), and otherwise prints bare pcs.
+ *   - One fatal report at a time, process-wide (gort_fatal_begin): a
+ *     second M that hits a fatal error while one is being printed waits
+ *     for it to end the process, and never prints or dumps alongside it
+ *     (two Ms out of stack memory at once used to dump concurrently, and
+ *     libdw, whose state is one per process, crashed).  The report may be
+ *     about memory running out: a reservation of address space kept since
+ *     start-up (gort_crash_reserve) is unmapped first, and if even then
+ *     the symbolizer could not get memory, pcs are printed bare.
  *   - gort_dump formats into memory and writes after the world resumes,
  *     so fd may be a pipe that one of the program's goroutines reads.
  *     The fatal reports write straight to stderr and never resume.
@@ -39,6 +47,7 @@
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+#include "runtime/core/tsan.h"
 
 enum {
     ASK_NS = 100 * 1000 * 1000, /* wait this long for the Ms' answers, per round */
@@ -47,6 +56,41 @@ enum {
 
 static gort_sched *const sched = &gort_sched_g;
 static gort_os_lock dump_lock; /* one gort_dump at a time */
+
+/* ---- fatal reports: one at a time, with memory to print it ------------ */
+
+enum {
+    CRASH_RESERVE = 32 << 20, /* address space kept for the report's symbolizer */
+    SYMBOLIZER_ROOM = 16 << 20, /* what it must be able to map, or bare pcs */
+};
+
+static _Atomic(uint64_t) fatal_tid; /* the thread printing a fatal report; 0: none */
+static void *crash_reserve;
+
+GORT_NOPREEMPT void gort_crash_reserve(void) {
+    if (crash_reserve == NULL) crash_reserve = gort_os_map(CRASH_RESERVE); /* never touched: no RSS */
+}
+
+GORT_NOPREEMPT void gort_fatal_begin(void) {
+    uint64_t self = gort_os_thread_id(), none = 0;
+    if (atomic_compare_exchange_strong(&fatal_tid, &none, self)) {
+        void *r = crash_reserve;
+        crash_reserve = NULL;
+        if (r != NULL) gort_os_unmap(r, CRASH_RESERVE);
+        return;
+    }
+    if (none == self) abort(); /* a fatal error inside our own report */
+    for (;;) gort_os_nanosleep((int64_t)1000 * 1000 * 1000); /* the first report ends the process */
+}
+
+/* After the reservation is gone: can the symbolizer get memory? */
+GORT_NOPREEMPT static bool room_to_symbolize(void) {
+    if (atomic_load(&fatal_tid) == 0) return true; /* not a fatal report */
+    void *p = gort_os_map(SYMBOLIZER_ROOM);
+    if (p == NULL) return false;
+    gort_os_unmap(p, SYMBOLIZER_ROOM);
+    return true;
+}
 
 /* ---- output: a growing buffer, or straight to the fd ---------------- */
 
@@ -248,7 +292,7 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, b
 GORT_NOPREEMPT static void dump_all(out *o, M *self, bool names, bool from_signal) {
     int64_t now = gort_os_nanotime();
     ask_all(self);
-    names = names && gort_os_symbols_begin();
+    names = names && room_to_symbolize() && gort_os_symbols_begin();
     /* allg only grows, and outgrown arrays are kept (proc.c): without the
      * lock (the signal path) we may miss a goroutine started just now. */
     if (!from_signal) gort_lock(&sched->allg_lock);
@@ -260,6 +304,8 @@ GORT_NOPREEMPT static void dump_all(out *o, M *self, bool names, bool from_signa
 /* Stop the world: no M switches to a goroutine until dump_end. */
 GORT_NOPREEMPT static void dump_begin(void) {
     atomic_store(&sched->dumping, 1);
+    /* before any read of allg: pairs with gort_gfree_trim's fence */
+    gort_fence(memory_order_seq_cst);
 }
 
 GORT_NOPREEMPT static void dump_end(void) { atomic_store(&sched->dumping, 0); }
@@ -307,6 +353,7 @@ GORT_NOPREEMPT void gort_dump(int fd) {
 GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
     static const char head[] = "gort: all goroutines are asleep - deadlock!\n\n";
     out o = {.fd = 2};
+    gort_fatal_begin();
     gort_os_write_all(2, head, sizeof head - 1);
     dump_begin();
     dump_all(&o, NULL, true, false);
@@ -370,6 +417,7 @@ GORT_NOPREEMPT _Noreturn void gort_quit_report(void) {
  * every goroutine and exit with status 2.  ctx: where this thread was. */
 GORT_NOPREEMPT _Noreturn void gort_sig_quit(gort_sigctx *ctx) {
     static const char head[] = "SIGQUIT: quit\n\n";
+    gort_fatal_begin();
     gort_os_write_all(2, head, sizeof head - 1);
     gort_crash_dump(ctx, false);
 }

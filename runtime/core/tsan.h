@@ -89,6 +89,8 @@ GORT_NOPREEMPT static inline void tsan_fiber_start_(void **fiber, uint64_t id, c
     snprintf(buf, sizeof buf, "goroutine %llu \"%s\"", (unsigned long long)id, name != NULL ? name : "");
     __tsan_set_fiber_name(*fiber, buf); /* copied */
 }
+/* g's record is freed (proc.c gort_gfree_trim): its fiber goes too. */
+#define tsan_fiber_destroy(g) ((g)->tsan_fiber != NULL ? __tsan_destroy_fiber((g)->tsan_fiber) : (void)0)
 #define tsan_fiber_current() __tsan_get_current_fiber()
 #define tsan_switch(fiber) __tsan_switch_to_fiber((fiber), 0)
 #define tsan_func_exit() __tsan_func_exit()
@@ -96,6 +98,7 @@ GORT_NOPREEMPT static inline void tsan_fiber_start_(void **fiber, uint64_t id, c
 #define gort_fence(order) __tsan_atomic_thread_fence((int)(order))
 #else
 #define tsan_fiber_start(g) ((void)(g))
+#define tsan_fiber_destroy(g) ((void)(g))
 #define tsan_fiber_current() ((void *)0)
 #define tsan_switch(fiber) ((void)(fiber))
 #define tsan_func_exit() ((void)0)

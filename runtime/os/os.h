@@ -54,6 +54,14 @@ int gort_os_guard(void *p, size_t n);
 /* How many memory mappings the process may have (vm.max_map_count on
  * linux; effectively unlimited on darwin). */
 long gort_os_max_map_count(void);
+/* Give the pages of [p, p+n) (page-aligned) back to the OS, keeping the
+ * mapping: they read as zero when next touched (linux: MADV_DONTNEED;
+ * darwin: MADV_FREE_REUSABLE, else MADV_FREE, whose pages may keep their
+ * old contents until reclaimed).  0 or -errno. */
+int gort_os_release(void *p, size_t n);
+/* Give memory the C library's allocator holds free back to the OS
+ * (linux: glibc's malloc_trim; darwin: malloc_zone_pressure_relief). */
+void gort_os_heap_trim(void);
 
 /* ---- threads --------------------------------------------------------- */
 /* Start a detached thread running fn(arg); 0 or -errno. */

@@ -8,9 +8,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc/malloc.h>
 #include <os/lock.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
@@ -135,3 +137,14 @@ GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
     sigpending(&pending);
     if (sigismember(&pending, SIGPIPE)) sigwait(&pipe, &sig);
 }
+
+/* MADV_FREE_REUSABLE (xnu) drops the pages from the footprint at once;
+ * MADV_FREE only marks them reclaimable. */
+GORT_NOPREEMPT int gort_os_release(void *p, size_t n) {
+#if defined(MADV_FREE_REUSABLE)
+    if (madvise(p, n, MADV_FREE_REUSABLE) == 0) return 0;
+#endif
+    return madvise(p, n, MADV_FREE) == 0 ? 0 : -errno;
+}
+
+GORT_NOPREEMPT void gort_os_heap_trim(void) { (void)malloc_zone_pressure_relief(NULL, 0); }

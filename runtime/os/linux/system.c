@@ -3,11 +3,13 @@
  * ids, the mapping budget.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -132,4 +134,12 @@ GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
     sigaddset(&pipe, SIGPIPE);
     while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
     }
+}
+
+GORT_NOPREEMPT int gort_os_release(void *p, size_t n) { return madvise(p, n, MADV_DONTNEED) == 0 ? 0 : -errno; }
+
+GORT_NOPREEMPT void gort_os_heap_trim(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }
