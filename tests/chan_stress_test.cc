@@ -77,22 +77,18 @@ void OneRound() {
   std::thread tp(produce, kProducers - 1);  // one producer and one consumer
   std::thread tc(consume, kConsumers - 1);  // are plain threads
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int p = 0; p < kProducers - 1; p++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, p] {
+      wg.Go([&, p] {
         produce(p);
-        gort_waitgroup_done(&wg);
       });
     }
     for (int c = 0; c < kConsumers - 1; c++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, c] {
+      wg.Go([&, c] {
         consume(c);
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   tp.join();
   tc.join();

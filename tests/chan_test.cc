@@ -31,18 +31,16 @@ TEST_F(Chan, FifoPerChannel) {
     auto c = Make(sizeof(long), cap);
     const long n = 10000;
     Main([&] {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
-        for (long i = 0; i < n; i++) ASSERT_EQ(gort_chan_send(c.get(), &i), 0);
-        gort_waitgroup_done(&wg);
+      gort_test::Group wg;
+      wg.Go([&] {
+        for (long i = 0; i < n; i++) EXPECT_EQ(gort_chan_send(c.get(), &i), 0);
       });
       for (long i = 0; i < n; i++) {
         long v = -1;
         ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
         ASSERT_EQ(v, i) << "cap " << cap;
       }
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
     });
   }
 }
@@ -52,14 +50,12 @@ TEST_F(Chan, UnbufferedSendWaitsForTheReceiver) {
   auto c = Make(sizeof(int), 0);
   std::atomic<bool> sent{false}, received{false};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       int v = 42;
-      ASSERT_EQ(gort_chan_send(c.get(), &v), 0);
+      EXPECT_EQ(gort_chan_send(c.get(), &v), 0);
       EXPECT_TRUE(received.load()) << "send returned before the receive";
       sent = true;
-      gort_waitgroup_done(&wg);
     });
     gort_sleep(20 * 1000 * 1000);
     EXPECT_FALSE(sent.load());
@@ -67,7 +63,7 @@ TEST_F(Chan, UnbufferedSendWaitsForTheReceiver) {
     received = true;  // set before the receive can complete the send
     ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
     EXPECT_EQ(v, 42);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 
@@ -103,17 +99,15 @@ TEST_F(Chan, TimedOperationsTimeOut) {
   });
   // The timed-out waiters are gone: a later pair meets normally.
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       int x = 7;
       EXPECT_EQ(gort_chan_send(c.get(), &x), 0);
-      gort_waitgroup_done(&wg);
     });
     int y = 0;
     EXPECT_EQ(gort_chan_recv_timeout(c.get(), &y, 10LL * 1000 * 1000 * 1000), 0);
     EXPECT_EQ(y, 7);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 
@@ -122,18 +116,16 @@ TEST_F(Chan, TimedOperationsTimeOut) {
 TEST_F(Chan, HugeTimeoutWaits) {
   auto c = Make(sizeof(int), 0);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_sleep(5 * 1000 * 1000);
       int v = 3;
       EXPECT_EQ(gort_chan_send(c.get(), &v), 0);
-      gort_waitgroup_done(&wg);
     });
     int v = 0;
     EXPECT_EQ(gort_chan_recv_timeout(c.get(), &v, INT64_MAX), 0);
     EXPECT_EQ(v, 3);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   std::thread t([&] {
     int v = 0;
@@ -155,21 +147,18 @@ TEST_F(Chan, CloseWakesEveryWaiter) {
   std::atomic<int> woke{0};
   std::vector<std::thread> threads;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 50; i++) {
-      gort_waitgroup_add(&wg, 2);
-      Go([&] {
+      wg.Go([&] {
         long v = 123;
         EXPECT_EQ(gort_chan_recv(r.get(), &v), -EPIPE);
         EXPECT_EQ(v, 0) << "not zeroed";
         woke++;
-        gort_waitgroup_done(&wg);
       });
-      Go([&] {
+      wg.Go([&] {
         long v = 5;
         EXPECT_EQ(gort_chan_send(s.get(), &v), -EPIPE);
         woke++;
-        gort_waitgroup_done(&wg);
       });
     }
     for (int i = 0; i < 4; i++)
@@ -181,7 +170,7 @@ TEST_F(Chan, CloseWakesEveryWaiter) {
     gort_sleep(20 * 1000 * 1000);  // let them all block
     EXPECT_EQ(gort_chan_close(r.get()), 0);
     EXPECT_EQ(gort_chan_close(s.get()), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   for (auto& t : threads) t.join();
   EXPECT_EQ(woke.load(), 104);
@@ -234,14 +223,12 @@ TEST_F(Chan, ZeroSizedElements) {
   EXPECT_EQ(gort_chan_recv(c.get(), nullptr), 0);
   auto u = Make(0, 0);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       EXPECT_EQ(gort_chan_recv(u.get(), nullptr), 0);
-      gort_waitgroup_done(&wg);
     });
     EXPECT_EQ(gort_chan_send(u.get(), nullptr), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 
@@ -261,22 +248,20 @@ TEST_F(Chan, LargeElements) {
   for (size_t cap : {0, 2}) {
     auto c = Make(sizeof(Big), cap);
     Main([&] {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      gort_test::Group wg;
+      wg.Go([&] {
         for (int i = 0; i < 100; i++) {
           Big b;
           memset(b.bytes, i, sizeof b.bytes);
-          ASSERT_EQ(gort_chan_send(c.get(), &b), 0);
+          EXPECT_EQ(gort_chan_send(c.get(), &b), 0);
         }
-        gort_waitgroup_done(&wg);
       });
       for (int i = 0; i < 100; i++) {
         Big b;
         ASSERT_EQ(gort_chan_recv(c.get(), &b), 0);
         for (char ch : b.bytes) ASSERT_EQ(ch, (char)i);
       }
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
     });
   }
 }
@@ -297,18 +282,16 @@ TEST_F(Chan, ThreadsAndGoroutinesMix) {
     }
   });
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       for (long i = 0; i < per; i++) {
         long v;
-        ASSERT_EQ(gort_chan_recv(c.get(), &v), 0);
+        EXPECT_EQ(gort_chan_recv(c.get(), &v), 0);
         sum += v;
       }
-      gort_waitgroup_done(&wg);
     });
     for (long i = 1; i <= per; i++) ASSERT_EQ(gort_chan_send(c.get(), &i), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   sender.join();
   receiver.join();
@@ -321,15 +304,13 @@ TEST_F(Chan, PingPongStaysOnOneP) {
   auto ping = Make(sizeof(int), 0), pong = Make(sizeof(int), 0);
   gort_stats before, after;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       int v;
       for (int i = 0; i < 10000; i++) {
         gort_chan_recv(ping.get(), &v);
         gort_chan_send(pong.get(), &v);
       }
-      gort_waitgroup_done(&wg);
     });
     gort_sleep(1000000);
     gort_stats_get(&before);
@@ -340,7 +321,7 @@ TEST_F(Chan, PingPongStaysOnOneP) {
       ASSERT_EQ(v, i);
     }
     gort_stats_get(&after);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   // 20,000 handoffs; a few steals may race in, but not one per handoff.
   EXPECT_LT(after.steals - before.steals, 1000u);
@@ -361,9 +342,8 @@ TEST_F(Chan, FreeWaitsForAWokenOpStillReturning) {
         gort_chan* a = gort_chan_make(sizeof(int), 0);
         gort_chan* b = gort_chan_make(sizeof(int), 0);
         std::atomic<bool> returned{false};
-        gort_waitgroup wg = GORT_WAITGROUP_INIT;
-        gort_waitgroup_add(&wg, 1);
-        Go([&] {
+        gort_test::Group wg;
+        wg.Go([&] {
           int x = 0, y = 0;
           if (timed) {
             EXPECT_EQ(gort_chan_recv_timeout(a, &x, 3600 * 1000000000LL), 0);
@@ -373,14 +353,13 @@ TEST_F(Chan, FreeWaitsForAWokenOpStillReturning) {
           }
           EXPECT_EQ(x, 7);
           returned = true;
-          gort_waitgroup_done(&wg);
         });
         gort_yield();  // it runs and blocks on a (and b)
         int v = 7;
         ASSERT_EQ(gort_chan_send(a, &v), 0);  // woken, not yet run
         EXPECT_EQ(gort_chan_free(a), 0);
         EXPECT_TRUE(returned.load()) << (timed ? "timed receive" : "select");
-        gort_waitgroup_wait(&wg);
+        wg.Wait();
         EXPECT_EQ(gort_chan_free(b), 0);
       }
   });
@@ -398,21 +377,19 @@ TEST_F(Chan, FreeOfACompletedSelectsOtherChannelWaitsForIt) {
       gort_chan* a = gort_chan_make(sizeof(int), 0);
       gort_chan* b = gort_chan_make(sizeof(int), 0);
       gort_chan* c = gort_chan_make(0, 0);
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      gort_test::Group wg;
+      wg.Go([&] {
         int x = 0, y = 0;
         gort_case cs[3] = {{a, GORT_RECV, &x, 0}, {b, GORT_RECV, &y, 0}, {c, GORT_RECV, nullptr, 0}};
         EXPECT_EQ(gort_select(cs, 3, -1), 0);
         EXPECT_EQ(x, 7);
-        gort_waitgroup_done(&wg);
       });
       gort_yield();  // it runs and blocks on a, b and c
       int v = 7;
       ASSERT_EQ(gort_chan_send(a, &v), 0);  // completes the select: woken, not yet run
       int rb = gort_chan_free(b), rc = gort_chan_free(c);
       busy += rb != 0 || rc != 0;
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
       EXPECT_EQ(gort_chan_free(a), 0);
       if (rb != 0) gort_chan_free(b);
       if (rc != 0) gort_chan_free(c);

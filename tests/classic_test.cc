@@ -121,7 +121,10 @@ TEST_F(Classic, FanInMux) {
       for (int p = 0; p < kProducers; p++) cases[p] = {in[p], GORT_RECV, &v, 0};
       for (int open = kProducers; open > 0;) {
         int k = gort_select(cases.data(), cases.size(), -1);
-        ASSERT_GE(k, 0);
+        if (k < 0) {  // close out anyway: the test waits for it
+          ADD_FAILURE() << "gort_select: " << k;
+          break;
+        }
         if (cases[k].result == -EPIPE) {
           cases[k].chan = nullptr;  // closed: never ready again
           open--;

@@ -2,6 +2,17 @@
 //
 //   gort_test::Main(fn)       run fn as the main goroutine (gort_main)
 //   gort_test::Go(fn)         start fn as a goroutine
+//   gort_test::Group g;       goroutines a test waits for: g.Go(fn) adds one
+//     g.Go(fn); g.Wait();     and signals done however fn returns (an
+//                             ASSERT_*'s early return included), so a failed
+//                             assertion in a goroutine fails the test
+//                             instead of leaving g.Wait() to the runtime's
+//                             deadlock exit.  Use it, not a hand-made
+//                             waitgroup_add/done pair, wherever a test waits
+//                             for goroutines; where a peer waits for a
+//                             goroutine's channel send or other handshake,
+//                             use EXPECT_* in that goroutine (an early
+//                             return would skip the handshake).
 //   gort_test::Test           fixture: fails a test that leaves goroutines
 //   gort_test::Scale(n)       shrink stress loops under qemu, grow them with
 //                             GORT_TEST_LONG=1
@@ -15,6 +26,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <utility>
 
 #include "runtime/gort.h"
@@ -55,6 +67,51 @@ inline int Go(std::function<void()> fn, const gort_go_attr* attr = nullptr) {
   if (rc != 0) delete heap;
   return rc;
 }
+
+// A set of goroutines and the waitgroup that counts them.  The count lives
+// on the heap, shared with every goroutine, so a Group left early (an
+// ASSERT in the waiting goroutine) is no use-after-free for the goroutines
+// still running.  The destructor waits unless Wait() was called or the test
+// already has a fatal failure (then the goroutines may be blocked on the
+// code that returned early; gort_test::Test reports them as left behind).
+class Group {
+ public:
+  Group() : wg_(std::make_shared<gort_waitgroup>()) { *wg_ = GORT_WAITGROUP_INIT; }
+  ~Group() {
+    if (!waited_ && !::testing::Test::HasFatalFailure()) Wait();
+  }
+  Group(const Group&) = delete;
+  Group& operator=(const Group&) = delete;
+
+  // Starts fn as a goroutine counted by the group; returns gort_go's result
+  // (on failure the count is taken back).
+  int Go(std::function<void()> fn, const gort_go_attr* attr = nullptr) {
+    gort_waitgroup_add(wg_.get(), 1);
+    waited_ = false;
+    std::shared_ptr<gort_waitgroup> wg = wg_;
+    int rc = gort_test::Go(
+        [wg, fn = std::move(fn)] {
+          struct Done {
+            gort_waitgroup* wg;
+            ~Done() { gort_waitgroup_done(wg); }
+          } done{wg.get()};
+          fn();
+        },
+        attr);
+    if (rc != 0) gort_waitgroup_done(wg_.get());
+    return rc;
+  }
+
+  // Waits for every goroutine started so far.
+  void Wait() {
+    waited_ = true;
+    gort_waitgroup_wait(wg_.get());
+  }
+
+ private:
+  std::shared_ptr<gort_waitgroup> wg_;
+  bool waited_ = false;
+};
 
 inline bool UnderQemu() { return std::getenv("GORT_UNDER_QEMU") != nullptr; }
 

@@ -153,9 +153,8 @@ TEST_F(Io, ClientLeavingMidMessageEndsOnlyItsConnection) {
     int lfd = Listen(&port);
     ASSERT_GE(lfd, 0);
     std::atomic<ssize_t> last{1};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       int c = gort_accept(lfd, nullptr, nullptr, -1);
       char buf[64];
       ssize_t n, total = 0;
@@ -163,13 +162,12 @@ TEST_F(Io, ClientLeavingMidMessageEndsOnlyItsConnection) {
       last = n;  // 0 (EOF) or -ECONNRESET
       EXPECT_EQ(total, 10);
       gort_fd_close(c);
-      gort_waitgroup_done(&wg);
     });
     int fd = Dial(port);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(gort_write(fd, "half a mes", 10, -1), 10);
     gort_fd_close(fd);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_TRUE(last == 0 || last == -ECONNRESET) << last;
     gort_fd_close(lfd);
   });
@@ -184,15 +182,13 @@ TEST_F(Io, SlowReaderParksTheWriter) {
     uint16_t port;
     int lfd = Listen(&port);
     ASSERT_GE(lfd, 0);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       int c = gort_accept(lfd, nullptr, nullptr, -1);
       std::string data(kBytes, 0);
       for (size_t i = 0; i < kBytes; i++) data[i] = (char)(i * 131 >> 3);
       EXPECT_EQ(gort_write(c, data.data(), data.size(), -1), (ssize_t)kBytes);
       gort_fd_close(c);
-      gort_waitgroup_done(&wg);
     });
     int fd = Dial(port);
     ASSERT_GE(fd, 0);
@@ -209,7 +205,7 @@ TEST_F(Io, SlowReaderParksTheWriter) {
     EXPECT_EQ(got, kBytes);
     EXPECT_TRUE(same);
     gort_fd_close(fd);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     gort_fd_close(lfd);
   });
 }
@@ -251,24 +247,20 @@ TEST_F(Io, CloseWakesEveryParkedGoroutine) {
     ASSERT_GE(fd, 0);
     int c = gort_accept(lfd, nullptr, nullptr, -1);
     std::atomic<int> ebadf{0};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 3; i++) {  // one in read, two queued behind it
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         char b;
         if (gort_read(c, &b, 1, -1) == -EBADF) ebadf++;
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    wg.Go([&] {
       if (gort_accept(lfd, nullptr, nullptr, -1) == -EBADF) ebadf++;
-      gort_waitgroup_done(&wg);
     });
     gort_sleep(20000000);  // let them park
     EXPECT_EQ(gort_fd_close(c), 0);
     EXPECT_EQ(gort_fd_close(lfd), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(ebadf.load(), 4);
     gort_fd_close(fd);
   });
@@ -390,16 +382,14 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
   ASSERT_EQ(pipe(p), 0);
   Main([&] {
     std::atomic<bool> reader_done{false};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       char b;
       gort_syscall_enter();
       ssize_t n = read(p[0], &b, 1);  // blocks until the write below
       gort_syscall_exit();
       EXPECT_EQ(n, 1);
       reader_done = true;
-      gort_waitgroup_done(&wg);
     });
     gort_sleep(5000000);  // the reader is in read() now
     gort_chan *ping = gort_chan_make(sizeof(int), 0), *pong = gort_chan_make(sizeof(int), 0);
@@ -429,7 +419,7 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
     EXPECT_EQ(gort_chan_recv_timeout(done, &v, 30000000000), 0);
     EXPECT_FALSE(reader_done.load());
     ASSERT_EQ(write(p[1], "x", 1), 1);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     gort_waitgroup_wait(&pair);
     EXPECT_TRUE(reader_done.load());
     gort_chan_free(ping);
@@ -446,20 +436,18 @@ TEST_F(Io, TinyTimeoutsAlwaysEndTheWait) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     std::atomic<int> bad{0};
     for (int g = 0; g < 4; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         char b;
         for (int i = 0; i < (int)Scale(2000); i++) {
           ssize_t r = gort_read(sv[g % 2], &b, 1, 1 + i % 3000);
           if (r != -ETIMEDOUT) bad++;
         }
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(bad.load(), 0);
   });
   gort_fd_close(sv[0]);
@@ -478,9 +466,8 @@ TEST_F(Io, LockedGoroutineSurvivesASyscallHandoff) {
   Main([&] {
     std::atomic<bool> stop{false};
     std::atomic<long> tid_before{0}, tid_after{0};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_lock_os_thread();
       tid_before = Tid();
       char b;
@@ -491,16 +478,14 @@ TEST_F(Io, LockedGoroutineSurvivesASyscallHandoff) {
       tid_after = Tid();
       gort_unlock_os_thread();
       stop = true;
-      gort_waitgroup_done(&wg);
     });
-    Go([&] {  // keeps the only P busy; preemption lets the locked one back
+    wg.Go([&] {  // keeps the only P busy; preemption lets the locked one back
       while (!stop.load(std::memory_order_relaxed)) {
       }
-      gort_waitgroup_done(&wg);
     });
     gort_sleep(20000000);
     ASSERT_EQ(write(p[1], "x", 1), 1);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(tid_before.load(), tid_after.load());
   });
   close(p[0]);
@@ -515,9 +500,8 @@ TEST_F(Io, LockedGoroutineStaysOnItsThread) {
   std::atomic<int> moved{0}, intruders{0};
   Main([&] {
     gort_chan *ping = gort_chan_make(sizeof(int), 0), *pong = gort_chan_make(sizeof(int), 0);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       EXPECT_EQ(gort_lock_os_thread(), 0);
       uint64_t self = gort_self();
       locked_tid = Tid();
@@ -529,18 +513,16 @@ TEST_F(Io, LockedGoroutineStaysOnItsThread) {
       }
       EXPECT_EQ(gort_unlock_os_thread(), 0);
       EXPECT_EQ(gort_unlock_os_thread(), -EPERM);
-      gort_waitgroup_done(&wg);
     });
-    Go([&] {
+    wg.Go([&] {
       for (int i = 0; i < kParks; i++) {
         int v = i;
         gort_chan_send(ping, &v);
         if (Tid() == locked_tid.load()) intruders++;
         gort_chan_recv(pong, &v);
       }
-      gort_waitgroup_done(&wg);
     });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     gort_chan_free(ping);
     gort_chan_free(pong);
   });

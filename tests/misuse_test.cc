@@ -143,14 +143,12 @@ TEST_F(Misuse, Go_NullFnIsEinval) {
   std::atomic<bool> ran{false};
   Main([&] {
     EXPECT_EQ(gort_go(nullptr, &ran), -EINVAL);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    ASSERT_EQ(Go([&] {
+    gort_test::Group wg;
+    ASSERT_EQ(wg.Go([&] {
                 ran = true;
-                gort_waitgroup_done(&wg);
               }),
               0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_TRUE(ran.load());
 }
@@ -170,26 +168,22 @@ TEST_F(Misuse, GoWith_StackSizeOutOfRangeIsEinval) {
       {GORT_STACK_MIN, "min"}, {GORT_STACK_MAX, "max"}, {GORT_STACK_MIN + 1, nullptr}, {0, nullptr}};
   std::atomic<int> ran{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (const gort_go_attr& attr : good) {
-      gort_waitgroup_add(&wg, 1);
-      ASSERT_EQ(Go(
+      ASSERT_EQ(wg.Go(
                     [&] {
                       volatile char frame[4 << 10];  // use some of it
                       for (size_t i = 0; i < sizeof frame; i += 512) frame[i] = 1;
                       ran++;
-                      gort_waitgroup_done(&wg);
                     },
                     &attr),
                 0);
     }
-    gort_waitgroup_add(&wg, 1);
-    ASSERT_EQ(Go([&] {
+    ASSERT_EQ(wg.Go([&] {
       ran++;
-      gort_waitgroup_done(&wg);
     }),
               0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(ran.load(), 5);
 }
@@ -567,13 +561,11 @@ void CountUnder(gort_mutex* m) {
   };
   std::thread t(work);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
-    for (int i = 0; i < 2; i++) Go([&] {
+    gort_test::Group wg;
+    for (int i = 0; i < 2; i++) wg.Go([&] {
         work();
-        gort_waitgroup_done(&wg);
       });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   t.join();
   EXPECT_EQ(counter, 3 * per);
@@ -615,28 +607,26 @@ void CheckRwExclusion(gort_rwmutex* rw) {
   std::atomic<int> readers_in{0}, writer_in{0};
   std::atomic<bool> bad{false};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 4);
-    for (int i = 0; i < 4; i++) Go([&, i] {
+    gort_test::Group wg;
+    for (int i = 0; i < 4; i++) wg.Go([&, i] {
         for (int k = 0; k < 200; k++) {
           if (i == 0) {
-            ASSERT_EQ(gort_rwmutex_lock(rw), 0);
+            EXPECT_EQ(gort_rwmutex_lock(rw), 0);
             if (writer_in++ != 0 || readers_in.load() != 0) bad = true;
             gort_yield();
             writer_in--;
-            ASSERT_EQ(gort_rwmutex_unlock(rw), 0);
+            EXPECT_EQ(gort_rwmutex_unlock(rw), 0);
           } else {
-            ASSERT_EQ(gort_rwmutex_rlock(rw), 0);
+            EXPECT_EQ(gort_rwmutex_rlock(rw), 0);
             readers_in++;
             if (writer_in.load() != 0) bad = true;
             gort_yield();
             readers_in--;
-            ASSERT_EQ(gort_rwmutex_runlock(rw), 0);
+            EXPECT_EQ(gort_rwmutex_runlock(rw), 0);
           }
         }
-        gort_waitgroup_done(&wg);
       });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_FALSE(bad.load());
 }
@@ -690,21 +680,19 @@ TEST_F(Misuse, CondWait_NullIsEinvalUnlockedMutexIsEperm) {
   // The cond still works: no ticket was taken by the refused waits.
   bool ready = false, woke = false;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_mutex_lock(&m);
       while (!ready) EXPECT_EQ(gort_cond_wait(&c, &m), 0);
       woke = true;
       gort_mutex_unlock(&m);
-      gort_waitgroup_done(&wg);
     });
     ASSERT_TRUE(WaitUntilParked("cond"));
     gort_mutex_lock(&m);
     ready = true;
     gort_mutex_unlock(&m);
     EXPECT_EQ(gort_cond_signal(&c), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_TRUE(woke);
 }
@@ -723,20 +711,18 @@ TEST_F(Misuse, CondBroadcast_NullIsEinval) {
   int woke = 0;
   bool go = false;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 3);
-    for (int i = 0; i < 3; i++) Go([&] {
+    gort_test::Group wg;
+    for (int i = 0; i < 3; i++) wg.Go([&] {
         gort_mutex_lock(&m);
         while (!go) gort_cond_wait(&c, &m);
         woke++;
         gort_mutex_unlock(&m);
-        gort_waitgroup_done(&wg);
       });
     gort_mutex_lock(&m);
     go = true;
     gort_mutex_unlock(&m);
     EXPECT_EQ(gort_cond_broadcast(&c), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(woke, 3);
 }
@@ -1103,15 +1089,13 @@ TEST_F(Misuse, Connect_ClosedWhileWaitingIsEbadf) {
     ASSERT_GE(c, 0) << "every connect completed: the backlog never filled";
     EXPECT_EQ(gort_fd_close(c), 0);  // timed out: the backlog is full
     c = socket(AF_INET, SOCK_STREAM, 0);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       r = gort_connect(c, sa, sizeof addr, -1);
-      gort_waitgroup_done(&wg);
     });
     EXPECT_TRUE(WaitUntilParked("IO wait connect"));
     EXPECT_EQ(gort_fd_close(c), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(r.load(), -EBADF);
   for (int fd : fill) EXPECT_EQ(gort_fd_close(fd), 0);
@@ -1144,22 +1128,16 @@ TEST_F(Misuse, SyscallEnter_TwiceOrParkingInsideIsHarmless) {
     EXPECT_EQ(gort_chan_recv_timeout(c.get(), &v, 1000000), -ETIMEDOUT);
     gort_syscall_exit();
 
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_syscall_enter();  // returns without the exit
-      gort_waitgroup_done(&wg);
     });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     for (int i = 0; i < 10000 && gort_test::LiveGoroutines() != 1; i++) gort_sleep(1000000);
     EXPECT_EQ(gort_test::LiveGoroutines(), 1u);  // it exited: only this one is left
     // The scheduler is intact: every P still runs goroutines.
-    gort_waitgroup_add(&wg, 8);
-    for (int i = 0; i < 8; i++) Go([&] {
-        gort_sleep(100000);
-        gort_waitgroup_done(&wg);
-      });
-    gort_waitgroup_wait(&wg);
+    for (int i = 0; i < 8; i++) wg.Go([&] { gort_sleep(100000); });
+    wg.Wait();
   });
 }
 

@@ -81,19 +81,17 @@ TEST_F(Preempt, SleeperWakesWhileEveryPSpins) {
   Main([] {
     std::atomic<bool> stop{false};
     int procs = gort_maxprocs(0);
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     uint64_t before = Preemptions();
     for (int i = 0; i < procs + 1; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         SpinUntil(&stop);
-        gort_waitgroup_done(&wg);
       });
     }
     gort_yield();  // let the spinners take every P
     for (int i = 0; i < 20; i++) gort_sleep(1000000);
     stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_GT(Preemptions(), before);
   });
 }
@@ -105,16 +103,14 @@ TEST_F(Preempt, OneProcIsShared) {
   Procs one(1);
   Main([] {
     std::atomic<bool> stop{false};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       SpinUntil(&stop);
-      gort_waitgroup_done(&wg);
     });
     gort_yield();
     gort_sleep(2000000);  // only returns if the spinner was preempted
     stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 
@@ -130,10 +126,9 @@ TEST_F(Preempt, EveryRegisterSurvivesAsyncPreemption) {
     PreemptStorm storm(std::chrono::microseconds(100));
     uint64_t before = Preemptions();
     std::atomic<bool> stop{false};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int w = 0; w < 6; w++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, w] {
+      wg.Go([&, w] {
         std::mt19937_64 rng(0x5eed + w);
         uint64_t in[kRegWords], out[kRegWords];
         for (long n = 0; !stop.load(); n++) {
@@ -152,13 +147,12 @@ TEST_F(Preempt, EveryRegisterSurvivesAsyncPreemption) {
             }
           calls++;
         }
-        gort_waitgroup_done(&wg);
       });
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (Preemptions() - before < target && std::chrono::steady_clock::now() < deadline) gort_sleep(5000000);
     stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_GE(Preemptions() - before, target);
   });
   EXPECT_EQ(mismatches.load(), 0) << "over " << calls.load() << " spins";
@@ -192,10 +186,9 @@ TEST_F(Preempt, NoDeadlockInsideMallocAndStdio) {
     FILE* devnull = fopen("/dev/null", "w");
     ASSERT_NE(devnull, nullptr);
     uint64_t before = Preemptions();
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int w = 0; w < 2 * gort_maxprocs(0); w++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, w] {
+      wg.Go([&, w] {
         std::mt19937 rng(w);
         std::vector<void*> keep(64, nullptr);
         char buf[128];
@@ -211,12 +204,11 @@ TEST_F(Preempt, NoDeadlockInsideMallocAndStdio) {
           progress++;
         }
         for (void* p : keep) free(p);
-        gort_waitgroup_done(&wg);
       });
     }
     gort_sleep(int64_t{seconds} * 1000000000);
     stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     fclose(devnull);
     EXPECT_GT(Preemptions(), before);
   });
@@ -241,13 +233,11 @@ TEST_F(Preempt, UserSigurgHandlerInstalledAfterInitGetsItsSignals) {
   ASSERT_EQ(sigaction(SIGURG, &sa, &old), 0);
   Main([] {
     std::atomic<bool> stop{false};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     uint64_t before = Preemptions();
     for (int i = 0; i < gort_maxprocs(0); i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         SpinUntil(&stop);
-        gort_waitgroup_done(&wg);
       });
     }
     const int kSignals = 50;
@@ -259,7 +249,7 @@ TEST_F(Preempt, UserSigurgHandlerInstalledAfterInitGetsItsSignals) {
       gort_sleep(2000000);  // spinners keep being preempted meanwhile
     }
     stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_GT(Preemptions(), before);
   });
   sigaction(SIGURG, &old, nullptr);
@@ -299,15 +289,13 @@ TEST_F(Preempt, EintrNeverEscapes) {
   };
   std::thread plain1(work), plain2(work);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 4; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         work();
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   plain1.join();
   plain2.join();

@@ -105,9 +105,8 @@ TEST_F(Select, BlockedSelectWokenBySendRecvOrClose) {
     int out = 11, in = 0;
     gort_case cases[] = {{a.get(), GORT_SEND, &out, 99}, {b.get(), GORT_RECV, &in, 99}};
     Main([&] {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      gort_test::Group wg;
+      wg.Go([&] {
         gort_sleep(5 * 1000 * 1000);
         int v = 22;
         if (how == 0) {
@@ -118,7 +117,6 @@ TEST_F(Select, BlockedSelectWokenBySendRecvOrClose) {
         } else {
           EXPECT_EQ(gort_chan_close(b.get()), 0);
         }
-        gort_waitgroup_done(&wg);
       });
       int k = gort_select(cases, 2, -1);
       EXPECT_EQ(k, how == 0 ? 0 : 1);
@@ -126,7 +124,7 @@ TEST_F(Select, BlockedSelectWokenBySendRecvOrClose) {
       if (how == 1) {
         EXPECT_EQ(in, 22);
       }
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
     });
   }
 }
@@ -138,18 +136,16 @@ TEST_F(Select, DuplicateChannels) {
   auto c = Make(sizeof(int), 0);
   int out = 5, in1 = 0, in2 = 0;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_sleep(2 * 1000 * 1000);
       int v = 0;
       EXPECT_EQ(gort_chan_recv(c.get(), &v), 0);
       EXPECT_EQ(v, 5);
-      gort_waitgroup_done(&wg);
     });
     gort_case cases[] = {{c.get(), GORT_RECV, &in1, 9}, {c.get(), GORT_SEND, &out, 9}, {c.get(), GORT_RECV, &in2, 9}};
     EXPECT_EQ(gort_select(cases, 3, -1), 1);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   auto b = Make(sizeof(int), 2);
   int v = 3;
@@ -223,16 +219,14 @@ TEST_F(Select, ManyCases) {
   }
   int x = 42;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_sleep(2 * 1000 * 1000);
       gort_chan_send(cs[73].get(), &x);
-      gort_waitgroup_done(&wg);
     });
     EXPECT_EQ(gort_select(cases.data(), cases.size(), -1), 73);
     EXPECT_EQ(v, 42);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 

@@ -91,22 +91,20 @@ TEST_F(Sync, SemaBoundsConcurrency) {
   gort_sema sem = GORT_SEMA_INIT(3);
   std::atomic<int> inside{0}, most{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 200; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
-        ASSERT_EQ(gort_sema_acquire(&sem), 0);
+      wg.Go([&] {
+        EXPECT_EQ(gort_sema_acquire(&sem), 0);
         int now = ++inside;
         int m = most.load();
         while (now > m && !most.compare_exchange_weak(m, now)) {
         }
         gort_yield();
         inside--;
-        ASSERT_EQ(gort_sema_release(&sem), 0);
-        gort_waitgroup_done(&wg);
+        EXPECT_EQ(gort_sema_release(&sem), 0);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_LE(most.load(), 3);
   EXPECT_GE(most.load(), 1);
@@ -126,20 +124,18 @@ TEST_F(Sync, SemaOverflowIsRefused) {
 TEST_F(Sync, SemaPingPongBetweenThreadAndGoroutine) {
   gort_sema to_g = GORT_SEMA_INIT(0), to_t = GORT_SEMA_INIT(0);
   const int kRounds = (int)gort_test::Scale(20000);
-  gort_waitgroup wg = GORT_WAITGROUP_INIT;
-  gort_waitgroup_add(&wg, 1);
-  Go([&] {
+  gort_test::Group wg;
+  wg.Go([&] {
     for (int i = 0; i < kRounds; i++) {
       gort_sema_acquire(&to_g);
       gort_sema_release(&to_t);
     }
-    gort_waitgroup_done(&wg);
   });
   for (int i = 0; i < kRounds; i++) {
     gort_sema_release(&to_g);
     gort_sema_acquire(&to_t);
   }
-  gort_waitgroup_wait(&wg);
+  wg.Wait();
 }
 
 // ---- mutex ----------------------------------------------------------------
@@ -158,15 +154,13 @@ TEST_F(Sync, MutexExcludesGoroutinesAndThreads) {
   std::vector<std::thread> ts;
   for (int i = 0; i < 2; i++) ts.emplace_back(work);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 8; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         work();
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   for (auto& t : ts) t.join();
   EXPECT_EQ(counter, 10 * per);
@@ -193,9 +187,8 @@ TEST_F(Sync, MutexStarvationModeLetsAWaiterIn) {
   gort_mutex mu = GORT_MUTEX_INIT;
   std::atomic<bool> stop{false}, saw_starving{false};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {  // the hog
+    gort_test::Group wg;
+    wg.Go([&] {  // the hog
       while (!stop) {
         gort_mutex_lock(&mu);
         int64_t t0 = gort_now();
@@ -204,7 +197,6 @@ TEST_F(Sync, MutexStarvationModeLetsAWaiterIn) {
         if (__atomic_load_n(&mu.state_[0], __ATOMIC_RELAXED) & 4) saw_starving = true;  // others CAS it
         gort_mutex_unlock(&mu);
       }
-      gort_waitgroup_done(&wg);
     });
     for (int i = 0; i < 10; i++) {  // the waiter
       gort_mutex_lock(&mu);
@@ -212,7 +204,7 @@ TEST_F(Sync, MutexStarvationModeLetsAWaiterIn) {
       gort_sleep(100000);
     }
     stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_TRUE(saw_starving.load()) << "the waiter got in without starvation mode?";
 }
@@ -225,10 +217,9 @@ TEST_F(Sync, RWMutexReadersShareWritersExclude) {
   long value = 0;
   std::atomic<int> bad{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 8; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         for (int i = 0; i < 300; i++) {
           if ((g + i) % 4 == 0) {
             gort_rwmutex_lock(&rw);
@@ -248,10 +239,9 @@ TEST_F(Sync, RWMutexReadersShareWritersExclude) {
             gort_rwmutex_runlock(&rw);
           }
         }
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(bad.load(), 0) << "a writer ran beside readers";
   EXPECT_EQ(value, 8 * 300 / 4);
@@ -289,17 +279,19 @@ TEST_F(Sync, CondProducerConsumer) {
     }
   });
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       for (int got = 0; got < kItems / 2; got++) {
         gort_mutex_lock(&mu);
-        while (queue.empty()) ASSERT_EQ(gort_cond_wait(&cv, &mu), 0);
+        while (queue.empty())
+          if (gort_cond_wait(&cv, &mu) != 0) {
+            gort_mutex_unlock(&mu);  // the producer needs it
+            FAIL() << "gort_cond_wait failed";
+          }
         sum += queue.back();
         queue.pop_back();
         gort_mutex_unlock(&mu);
       }
-      gort_waitgroup_done(&wg);
     });
     for (int i = 1; i <= kItems; i++) {
       gort_mutex_lock(&mu);
@@ -308,7 +300,7 @@ TEST_F(Sync, CondProducerConsumer) {
       gort_mutex_unlock(&mu);
       if (i % 10 == 0) gort_yield();
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   consumer.join();
   EXPECT_EQ(sum, (long)kItems * (kItems + 1) / 2);
@@ -320,15 +312,13 @@ TEST_F(Sync, CondBroadcastWakesAll) {
   bool go = false;
   std::atomic<int> woke{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 20; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         gort_mutex_lock(&mu);
         while (!go) gort_cond_wait(&cv, &mu);
         gort_mutex_unlock(&mu);
         woke++;
-        gort_waitgroup_done(&wg);
       });
     }
     gort_sleep(5 * 1000 * 1000);
@@ -336,7 +326,7 @@ TEST_F(Sync, CondBroadcastWakesAll) {
     go = true;
     gort_cond_broadcast(&cv);
     gort_mutex_unlock(&mu);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(woke.load(), 20);
   gort_mutex unlocked = GORT_MUTEX_INIT;
@@ -362,15 +352,13 @@ TEST_F(Sync, OnceRunsOnceAndEveryoneWaitsForIt) {
   };
   std::thread t(call);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 50; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         call();
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   t.join();
   EXPECT_EQ(runs.load(), 1);

@@ -71,15 +71,13 @@ TEST_F(Timer, StopWhileFiringUnderLoad) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; i++) threads.emplace_back(churn, i);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 16; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         churn(g);
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   for (auto& t : threads) t.join();
   EXPECT_GT(ticks.load(), 0);
@@ -121,15 +119,13 @@ TEST_F(Timer, PlainThreadTimerFiresWhileTheOnlyPIsHeld) {
     EXPECT_EQ(gort_timer_stop(tm), 0);
   });
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       holding = true;
       int64_t end = gort_now() + 1000LL * 1000 * 1000;
       while (gort_now() < end) usleep(10 * 1000);  // holds the only P for 1 s (EINTR: again)
-      gort_waitgroup_done(&wg);
     });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   t.join();
   // A stall shows as the whole second; on time is ~10 ms.
