@@ -107,6 +107,17 @@ void NullDeref(void*) {
   *(volatile int*)page = 1;
 }
 
+// The process's address space now, from /proc (linux).
+long VmSizeKib() {
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = 0;
+  while (f != nullptr && fgets(line, sizeof line, f) != nullptr)
+    if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
+  if (f != nullptr) fclose(f);
+  return kib;
+}
+
 // A goroutine takes its stack when it first runs, but its spawn claims it
 // (stack.c): a stack that cannot be mapped fails the spawn with -ENOMEM,
 // instead of aborting later when it first runs.  The 16 MiB stacks make a
@@ -124,12 +135,7 @@ TEST(StackDeathTest, NoMemoryForAStackFailsTheSpawn) {
         if (gort_init(&cfg) != 0) exit(100);
         struct rlimit lim;
         getrlimit(RLIMIT_AS, &lim);
-        FILE* f = fopen("/proc/self/status", "r");
-        char line[256];
-        long kib = 0;
-        while (f != nullptr && fgets(line, sizeof line, f) != nullptr)
-          if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
-        if (f != nullptr) fclose(f);
+        long kib = VmSizeKib();
         lim.rlim_cur = (rlim_t)(kib + (1L << 20)) << 10;  // now + 1 GiB
         if (kib == 0 || setrlimit(RLIMIT_AS, &lim) != 0) exit(101);
         int err = gort_main([](void*) {}, nullptr);
@@ -151,16 +157,6 @@ void OomPark(void* c) {
   int v;
   g_oom_parked.fetch_add(1);
   gort_chan_recv(static_cast<gort_chan*>(c), &v);
-}
-
-long VmSizeKib() {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kib = 0;
-  while (f != nullptr && fgets(line, sizeof line, f) != nullptr)
-    if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
-  if (f != nullptr) fclose(f);
-  return kib;
 }
 
 void OomSpawner(void*) {

@@ -18,7 +18,8 @@
 //                             GORT_TEST_LONG=1
 //   gort_test::Procs p(n)     set gort_maxprocs(n) for a scope; restored
 //                             even when an ASSERT leaves the test early
-//   gort_test::kTsan          built with ThreadSanitizer (--config=tsan)
+//   gort_test::kTsan          built with ThreadSanitizer (--config=tsan);
+//                             kAsan, kSanitizer likewise
 #ifndef GORT_TESTS_HARNESS_H
 #define GORT_TESTS_HARNESS_H
 
@@ -50,6 +51,20 @@ inline constexpr bool kTsan = false;
 #else
 inline constexpr bool kTsan = false;
 #endif
+
+// Built with AddressSanitizer (--config=asan); kSanitizer: with either.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAsan = true;
+#else
+inline constexpr bool kAsan = false;
+#endif
+#else
+inline constexpr bool kAsan = false;
+#endif
+inline constexpr bool kSanitizer = kAsan || kTsan;
 
 inline void Main(std::function<void()> fn) {
   ASSERT_EQ(gort_main([](void* p) { (*static_cast<std::function<void()>*>(p))(); }, &fn), 0);

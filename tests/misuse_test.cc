@@ -22,6 +22,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -962,6 +963,29 @@ TEST_F(Misuse, Write_BadFdIsEbadfNullBufIsEfault) {
   EXPECT_EQ(gort_fd_close(p[1]), 0);
 }
 
+// Two goroutines make call() on fd: the first parks (wait reason
+// `parked`), the second queues behind it (`queued`); gort_fd_close(fd)
+// then ends both with -EBADF.
+void ExpectCloseEndsAParkedAndAQueuedCall(int fd, const std::function<ssize_t()>& call, const char* parked,
+                                          const char* queued) {
+  std::atomic<ssize_t> a{1}, b{1};
+  Main([&] {
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2);
+    for (auto* r : {&a, &b}) {
+      Go([&, r] {
+        *r = call();
+        gort_waitgroup_done(&wg);
+      });
+      EXPECT_TRUE(WaitUntilParked(r == &a ? parked : queued));
+    }
+    EXPECT_EQ(gort_fd_close(fd), 0);
+    gort_waitgroup_wait(&wg);
+  });
+  EXPECT_EQ(a.load(), -EBADF);  // a write: after some bytes
+  EXPECT_EQ(b.load(), -EBADF);
+}
+
 // gort_fd_close ends with -EBADF a write parked on a full socket and one
 // queued behind it.
 TEST_F(Misuse, Write_ClosedWhileWaitingOrQueuedIsEbadf) {
@@ -969,22 +993,8 @@ TEST_F(Misuse, Write_ClosedWhileWaitingOrQueuedIsEbadf) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   ASSERT_EQ(gort_fd_open(sv[0]), 0);
   std::string big(4u << 20, 'w');
-  std::atomic<ssize_t> a{1}, b{1};
-  Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
-    for (auto* r : {&a, &b}) {
-      Go([&, r] {
-        *r = gort_write(sv[0], big.data(), big.size(), -1);
-        gort_waitgroup_done(&wg);
-      });
-      EXPECT_TRUE(WaitUntilParked(r == &a ? "IO wait write" : "IO queue write"));
-    }
-    EXPECT_EQ(gort_fd_close(sv[0]), 0);
-    gort_waitgroup_wait(&wg);
-  });
-  EXPECT_EQ(a.load(), -EBADF);  // after some bytes
-  EXPECT_EQ(b.load(), -EBADF);
+  ExpectCloseEndsAParkedAndAQueuedCall(
+      sv[0], [&] { return gort_write(sv[0], big.data(), big.size(), -1); }, "IO wait write", "IO queue write");
   close(sv[1]);
 }
 
@@ -1025,22 +1035,8 @@ TEST_F(Misuse, Accept_ClosedWhileWaitingOrQueuedIsEbadf) {
   sockaddr_in addr;
   int l = LoopbackListener(&addr);
   ASSERT_GE(l, 0);
-  std::atomic<int> a{1}, b{1};
-  Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
-    for (auto* r : {&a, &b}) {
-      Go([&, r] {
-        *r = gort_accept(l, nullptr, nullptr, -1);
-        gort_waitgroup_done(&wg);
-      });
-      EXPECT_TRUE(WaitUntilParked(r == &a ? "IO wait read" : "IO queue read"));
-    }
-    EXPECT_EQ(gort_fd_close(l), 0);
-    gort_waitgroup_wait(&wg);
-  });
-  EXPECT_EQ(a.load(), -EBADF);
-  EXPECT_EQ(b.load(), -EBADF);
+  ExpectCloseEndsAParkedAndAQueuedCall(
+      l, [&] { return (ssize_t)gort_accept(l, nullptr, nullptr, -1); }, "IO wait read", "IO queue read");
 }
 
 TEST_F(Misuse, Connect_BadFdIsEbadfNullAddressIsEfault) {
