@@ -414,7 +414,12 @@ GORT_NOPREEMPT static void switch_arrive(void) {
     if (prev == NULL) return;
     m->handoff_from = NULL;
     gort_stack_check(prev);
+    /* The parked G's action runs on this G's thread after its errno was
+     * restored (switch_to); what the action's calls do to errno (a timer's
+     * wakeup may start a thread) must not reach this G. */
+    int saved_errno = *m->errno_at;
     G *again = m->after_switch(m, prev);
+    *m->errno_at = saved_errno;
     if (again != NULL) gort_wakep_after(gort_runq_put(m->p, again, false)); /* a cancelled park */
 }
 
