@@ -255,6 +255,39 @@ TEST_F(Preempt, UserSigurgHandlerInstalledAfterInitGetsItsSignals) {
   sigaction(SIGURG, &old, nullptr);
 }
 
+// errno through an accessor stays the goroutine's under a storm of
+// asynchronous preemptions: a stop between __errno_location's return and
+// the load or store through its result would resume the code on another
+// thread with the first thread's errno address (the runtime does not stop
+// a goroutine while a register points at its thread's errno).
+__attribute__((noinline)) int ReadErrno() { return errno; }
+__attribute__((noinline)) void WriteErrno(int v) { errno = v; }
+
+TEST_F(Preempt, ErrnoSurvivesAsyncPreemption) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
+  Procs two(2);
+  std::atomic<int> bad{0};
+  uint64_t before = Preemptions();
+  {
+    PreemptStorm storm(std::chrono::microseconds(20));
+    Main([&] {
+      gort_test::Group wg;
+      for (int g = 0; g < 4; g++) {
+        wg.Go([&, g] {
+          for (int i = 0; i < Scale(2000000); i++) {
+            int v = g * 10000000 + i;
+            WriteErrno(v);
+            if (ReadErrno() != v) bad++;
+          }
+        });
+      }
+      wg.Wait();
+    });
+  }
+  EXPECT_GT(Preemptions(), before);
+  EXPECT_EQ(bad.load(), 0);
+}
+
 // EINTR never escapes the API: SIGUSR1 (no SA_RESTART, so every blocking
 // system call it hits fails with EINTR) rains on all threads while plain
 // threads and goroutines sleep, wait with timeouts and contend a mutex.

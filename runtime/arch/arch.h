@@ -60,6 +60,7 @@ void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
  * Registers for an unwinder to start from (the goroutine dump), indexed by
  * DWARF register number: amd64 rax..r15 = 0..15 (rsp 7, rbp 6) and the
  * return address column 16 = rip; arm64 x0..x30 = 0..30, sp 31, pc 32.
+ * GORT_REG_RET is where a function returns its result (rax, x0).
  * pc_exact: pc is the interrupted instruction (a signal), not a return
  * address (a suspended context), so unwinders look it up as is.
  *
@@ -68,9 +69,9 @@ void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
  *                           rest 0.
  */
 #if defined(__x86_64__)
-enum { GORT_REG_FP = 6, GORT_REG_SP = 7, GORT_REG_PC = 16, GORT_NREGS = 17 };
+enum { GORT_REG_RET = 0, GORT_REG_FP = 6, GORT_REG_SP = 7, GORT_REG_PC = 16, GORT_NREGS = 17 };
 #elif defined(__aarch64__)
-enum { GORT_REG_FP = 29, GORT_REG_SP = 31, GORT_REG_PC = 32, GORT_NREGS = 33 };
+enum { GORT_REG_RET = 0, GORT_REG_FP = 29, GORT_REG_SP = 31, GORT_REG_PC = 32, GORT_NREGS = 33 };
 #endif
 typedef struct gort_regs {
     uintptr_t r[GORT_NREGS];

@@ -368,6 +368,30 @@ GORT_NOPREEMPT void gort_sysmon_wake(void) {
 
 /* ---- asynchronous --------------------------------------------------------- */
 
+/* errno's address, just returned by __errno_location (or __error) and not
+ * yet loaded or stored through: stopped there, the goroutine could resume
+ * on another thread and use the first thread's errno.  So a goroutine is
+ * not stopped while the return register points into the 4 KiB page
+ * holding its thread's errno or a page either side (libc's thread-locals).
+ * A stale copy can sit there for long (a loop that never touches that
+ * register): after REFUSALS_MAX refusals in a row the goroutine stops
+ * anyway.  An address moved to another register or the stack is not seen
+ * (docs/goroutines.md "A goroutine changes threads"). */
+enum { REFUSALS_MAX = 8 };
+GORT_NOPREEMPT static bool errno_address_live(M *m, G *g, gort_sigctx *c) {
+    const uintptr_t page = 4096, lo = ((uintptr_t)m->errno_at & ~(page - 1)) - page;
+    gort_regs r;
+    gort_sigctx_regs(c, &r);
+    if (m->refused_g != g) m->refusals = 0;
+    if (r.r[GORT_REG_RET] - lo >= 3 * page || m->refusals >= REFUSALS_MAX) {
+        m->refused_g = NULL;
+        return false;
+    }
+    m->refused_g = g;
+    m->refusals++;
+    return true;
+}
+
 /* May the goroutine g, interrupted at c, stop here? (the design note) */
 GORT_NOPREEMPT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
     if (gort_debug_g.asyncpreemptoff || m->locks != 0) return false;
@@ -379,7 +403,8 @@ GORT_NOPREEMPT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
      * user code: the runtime uses none (-fno-plt, -mno-outline-atomics, no
      * libgcc helpers: //tests:text_section_test; darwin's stub sections
      * are excluded by the OS layer). */
-    return sp <= lo + g->stack_size && sp >= lo + gort_arch_preempt_room();
+    return sp <= lo + g->stack_size && sp >= lo + gort_arch_preempt_room() &&
+           !errno_address_live(m, g, c);
 }
 
 /* Is this SIGURG the runtime's?  One of the signals sysmon sent this M

@@ -178,6 +178,8 @@ struct M {
     gort_os_thread thread;          /* where preemption signals go          */
     gort_os_sigset resume_mask;     /* arm64 async preemption (preempt.c)   */
     _Atomic(uint32_t) preempt_sigs; /* signals sent, not yet handled        */
+    G *refused_g;  /* async preemption refused this G ...  (preempt.c)     */
+    int refusals;  /* ... this many times in a row                         */
     gort_note park; /* where an idle M sleeps                                */
     M *schedlink;   /* idle M list                                          */
     uint64_t rand;  /* xorshift state for steal order and select            */
