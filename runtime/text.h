@@ -9,7 +9,7 @@
  * start-up (runtime/os/<os>/text.c).  Inlined copies and compiler clones
  * of a function stay in its section.
  *
- * Rule: every function defined under runtime/ starts with GORT_NOPREEMPT.
+ * Rule: every function defined under runtime/ starts with GORT_RUNTIME_TEXT.
  * //tests:text_section_test fails the build of any object that puts a
  * function anywhere else.
  */
@@ -17,9 +17,9 @@
 #define GORT_TEXT_H
 
 #if defined(__APPLE__)
-#define GORT_NOPREEMPT __attribute__((section("__TEXT,__gort_text,regular,pure_instructions")))
+#define GORT_RUNTIME_TEXT __attribute__((section("__TEXT,__gort_text,regular,pure_instructions")))
 #else
-#define GORT_NOPREEMPT __attribute__((section("gort_text")))
+#define GORT_RUNTIME_TEXT __attribute__((section("gort_text")))
 #endif
 
 #endif /* GORT_TEXT_H */

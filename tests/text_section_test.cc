@@ -138,7 +138,7 @@ TEST(TextSection, EveryRuntimeFunctionIsInGortText) {
   for (const Member& m : members)
     for (const std::string& s : Misplaced(m, &functions)) bad.push_back(s);
   EXPECT_GT(functions, 100);
-  for (const std::string& s : bad) ADD_FAILURE() << s << " (mark it GORT_NOPREEMPT, runtime/text.h)";
+  for (const std::string& s : bad) ADD_FAILURE() << s << " (mark it GORT_RUNTIME_TEXT, runtime/text.h)";
 }
 
 // The shared library exports the gort_* API and nothing else (every other

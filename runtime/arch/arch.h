@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "runtime/atomic.h" /* GORT_NORETURN */
-#include "runtime/text.h"    /* GORT_NOPREEMPT */
+#include "runtime/text.h"    /* GORT_RUNTIME_TEXT */
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,7 +40,7 @@ extern "C" {
 
 /* One pause in a spin-wait loop (x86 pause, arm64 yield): the other
  * hardware thread runs, and the loop does not flood the memory system. */
-GORT_NOPREEMPT static inline void gort_cpu_relax(void) {
+GORT_RUNTIME_TEXT static inline void gort_cpu_relax(void) {
 #if defined(__x86_64__)
     __asm__ volatile("pause");
 #elif defined(__aarch64__)

@@ -199,7 +199,7 @@ struct gort_chan {
 
 /* ---- queues (c->lock held) ------------------------------------------------ */
 
-GORT_NOPREEMPT static void wq_push(wq *q, waiter *w) {
+GORT_RUNTIME_TEXT static void wq_push(wq *q, waiter *w) {
     w->next = NULL;
     w->prev = q->tail;
     if (q->tail != NULL)
@@ -210,7 +210,7 @@ GORT_NOPREEMPT static void wq_push(wq *q, waiter *w) {
     w->queued = true;
 }
 
-GORT_NOPREEMPT static void wq_remove(wq *q, waiter *w) {
+GORT_RUNTIME_TEXT static void wq_remove(wq *q, waiter *w) {
     if (w->prev != NULL)
         w->prev->next = w->next;
     else
@@ -224,7 +224,7 @@ GORT_NOPREEMPT static void wq_remove(wq *q, waiter *w) {
 
 /* The first waiter whose op we can claim; others (claimed elsewhere) are
  * dropped from the queue. */
-GORT_NOPREEMPT GORT_INLINE static waiter *wq_claim(wq *q) {
+GORT_RUNTIME_TEXT GORT_INLINE static waiter *wq_claim(wq *q) {
     waiter *w;
     while ((w = q->head) != NULL) {
         uint32_t zero = 0;
@@ -240,7 +240,7 @@ GORT_NOPREEMPT GORT_INLINE static waiter *wq_claim(wq *q) {
 
 /* Word-sized elements (the common case) copied inline, not through a call
  * to memcpy. */
-GORT_NOPREEMPT GORT_INLINE static void copy_elem(gort_chan *c, void *dst, const void *src) {
+GORT_RUNTIME_TEXT GORT_INLINE static void copy_elem(gort_chan *c, void *dst, const void *src) {
     if (dst == NULL) return;
     switch (c->elem_size) {
     case 0: return;
@@ -251,18 +251,18 @@ GORT_NOPREEMPT GORT_INLINE static void copy_elem(gort_chan *c, void *dst, const 
     }
 }
 
-GORT_NOPREEMPT static void zero_elem(gort_chan *c, void *dst) {
+GORT_RUNTIME_TEXT static void zero_elem(gort_chan *c, void *dst) {
     if (c->elem_size != 0 && dst != NULL) memset(dst, 0, c->elem_size);
 }
 
 /* ---- the ring ------------------------------------------------------------ */
 
-GORT_NOPREEMPT GORT_INLINE static slot *slot_at(gort_chan *c, uint64_t pos) {
+GORT_RUNTIME_TEXT GORT_INLINE static slot *slot_at(gort_chan *c, uint64_t pos) {
     return (slot *)(void *)(c->slots + (size_t)(pos & (c->one_lap - 1)) * c->slot_size);
 }
 
 /* The position after pos: the next index, or index 0 of the next lap. */
-GORT_NOPREEMPT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) {
+GORT_RUNTIME_TEXT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) {
     uint64_t idx = pos & (c->one_lap - 1);
     if (idx + 1 < c->cap) return pos + 1;
     return (pos - idx + c->one_lap) & CH_POS;
@@ -271,13 +271,13 @@ GORT_NOPREEMPT GORT_INLINE static uint64_t pos_next(gort_chan *c, uint64_t pos) 
 /* Wait for an operation that claimed its position with a fast-path CAS to
  * publish its stamp: a few instructions away, unless the OS preempted a
  * plain thread in between. */
-GORT_NOPREEMPT static void stamp_wait(slot *s, uint64_t want) {
+GORT_RUNTIME_TEXT static void stamp_wait(slot *s, uint64_t want) {
     for (int i = 0; atomic_load_explicit(&s->stamp, memory_order_acquire) != want; i++) gort_spin_wait(i, 100);
 }
 
 /* A short wait for s's stamp (an operation that claimed it is copying):
  * false if it did not come; the caller takes the locked path then. */
-GORT_NOPREEMPT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
+GORT_RUNTIME_TEXT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
     for (int i = 0; i < 64; i++) {
         if (atomic_load_explicit(&s->stamp, memory_order_acquire) == want) return true;
         gort_cpu_relax();
@@ -288,7 +288,7 @@ GORT_NOPREEMPT GORT_NOINLINE static bool stamp_spin(slot *s, uint64_t want) {
 /* Fast paths: no lock.  Return false to take the locked path: a flag is
  * set, or the ring looks full (send) or empty (receive), or an operation
  * that claimed the slot has not published it yet. */
-GORT_NOPREEMPT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem) {
+GORT_RUNTIME_TEXT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem) {
     /* Everything the copy needs is loaded before the CAS: on x86 a locked
      * instruction holds back the loads after it until it completes. */
     bool word = c->elem_size == 8;
@@ -324,7 +324,7 @@ GORT_NOPREEMPT GORT_INLINE static bool fast_send(gort_chan *c, const void *elem)
     }
 }
 
-GORT_NOPREEMPT GORT_INLINE static bool fast_recv(gort_chan *c, void *elem) {
+GORT_RUNTIME_TEXT GORT_INLINE static bool fast_recv(gort_chan *c, void *elem) {
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
     for (;;) {
         if (h & CH_FLAGS) return false;
@@ -356,7 +356,7 @@ GORT_NOPREEMPT GORT_INLINE static bool fast_recv(gort_chan *c, void *elem) {
  * writes them; an operation that claimed a slot before the freeze may
  * still be copying, and is waited for on its stamp). */
 
-GORT_NOPREEMPT static size_t ring_len(gort_chan *c) {
+GORT_RUNTIME_TEXT static size_t ring_len(gort_chan *c) {
     if (c->slots == NULL) return c->count;
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed) & CH_POS;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed) & CH_POS;
@@ -367,7 +367,7 @@ GORT_NOPREEMPT static size_t ring_len(gort_chan *c) {
 }
 
 /* Append elem (ring_len < cap). */
-GORT_NOPREEMPT static void ring_put(gort_chan *c, const void *elem) {
+GORT_RUNTIME_TEXT static void ring_put(gort_chan *c, const void *elem) {
     if (c->slots == NULL) {
         c->count++;
         return;
@@ -381,7 +381,7 @@ GORT_NOPREEMPT static void ring_put(gort_chan *c, const void *elem) {
 }
 
 /* Take the head into elem (ring_len > 0). */
-GORT_NOPREEMPT static void ring_take(gort_chan *c, void *elem) {
+GORT_RUNTIME_TEXT static void ring_take(gort_chan *c, void *elem) {
     if (c->slots == NULL) {
         c->count--;
         return;
@@ -397,7 +397,7 @@ GORT_NOPREEMPT static void ring_take(gort_chan *c, void *elem) {
 /* Take c's lock and freeze its ring: set CH_FROZEN in tail and head (two
  * RMWs, each ordered after every fast-path CAS on its word that
  * succeeded before it, and failing every one after it). */
-GORT_NOPREEMPT GORT_INLINE static void chan_lock(gort_chan *c) {
+GORT_RUNTIME_TEXT GORT_INLINE static void chan_lock(gort_chan *c) {
     gort_spin_lock(&c->lock);
     if (c->slots != NULL && !c->frozen) {
         atomic_fetch_or(&c->tail, CH_FROZEN);
@@ -415,7 +415,7 @@ enum { READY_RECV = 1, READY_SEND = 2 };
 
 /* Publish c->ready, thaw the ring unless a waiter is queued (it stays
  * frozen while one is), and unlock. */
-GORT_NOPREEMPT GORT_INLINE static void chan_unlock(gort_chan *c) {
+GORT_RUNTIME_TEXT GORT_INLINE static void chan_unlock(gort_chan *c) {
     atomic_store_explicit(&c->ready,
                           (c->sendq.head != NULL ? READY_RECV : 0) | (c->recvq.head != NULL ? READY_SEND : 0),
                           memory_order_relaxed);
@@ -428,7 +428,7 @@ GORT_NOPREEMPT GORT_INLINE static void chan_unlock(gort_chan *c) {
 }
 
 /* Complete a claimed waiter's case. */
-GORT_NOPREEMPT static void fill(waiter *w, int result) {
+GORT_RUNTIME_TEXT static void fill(waiter *w, int result) {
     w->op->which = w->idx;
     w->op->result = result;
 }
@@ -437,7 +437,7 @@ GORT_NOPREEMPT static void fill(waiter *w, int result) {
  * Return 0 or -EPIPE when done, -EAGAIN when it would block; *wake is a
  * claimed waiter to wake once the lock is released. */
 
-GORT_NOPREEMPT GORT_INLINE static int try_send(gort_chan *c, const void *elem, waiter **wake) {
+GORT_RUNTIME_TEXT GORT_INLINE static int try_send(gort_chan *c, const void *elem, waiter **wake) {
     waiter *w;
     if (c->closed) return -EPIPE;
     if ((w = wq_claim(&c->recvq)) != NULL) { /* hand off */
@@ -453,7 +453,7 @@ GORT_NOPREEMPT GORT_INLINE static int try_send(gort_chan *c, const void *elem, w
     return -EAGAIN;
 }
 
-GORT_NOPREEMPT GORT_INLINE static int try_recv(gort_chan *c, void *elem, waiter **wake) {
+GORT_RUNTIME_TEXT GORT_INLINE static int try_recv(gort_chan *c, void *elem, waiter **wake) {
     waiter *w;
     if ((w = wq_claim(&c->sendq)) != NULL) {
         if (c->cap == 0) {
@@ -486,11 +486,11 @@ typedef struct lockset {
     size_t n;
 } lockset;
 
-GORT_NOPREEMPT static void lock_all(lockset *ls) {
+GORT_RUNTIME_TEXT static void lock_all(lockset *ls) {
     for (size_t i = 0; i < ls->n; i++) chan_lock(ls->chans[i]);
 }
 
-GORT_NOPREEMPT static void unlock_all(lockset *ls) {
+GORT_RUNTIME_TEXT static void unlock_all(lockset *ls) {
     for (size_t i = ls->n; i > 0; i--) chan_unlock(ls->chans[i - 1]);
 }
 
@@ -506,7 +506,7 @@ typedef struct block_ctx {
  * then timer heap).  The timer may fire at once: the G is parked, but once
  * the timer is armed the goroutine may run and leave block(), whose frame
  * holds *b: read everything needed from b before arming. */
-GORT_NOPREEMPT static bool block_unlock(G *g, void *arg) {
+GORT_RUNTIME_TEXT static bool block_unlock(G *g, void *arg) {
     block_ctx *b = arg;
     lockset *ls = b->ls; /* b may be gone once the timer is armed */
     if (g != NULL && b->timer != NULL) {
@@ -517,7 +517,7 @@ GORT_NOPREEMPT static bool block_unlock(G *g, void *arg) {
     return true;
 }
 
-GORT_NOPREEMPT static void timeout_fire(void *arg, int64_t now) {
+GORT_RUNTIME_TEXT static void timeout_fire(void *arg, int64_t now) {
     op *o = arg;
     uint32_t zero = 0;
     (void)now;
@@ -530,7 +530,7 @@ GORT_NOPREEMPT static void timeout_fire(void *arg, int64_t now) {
 /* Block o, whose waiters are queued on the locked channels of ls, until a
  * case completes or timeout_ns (> 0; < 0: forever) passes.  Returns with
  * the channels unlocked and o->which set. */
-GORT_NOPREEMPT GORT_INLINE static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
+GORT_RUNTIME_TEXT GORT_INLINE static void block(op *o, lockset *ls, int64_t timeout_ns, const char *reason) {
     gort_tnode t; /* filled only with a timeout: most blocks have none */
     block_ctx b = {ls, NULL};
     if (timeout_ns > 0) {
@@ -554,7 +554,7 @@ GORT_NOPREEMPT GORT_INLINE static void block(op *o, lockset *ls, int64_t timeout
     gort_note_clear(o->s.note);
 }
 
-GORT_NOPREEMPT static void op_init(op *o, bool contended) {
+GORT_RUNTIME_TEXT static void op_init(op *o, bool contended) {
     gort_sleeper_init(&o->s);
     o->contended = contended;
     atomic_store_explicit(&o->done, 0, memory_order_relaxed);
@@ -564,7 +564,7 @@ GORT_NOPREEMPT static void op_init(op *o, bool contended) {
 
 /* ---- channels ------------------------------------------------------------ */
 
-GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
+GORT_RUNTIME_TEXT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
     gort_chan *c;
     if (elem_size != 0 && cap > SIZE_MAX / 2 / elem_size) {
         errno = EINVAL;
@@ -602,22 +602,22 @@ GORT_NOPREEMPT gort_chan *gort_chan_make(size_t elem_size, size_t cap) {
  * select that completed, a timed op whose timeout fired) does not count:
  * its op pinned c and unlinks it once it runs (gort_chan_free waits for
  * the pins). */
-GORT_NOPREEMPT static bool wq_live(const wq *q) {
+GORT_RUNTIME_TEXT static bool wq_live(const wq *q) {
     for (const waiter *w = q->head; w != NULL; w = w->next)
         if (atomic_load_explicit(&w->op->done, memory_order_relaxed) == 0) return true;
     return false;
 }
 
-GORT_NOPREEMPT size_t gort_chan_elem_size(const gort_chan *c) { return c->elem_size; }
+GORT_RUNTIME_TEXT size_t gort_chan_elem_size(const gort_chan *c) { return c->elem_size; }
 
-GORT_NOPREEMPT bool gort_chan_has_waiters(gort_chan *c) {
+GORT_RUNTIME_TEXT bool gort_chan_has_waiters(gort_chan *c) {
     gort_spin_lock(&c->lock);
     bool busy = wq_live(&c->recvq) || wq_live(&c->sendq);
     gort_spin_unlock(&c->lock);
     return busy;
 }
 
-GORT_NOPREEMPT int gort_chan_free(gort_chan *c) {
+GORT_RUNTIME_TEXT int gort_chan_free(gort_chan *c) {
     if (c == NULL) return -EINVAL;
     if (gort_chan_has_waiters(c)) return -EBUSY; /* freeing would strand them on freed memory */
     for (;;) { /* woken ops that still lock c on their way out: let them finish */
@@ -633,7 +633,7 @@ GORT_NOPREEMPT int gort_chan_free(gort_chan *c) {
 }
 
 /* The locked path of a send or receive (c valid). */
-GORT_NOPREEMPT GORT_NOINLINE static int chan_slow(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT GORT_NOINLINE static int chan_slow(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
     waiter *wake = NULL;
     int r;
     chan_lock(c);
@@ -665,7 +665,7 @@ GORT_NOPREEMPT GORT_NOINLINE static int chan_slow(gort_chan *c, void *elem, bool
 
 /* The cooperative preemption point (gort_preempt_check), with its common
  * case inline: no request on this P. */
-GORT_NOPREEMPT GORT_INLINE static void chan_preempt_check(void) {
+GORT_RUNTIME_TEXT GORT_INLINE static void chan_preempt_check(void) {
     M *m = gort_getm();
     P *p;
     if (m != NULL && (p = m->p) != NULL && atomic_load_explicit(&p->preempt_tick, memory_order_relaxed) != 0)
@@ -673,7 +673,7 @@ GORT_NOPREEMPT GORT_INLINE static void chan_preempt_check(void) {
 }
 
 /* Inlined into each entry point: the fast path, then the locked one. */
-GORT_NOPREEMPT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool send, int64_t timeout_ns) {
     chan_preempt_check();
     if (c == NULL || (send && elem == NULL && c->elem_size != 0)) return -EINVAL;
     /* no ring (unbuffered): the slow path, without touching head or tail */
@@ -681,18 +681,18 @@ GORT_NOPREEMPT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool sen
     return chan_slow(c, elem, send, timeout_ns);
 }
 
-GORT_NOPREEMPT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
-GORT_NOPREEMPT int gort_chan_recv(gort_chan *c, void *elem) { return chan_op(c, elem, false, -1); }
+GORT_RUNTIME_TEXT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
+GORT_RUNTIME_TEXT int gort_chan_recv(gort_chan *c, void *elem) { return chan_op(c, elem, false, -1); }
 
-GORT_NOPREEMPT int gort_chan_send_timeout(gort_chan *c, const void *elem, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT int gort_chan_send_timeout(gort_chan *c, const void *elem, int64_t timeout_ns) {
     return chan_op(c, (void *)elem, true, timeout_ns);
 }
 
-GORT_NOPREEMPT int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t timeout_ns) {
     return chan_op(c, elem, false, timeout_ns);
 }
 
-GORT_NOPREEMPT int gort_chan_close(gort_chan *c) {
+GORT_RUNTIME_TEXT int gort_chan_close(gort_chan *c) {
     waiter *wake = NULL, *w;
     if (c == NULL) return -EINVAL;
     chan_lock(c);
@@ -721,7 +721,7 @@ GORT_NOPREEMPT int gort_chan_close(gort_chan *c) {
     return 0;
 }
 
-GORT_NOPREEMPT size_t gort_chan_len(const gort_chan *cc) {
+GORT_RUNTIME_TEXT size_t gort_chan_len(const gort_chan *cc) {
     gort_chan *c = (gort_chan *)cc;
     if (c == NULL) return 0;
     chan_lock(c);
@@ -730,21 +730,21 @@ GORT_NOPREEMPT size_t gort_chan_len(const gort_chan *cc) {
     return n;
 }
 
-GORT_NOPREEMPT size_t gort_chan_cap(const gort_chan *c) { return c != NULL ? c->cap : 0; }
+GORT_RUNTIME_TEXT size_t gort_chan_cap(const gort_chan *c) { return c != NULL ? c->cap : 0; }
 
 /* ---- select -------------------------------------------------------------- */
 
 #define SELECT_MAX 65536
 #define SELECT_STACK 16 /* up to this many cases need no allocation */
 
-GORT_NOPREEMPT static int cmp_chan(const void *a, const void *b) {
+GORT_RUNTIME_TEXT static int cmp_chan(const void *a, const void *b) {
     uintptr_t x = (uintptr_t) * (gort_chan *const *)a, y = (uintptr_t) * (gort_chan *const *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Channels by address: insertion sort for the few cases of most selects
  * (qsort's call overhead was a fifth of a 4-case select). */
-GORT_NOPREEMPT static void sort_chans(gort_chan **a, size_t n) {
+GORT_RUNTIME_TEXT static void sort_chans(gort_chan **a, size_t n) {
     if (n > SELECT_STACK) {
         qsort(a, n, sizeof *a, cmp_chan);
         return;
@@ -758,7 +758,7 @@ GORT_NOPREEMPT static void sort_chans(gort_chan **a, size_t n) {
 }
 
 /* Go's empty select: park (or block the thread) forever. */
-GORT_NOPREEMPT static GORT_NORETURN void block_forever(void) {
+GORT_RUNTIME_TEXT static GORT_NORETURN void block_forever(void) {
     gort_sleeper s;
     gort_sleeper_init(&s);
     for (;;) gort_block(&s, NULL, NULL, "select (no cases)"); /* no one wakes it */
@@ -767,7 +767,7 @@ GORT_NOPREEMPT static GORT_NORETURN void block_forever(void) {
 /* The waiter at q's head whose op no one has claimed yet, if any; waiters
  * claimed elsewhere (another case of their select won, or their timeout)
  * are dropped on the way, as wq_claim does (c->lock held). */
-GORT_NOPREEMPT static bool has_waiter(wq *q) {
+GORT_RUNTIME_TEXT static bool has_waiter(wq *q) {
     waiter *w;
     while ((w = q->head) != NULL && atomic_load_explicit(&w->op->done, memory_order_relaxed) != 0) wq_remove(q, w);
     return w != NULL;
@@ -776,17 +776,17 @@ GORT_NOPREEMPT static bool has_waiter(wq *q) {
 /* Could try_send / try_recv complete now (c locked and frozen)?  A true
  * answer can still turn out -EAGAIN: the waiter it saw may be claimed
  * through another channel before try_* claims it. */
-GORT_NOPREEMPT static bool can_send(gort_chan *c) {
+GORT_RUNTIME_TEXT static bool can_send(gort_chan *c) {
     return c->closed || has_waiter(&c->recvq) || ring_len(c) < c->cap;
 }
 
-GORT_NOPREEMPT static bool can_recv(gort_chan *c) {
+GORT_RUNTIME_TEXT static bool can_recv(gort_chan *c) {
     return c->closed || ring_len(c) > 0 || has_waiter(&c->sendq);
 }
 
 /* The same question without the lock, from c->ready, the ring's
  * positions and CH_CLOSED: a hint, possibly stale either way. */
-GORT_NOPREEMPT static bool may_send(gort_chan *c) {
+GORT_RUNTIME_TEXT static bool may_send(gort_chan *c) {
     if (atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_SEND) return true;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     if (t & CH_CLOSED) return true;
@@ -794,7 +794,7 @@ GORT_NOPREEMPT static bool may_send(gort_chan *c) {
     return (t & CH_POS) != ((atomic_load_explicit(&c->head, memory_order_relaxed) + c->one_lap) & CH_POS); /* room */
 }
 
-GORT_NOPREEMPT static bool may_recv(gort_chan *c) {
+GORT_RUNTIME_TEXT static bool may_recv(gort_chan *c) {
     if (atomic_load_explicit(&c->ready, memory_order_relaxed) & READY_RECV) return true;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     if (t & CH_CLOSED) return true;
@@ -812,7 +812,7 @@ typedef struct pick {
     uint64_t rand;
 } pick;
 
-GORT_NOPREEMPT GORT_INLINE static void pick_offer(pick *p, int i) {
+GORT_RUNTIME_TEXT GORT_INLINE static void pick_offer(pick *p, int i) {
     if (++p->seen == 1) {
         p->chosen = i;
         return;
@@ -825,11 +825,11 @@ GORT_NOPREEMPT GORT_INLINE static void pick_offer(pick *p, int i) {
 }
 
 /* Run case k, whose channel is locked: 0 / -EPIPE, or -EAGAIN. */
-GORT_NOPREEMPT static int try_case(gort_case *k, waiter **wake) {
+GORT_RUNTIME_TEXT static int try_case(gort_case *k, waiter **wake) {
     return k->op == GORT_SEND ? try_send(k->chan, k->elem, wake) : try_recv(k->chan, k->elem, wake);
 }
 
-GORT_NOPREEMPT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT int gort_select(gort_case *cases, size_t n, int64_t timeout_ns) {
     gort_preempt_check();
     gort_chan *chans_buf[SELECT_STACK];
     waiter waiters_buf[SELECT_STACK];

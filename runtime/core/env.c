@@ -21,14 +21,14 @@
 
 gort_debug gort_debug_g = {.stackguard = 1, .deadlock = 1};
 
-GORT_NOPREEMPT static void warn(const char *name, const char *value) {
+GORT_RUNTIME_TEXT static void warn(const char *name, const char *value) {
     char line[160];
     int n = snprintf(line, sizeof line, "gort: ignoring %s=%s\n", name, value);
     if (n > 0) gort_os_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* A non-negative integer with an optional k/m suffix; -1 if malformed. */
-GORT_NOPREEMPT static long long parse_size(const char *s) {
+GORT_RUNTIME_TEXT static long long parse_size(const char *s) {
     char *end;
     long long v = strtoll(s, &end, 10);
     if (end == s || v < 0) return -1;
@@ -37,7 +37,7 @@ GORT_NOPREEMPT static long long parse_size(const char *s) {
     return *end == 0 ? v : -1;
 }
 
-GORT_NOPREEMPT static void parse_debug(const char *list) {
+GORT_RUNTIME_TEXT static void parse_debug(const char *list) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -61,7 +61,7 @@ GORT_NOPREEMPT static void parse_debug(const char *list) {
     }
 }
 
-GORT_NOPREEMPT void gort_env_parse(gort_config *cfg) {
+GORT_RUNTIME_TEXT void gort_env_parse(gort_config *cfg) {
     const char *s;
     if ((s = getenv("GORT_MAXPROCS")) != NULL && *s) {
         long long v = parse_size(s);

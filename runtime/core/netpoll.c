@@ -117,9 +117,9 @@ static _Atomic(int) poll_state; /* 0 not yet, 1 running, < 0 -errno */
 static _Atomic(int32_t) waiters; /* goroutines parked on a slot */
 static _Atomic(int64_t) last_poll;
 
-GORT_NOPREEMPT static uint64_t key_of(int fd, uint32_t seq) { return (uint64_t)seq << 32 | (uint32_t)fd; }
+GORT_RUNTIME_TEXT static uint64_t key_of(int fd, uint32_t seq) { return (uint64_t)seq << 32 | (uint32_t)fd; }
 
-GORT_NOPREEMPT static pdesc *pd_get(int fd, bool create) {
+GORT_RUNTIME_TEXT static pdesc *pd_get(int fd, bool create) {
     if (fd < 0 || fd >= CHUNK * NCHUNKS) return NULL;
     _Atomic(pdesc *) *c = &chunks[fd / CHUNK];
     pdesc *chunk = atomic_load_explicit(c, memory_order_acquire);
@@ -139,7 +139,7 @@ GORT_NOPREEMPT static pdesc *pd_get(int fd, bool create) {
     return &chunk[fd % CHUNK];
 }
 
-GORT_NOPREEMPT static int poller_start(void) {
+GORT_RUNTIME_TEXT static int poller_start(void) {
     int st = atomic_load_explicit(&poll_state, memory_order_acquire);
     if (st != 0) return st < 0 ? st : 0;
     gort_lock(&poll_init_lock);
@@ -153,16 +153,18 @@ GORT_NOPREEMPT static int poller_start(void) {
     return st < 0 ? st : 0;
 }
 
-GORT_NOPREEMPT bool gort_netpoll_inited(void) { return atomic_load_explicit(&poll_state, memory_order_acquire) == 1; }
+GORT_RUNTIME_TEXT bool gort_netpoll_inited(void) {
+    return atomic_load_explicit(&poll_state, memory_order_acquire) == 1;
+}
 
-GORT_NOPREEMPT bool gort_netpoll_waiting(void) { return atomic_load_explicit(&waiters, memory_order_relaxed) > 0; }
+GORT_RUNTIME_TEXT bool gort_netpoll_waiting(void) { return atomic_load_explicit(&waiters, memory_order_relaxed) > 0; }
 
-GORT_NOPREEMPT int64_t gort_netpoll_last(void) { return atomic_load_explicit(&last_poll, memory_order_relaxed); }
+GORT_RUNTIME_TEXT int64_t gort_netpoll_last(void) { return atomic_load_explicit(&last_poll, memory_order_relaxed); }
 
 /* Register fd (once; again if force: a number the kernel just handed out
  * cannot still be registered; the same file stays as it is).  -EBADF
  * while a gort_fd_close of it runs. */
-GORT_NOPREEMPT static int fd_register(int fd, bool force, pdesc **out) {
+GORT_RUNTIME_TEXT static int fd_register(int fd, bool force, pdesc **out) {
     pdesc *pd = pd_get(fd, true);
     int err;
     if (pd == NULL) return fd < 0 || fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
@@ -209,7 +211,7 @@ typedef struct glist {
     G *head, *tail;
 } glist;
 
-GORT_NOPREEMPT static void glist_push(glist *l, G *g) {
+GORT_RUNTIME_TEXT static void glist_push(glist *l, G *g) {
     g->schedlink = NULL;
     if (l->tail != NULL)
         l->tail->schedlink = g;
@@ -220,7 +222,7 @@ GORT_NOPREEMPT static void glist_push(glist *l, G *g) {
 
 /* Claim slot's waiter with result (into l), or with set_ready leave
  * PD_READY for the next waiter. */
-GORT_NOPREEMPT static void slot_wake(_Atomic(uintptr_t) *slot, int result, bool set_ready, glist *l) {
+GORT_RUNTIME_TEXT static void slot_wake(_Atomic(uintptr_t) *slot, int result, bool set_ready, glist *l) {
     for (;;) {
         uintptr_t old = atomic_load(slot);
         if (old == PD_READY || old == PD_TIMEDOUT) return;
@@ -238,14 +240,14 @@ GORT_NOPREEMPT static void slot_wake(_Atomic(uintptr_t) *slot, int result, bool 
     }
 }
 
-GORT_NOPREEMPT static void on_ready(uint64_t key, int modes, void *arg) {
+GORT_RUNTIME_TEXT static void on_ready(uint64_t key, int modes, void *arg) {
     pdesc *pd = pd_get((int)(uint32_t)key, false);
     if (pd == NULL || atomic_load(&pd->seq) != (uint32_t)(key >> 32)) return; /* stale */
     if (modes & GORT_POLL_READ) slot_wake(&pd->rg, 0, true, arg);
     if (modes & GORT_POLL_WRITE) slot_wake(&pd->wg, 0, true, arg);
 }
 
-GORT_NOPREEMPT G *gort_netpoll(int64_t ns) {
+GORT_RUNTIME_TEXT G *gort_netpoll(int64_t ns) {
     glist l = {NULL, NULL};
     if (!gort_netpoll_inited()) return NULL;
     gort_os_poll_wait(ns, on_ready, &l);
@@ -255,7 +257,7 @@ GORT_NOPREEMPT G *gort_netpoll(int64_t ns) {
 
 /* ---- parking on a slot --------------------------------------------------- */
 
-GORT_NOPREEMPT static void io_timeout(void *arg, int64_t now) {
+GORT_RUNTIME_TEXT static void io_timeout(void *arg, int64_t now) {
     io_waiter *w = arg; /* its goroutine deletes this timer synchronously: w lives */
     for (;;) {
         uintptr_t old = atomic_load(w->slot);
@@ -271,7 +273,7 @@ GORT_NOPREEMPT static void io_timeout(void *arg, int64_t now) {
 }
 
 /* On g0, the goroutine parked: arm the timeout, then publish the waiter. */
-GORT_NOPREEMPT static bool io_commit(G *g, void *arg) {
+GORT_RUNTIME_TEXT static bool io_commit(G *g, void *arg) {
     io_waiter *w = arg;
     /* Once published, w may be claimed and its goroutine gone: keep what
      * we need after the publication in locals. */
@@ -302,7 +304,7 @@ GORT_NOPREEMPT static bool io_commit(G *g, void *arg) {
 }
 
 /* Wait until the slot's direction of pd is ready: 0, -ETIMEDOUT, -EBADF. */
-GORT_NOPREEMPT static int io_wait(pdesc *pd, _Atomic(uintptr_t) *slot, int64_t deadline, const char *reason) {
+GORT_RUNTIME_TEXT static int io_wait(pdesc *pd, _Atomic(uintptr_t) *slot, int64_t deadline, const char *reason) {
     uintptr_t ready = PD_READY;
     if (atomic_compare_exchange_strong(slot, &ready, 0)) return 0;
     if (atomic_load(&pd->closing)) return -EBADF;
@@ -317,7 +319,7 @@ GORT_NOPREEMPT static int io_wait(pdesc *pd, _Atomic(uintptr_t) *slot, int64_t d
 /* ---- the operations ------------------------------------------------------- */
 
 /* deadline: 0 none, -1 "try once" (timeout 0), else absolute. */
-GORT_NOPREEMPT static int64_t deadline_of(int64_t timeout_ns) {
+GORT_RUNTIME_TEXT static int64_t deadline_of(int64_t timeout_ns) {
     return timeout_ns < 0 ? 0 : timeout_ns == 0 ? -1 : gort_deadline(timeout_ns);
 }
 
@@ -330,7 +332,7 @@ GORT_NOPREEMPT static int64_t deadline_of(int64_t timeout_ns) {
  * (closed meanwhile: gort_fd_close signals the wake handle published in
  * rthr/wthr).  The caller holds the direction's io_lock, so the slot is
  * free. */
-GORT_NOPREEMPT static int thread_wait(pdesc *pd, int fd, bool writing, int64_t deadline) {
+GORT_RUNTIME_TEXT static int thread_wait(pdesc *pd, int fd, bool writing, int64_t deadline) {
     if (deadline < 0) return -EAGAIN; /* timeout 0: do not wait */
     gort_thread_known(); /* alive for deadlock detection while it waits */
     gort_os_wake wake, **slot = writing ? &pd->wthr : &pd->rthr;
@@ -368,7 +370,7 @@ GORT_NOPREEMPT static int thread_wait(pdesc *pd, int fd, bool writing, int64_t d
 enum { OP_READ, OP_WRITE, OP_ACCEPT };
 
 /* One try of op: its result, or -errno (os.h). */
-GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len) {
+GORT_RUNTIME_TEXT static ssize_t op_once(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len) {
     switch (op) {
     case OP_READ: return gort_os_read(fd, buf, n);
     case OP_WRITE: return gort_os_write(fd, buf, n); /* EPIPE, never SIGPIPE */
@@ -382,7 +384,7 @@ GORT_NOPREEMPT static ssize_t op_once(int op, int fd, void *buf, size_t n, struc
  * the call sees closing and looks again under the lock, where it is
  * -EBADF while the close runs (never registering the descriptor anew), or
  * registers afresh the file that reused the number once close(2) is done. */
-GORT_NOPREEMPT static int op_begin(int fd, pdesc **out) {
+GORT_RUNTIME_TEXT static int op_begin(int fd, pdesc **out) {
     pdesc *pd = pd_get(fd, true);
     int err;
     if (pd == NULL) return fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
@@ -396,14 +398,14 @@ GORT_NOPREEMPT static int op_begin(int fd, pdesc **out) {
     return 0;
 }
 
-GORT_NOPREEMPT static ssize_t op_end(pdesc *pd, ssize_t r) {
+GORT_RUNTIME_TEXT static ssize_t op_end(pdesc *pd, ssize_t r) {
     atomic_fetch_sub(&pd->ops, 1);
     return r;
 }
 
 /* Take a direction within deadline (0 none, -1 only try): 0, -EAGAIN,
  * -ETIMEDOUT. */
-GORT_NOPREEMPT static int io_lock_take(io_lock *l, int64_t deadline, const char *reason) {
+GORT_RUNTIME_TEXT static int io_lock_take(io_lock *l, int64_t deadline, const char *reason) {
     uint32_t one = 1;
     if (atomic_compare_exchange_strong(&l->sem, &one, 0)) return 0;
     if (deadline < 0) return -EAGAIN;
@@ -417,7 +419,7 @@ GORT_NOPREEMPT static int io_lock_take(io_lock *l, int64_t deadline, const char 
  * FIFO: a caller in a loop cannot starve the queue by taking the unit
  * back before the woken waiter runs).  A caller that queues after the
  * load of queued finds the unit in its last try. */
-GORT_NOPREEMPT static void io_unlock(io_lock *l) {
+GORT_RUNTIME_TEXT static void io_unlock(io_lock *l) {
     atomic_fetch_add(&l->sem, 1);
     if (atomic_load(&l->queued) != 0) gort_semwake(&l->sem, true);
 }
@@ -425,7 +427,7 @@ GORT_NOPREEMPT static void io_unlock(io_lock *l) {
 static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
                         int64_t timeout_ns);
 
-GORT_NOPREEMPT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
+GORT_RUNTIME_TEXT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *len,
                                     int64_t timeout_ns) {
     pdesc *pd;
     int err;
@@ -439,7 +441,7 @@ GORT_NOPREEMPT static ssize_t do_io(int op, int fd, void *buf, size_t n, struct 
 }
 
 /* Run op until it does not return EAGAIN; write: until all n bytes. */
-GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa,
+GORT_RUNTIME_TEXT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, size_t n, struct sockaddr *sa,
                                        socklen_t *len, int64_t timeout_ns) {
     ssize_t r;
     size_t done = 0;
@@ -495,14 +497,14 @@ GORT_NOPREEMPT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, siz
     return r;
 }
 
-GORT_NOPREEMPT int gort_fd_open(int fd) {
+GORT_RUNTIME_TEXT int gort_fd_open(int fd) {
     pdesc *pd;
     if (fd < 0) return -EBADF;
     gort_lazy_init();
     return fd_register(fd, true, &pd);
 }
 
-GORT_NOPREEMPT int gort_fd_close(int fd) {
+GORT_RUNTIME_TEXT int gort_fd_close(int fd) {
     if (fd < 0) return -EBADF;
     pdesc *pd = pd_get(fd, false);
     if (pd == NULL) return gort_os_close(fd); /* never registered */
@@ -546,21 +548,21 @@ GORT_NOPREEMPT int gort_fd_close(int fd) {
     return err;
 }
 
-GORT_NOPREEMPT ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT ssize_t gort_read(int fd, void *buf, size_t n, int64_t timeout_ns) {
     return do_io(OP_READ, fd, buf, n, NULL, NULL, timeout_ns);
 }
 
-GORT_NOPREEMPT ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_ns) {
     return do_io(OP_WRITE, fd, (void *)buf, n, NULL, NULL, timeout_ns);
 }
 
-GORT_NOPREEMPT int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int64_t timeout_ns) {
     return (int)do_io(OP_ACCEPT, fd, NULL, 0, sa, len, timeout_ns);
 }
 
 static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline);
 
-GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
+GORT_RUNTIME_TEXT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns) {
     pdesc *pd;
     int err;
     if (fd < 0) return -EBADF;
@@ -571,7 +573,7 @@ GORT_NOPREEMPT int gort_connect(int fd, const struct sockaddr *sa, socklen_t len
     return (int)op_end(pd, connect_on(pd, fd, sa, len, deadline_of(timeout_ns)));
 }
 
-GORT_NOPREEMPT static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline) {
+GORT_RUNTIME_TEXT static int connect_on(pdesc *pd, int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline) {
     int err = gort_os_connect(fd, sa, len);
     if (err != -EINPROGRESS && err != -EINTR) return err; /* 0: connected at once */
     if (!pd->pollable) return -EINVAL;

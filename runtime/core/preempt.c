@@ -67,11 +67,11 @@ static struct sysmon_p {
     int64_t syscallwhen;  /* ... since then (0: none)             */
 } sysmon_ps[GORT_MAXPROCS_LIMIT];
 
-GORT_NOPREEMPT static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+GORT_RUNTIME_TEXT static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Ask the goroutine running slice `tick` on p to yield; signal its M
  * unless signals are off. */
-GORT_NOPREEMPT static void request(P *p, uint32_t tick, bool signal) {
+GORT_RUNTIME_TEXT static void request(P *p, uint32_t tick, bool signal) {
     atomic_store_explicit(&p->preempt_tick, tick + 1, memory_order_relaxed);
     if (!signal || gort_debug_g.asyncpreemptoff) return;
     M *m = atomic_load_explicit(&p->m, memory_order_acquire);
@@ -85,7 +85,7 @@ GORT_NOPREEMPT static void request(P *p, uint32_t tick, bool signal) {
  * SLICE_NS, while the same slice goes on: a goroutine blocked in a system
  * call (not wrapped in gort_syscall_enter/exit) would otherwise see
  * EINTR from poll, nanosleep and friends a thousand times a second. */
-GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct sysmon_p *s) {
+GORT_RUNTIME_TEXT static void preempt_one(P *p, uint32_t tick, int64_t now, struct sysmon_p *s) {
     bool signal = now - s->signalled >= s->resignal;
     if (signal) {
         s->signalled = now;
@@ -101,7 +101,7 @@ GORT_NOPREEMPT static void preempt_one(P *p, uint32_t tick, int64_t now, struct 
  * has blocked in it and is alive) exists but gort_main's callers.  A
  * thread that has never called into gort is invisible: a program whose
  * goroutines wait only for such a thread sets GORT_DEBUG=deadlock=0. */
-GORT_NOPREEMPT static bool deadlocked(void) {
+GORT_RUNTIME_TEXT static bool deadlocked(void) {
     if (!gort_debug_g.deadlock || atomic_load(&sched->mains) == 0) return false;
     if (atomic_load(&sched->runqsize) > 0 || gort_timers_earliest() != 0 || gort_netpoll_waiting() ||
         atomic_load(&sched->nsyscall) > 0 || gort_os_thread_notes() > atomic_load(&sched->mains_thread) ||
@@ -116,7 +116,7 @@ GORT_NOPREEMPT static bool deadlocked(void) {
 }
 
 /* Something that changes whenever anything runs. */
-GORT_NOPREEMPT static uint64_t progress(void) {
+GORT_RUNTIME_TEXT static uint64_t progress(void) {
     gort_stats st;
     gort_stats_get(&st);
     return st.switches + st.spawned + st.parks + (uint64_t)atomic_load(&sched->mains) +
@@ -124,7 +124,7 @@ GORT_NOPREEMPT static uint64_t progress(void) {
 }
 
 /* Is any P running or in a system call? */
-GORT_NOPREEMPT static bool any_busy(void) {
+GORT_RUNTIME_TEXT static bool any_busy(void) {
     for (int32_t i = 0; i < atomic_load(&sched->nallp); i++) {
         uint32_t st = atomic_load_explicit(&sched->allp[i]->status, memory_order_relaxed);
         if (st == P_RUNNING || st == P_SYSCALL) return true;
@@ -132,7 +132,7 @@ GORT_NOPREEMPT static bool any_busy(void) {
     return false;
 }
 
-GORT_NOPREEMPT void gort_preempt_all(void) {
+GORT_RUNTIME_TEXT void gort_preempt_all(void) {
     int32_t procs = atomic_load(&sched->gomaxprocs);
     for (int32_t i = 0; i < procs; i++) {
         P *p = sched->allp[i];
@@ -141,7 +141,7 @@ GORT_NOPREEMPT void gort_preempt_all(void) {
     }
 }
 
-GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
+GORT_RUNTIME_TEXT static void schedtrace(int64_t now, int64_t start) {
     char line[512];
     int32_t procs = atomic_load(&sched->gomaxprocs);
     gort_lock(&sched->lock); /* nmidle is not atomic */
@@ -166,7 +166,7 @@ GORT_NOPREEMPT static void schedtrace(int64_t now, int64_t start) {
 /* Every sleep of sysmon's: until the note is set, or ns (< 0: no limit);
  * true if woken.  A SIGQUIT handler hands its report over through the note
  * (gort_sig_quit): malloc is safe here, not there. */
-GORT_NOPREEMPT static bool sysmon_sleep(int64_t ns) {
+GORT_RUNTIME_TEXT static bool sysmon_sleep(int64_t ns) {
     bool woken = true;
     if (ns < 0) ns = gort_stack_scavenge_wait(gort_os_nanotime()); /* idle: wake for a scavenger pass (stack.c) */
     if (ns < 0)
@@ -180,7 +180,7 @@ GORT_NOPREEMPT static bool sysmon_sleep(int64_t ns) {
 
 /* sysmon stops waiting for a P to be acquired (under sched.lock, as
  * acquirep reads the flag: see gort_sysmon_wake). */
-GORT_NOPREEMPT static void sysmon_wait_clear(void) {
+GORT_RUNTIME_TEXT static void sysmon_wait_clear(void) {
     gort_lock(&sched->lock);
     atomic_store(&sched->sysmon_wait, false);
     gort_unlock(&sched->lock);
@@ -194,7 +194,7 @@ static struct {
     uint64_t progress; /* progress() then */
 } asleep;
 
-GORT_NOPREEMPT static void checkdead(int64_t now) {
+GORT_RUNTIME_TEXT static void checkdead(int64_t now) {
     if (!deadlocked()) {
         asleep.since = 0;
         return;
@@ -213,7 +213,7 @@ GORT_NOPREEMPT static void checkdead(int64_t now) {
  * gort_main waits, wake after DEADLOCK_GRACE_NS anyway, for checkdead: a
  * deadlock may complete without any P being acquired.  false if a P
  * turned busy before sysmon could sleep. */
-GORT_NOPREEMPT static bool sysmon_idle(void) {
+GORT_RUNTIME_TEXT static bool sysmon_idle(void) {
     gort_lock(&sched->lock);
     atomic_store(&sched->sysmon_wait, true); /* then look: see acquirep */
     bool idle = !any_busy();
@@ -227,7 +227,7 @@ GORT_NOPREEMPT static bool sysmon_idle(void) {
 
 /* A P in a system call seen on two wakes at least RETAKE_NS apart loses
  * it (Go's retake): handed to another M.  Returns when to look again. */
-GORT_NOPREEMPT static int64_t retake_syscall(P *p, struct sysmon_p *s, int64_t now, int64_t next) {
+GORT_RUNTIME_TEXT static int64_t retake_syscall(P *p, struct sysmon_p *s, int64_t now, int64_t next) {
     uint32_t stick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
     if (stick != s->syscalltick || s->syscallwhen == 0) {
         s->syscalltick = stick;
@@ -245,7 +245,7 @@ GORT_NOPREEMPT static int64_t retake_syscall(P *p, struct sysmon_p *s, int64_t n
 /* A running P's time slice: ended after SLICE_NS (at once for a P beyond
  * gort_maxprocs, which retires at its next schedule), or early when one
  * of its timers is late.  Returns when to look again. */
-GORT_NOPREEMPT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool retiring, int64_t now, int64_t next) {
+GORT_RUNTIME_TEXT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool retiring, int64_t now, int64_t next) {
     uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     if (tick != s->tick || s->since == 0) {
         s->tick = tick;
@@ -274,7 +274,7 @@ GORT_NOPREEMPT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool retir
 }
 
 /* Every P: retake system calls, end long time slices. */
-GORT_NOPREEMPT static int64_t retake(int64_t now, int64_t next) {
+GORT_RUNTIME_TEXT static int64_t retake(int64_t now, int64_t next) {
     int32_t procs = atomic_load(&sched->gomaxprocs), nallp = atomic_load(&sched->nallp);
     for (int32_t i = 0; i < nallp; i++) {
         P *p = sched->allp[i];
@@ -294,7 +294,7 @@ GORT_NOPREEMPT static int64_t retake(int64_t now, int64_t next) {
  * never yields cannot hold them up; and a late timer with an idle P wakes
  * an M, which fires it (it steals the timers of busy Ps too, in its last
  * stealing round). */
-GORT_NOPREEMPT static int64_t check_timers(int64_t now, int64_t next) {
+GORT_RUNTIME_TEXT static int64_t check_timers(int64_t now, int64_t next) {
     gort_timers_run(sched->timerp, now);
     int64_t free_next = atomic_load_explicit(&sched->timerp->timers.next, memory_order_relaxed);
     if (free_next != 0) next = min64(next, free_next);
@@ -307,13 +307,13 @@ GORT_NOPREEMPT static int64_t check_timers(int64_t now, int64_t next) {
 
 /* Descriptors nobody has polled for a while (every P busy): poll them
  * here; sysmon has no P, so their goroutines go to the global queue. */
-GORT_NOPREEMPT static int64_t poll_stale(int64_t now, int64_t next) {
+GORT_RUNTIME_TEXT static int64_t poll_stale(int64_t now, int64_t next) {
     if (!gort_netpoll_waiting()) return next;
     if (!atomic_load(&sched->poll_blocked) && now - gort_netpoll_last() > POLL_STALE_NS) gort_inject(gort_netpoll(0));
     return min64(next, gort_netpoll_last() + POLL_STALE_NS);
 }
 
-GORT_NOPREEMPT static void *sysmon(void *arg) {
+GORT_RUNTIME_TEXT static void *sysmon(void *arg) {
     int64_t start = gort_os_nanotime(), last_trace = start, delay = SYSMON_MIN_NS;
     int64_t trace_ns = (int64_t)gort_debug_g.schedtrace * 1000000;
     (void)arg;
@@ -347,14 +347,14 @@ GORT_NOPREEMPT static void *sysmon(void *arg) {
     return NULL;
 }
 
-GORT_NOPREEMPT void gort_sysmon_start(void) {
+GORT_RUNTIME_TEXT void gort_sysmon_start(void) {
     gort_note_init(&sched->sysmon_note);
     int err = gort_os_thread_start(sysmon, NULL);
     if (err != 0) gort_fatal("gort: cannot start sysmon");
     atomic_store(&sched->sysmon_started, true);
 }
 
-GORT_NOPREEMPT void gort_sysmon_wake(void) {
+GORT_RUNTIME_TEXT void gort_sysmon_wake(void) {
     gort_lock(&sched->lock);
     bool waiting = atomic_load(&sched->sysmon_wait);
     atomic_store(&sched->sysmon_wait, false);
@@ -378,7 +378,7 @@ GORT_NOPREEMPT void gort_sysmon_wake(void) {
  * anyway.  An address moved to another register or the stack is not seen
  * (docs/goroutines.md "A goroutine changes threads"). */
 enum { REFUSALS_MAX = 8 };
-GORT_NOPREEMPT static bool errno_address_live(M *m, G *g, gort_sigctx *c) {
+GORT_RUNTIME_TEXT static bool errno_address_live(M *m, G *g, gort_sigctx *c) {
     const uintptr_t page = 4096, lo = ((uintptr_t)m->errno_at & ~(page - 1)) - page;
     gort_regs r;
     gort_sigctx_regs(c, &r);
@@ -393,7 +393,7 @@ GORT_NOPREEMPT static bool errno_address_live(M *m, G *g, gort_sigctx *c) {
 }
 
 /* May the goroutine g, interrupted at c, stop here? (the design note) */
-GORT_NOPREEMPT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
+GORT_RUNTIME_TEXT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
     if (gort_debug_g.asyncpreemptoff || m->locks != 0) return false;
     if (m->p == NULL || !gort_preempt_wanted(m->p)) return false;
     if (atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING) return false;
@@ -410,7 +410,7 @@ GORT_NOPREEMPT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
 /* Is this SIGURG the runtime's?  One of the signals sysmon sent this M
  * (each handled signal counts one down; signals that arrive together
  * merge, which only makes us count fewer), or the arm64 trampoline's. */
-GORT_NOPREEMPT bool gort_sig_preempt_claim(bool from_self) {
+GORT_RUNTIME_TEXT bool gort_sig_preempt_claim(bool from_self) {
     M *m = gort_getm();
     if (m == NULL) return false; /* not an M: the program's signal */
     if (m->curg != NULL && m->curg->resume_frame != NULL && from_self) return true;
@@ -420,9 +420,9 @@ GORT_NOPREEMPT bool gort_sig_preempt_claim(bool from_self) {
     return n > 0 && from_self;
 }
 
-GORT_NOPREEMPT void gort_sig_preempt(gort_sigctx *c) {
+GORT_RUNTIME_TEXT void gort_sig_preempt(gort_sigctx *c) {
     M *m = gort_getm();
-    if (m != NULL) gort_trace_answer(m, c); /* a dump may have asked too */
+    if (m != NULL) gort_traceback_answer(m, c); /* a dump may have asked too */
     G *g = m != NULL ? m->curg : NULL;
     if (g == NULL) return;
     if (g->resume_frame != NULL) { /* arm64: the trampoline asks to be restored */
@@ -436,12 +436,12 @@ GORT_NOPREEMPT void gort_sig_preempt(gort_sigctx *c) {
 }
 
 /* The trampoline, on the goroutine's stack, with every register saved. */
-GORT_NOPREEMPT void gort_async_preempt_park(void) { gort_preempt_park(); }
+GORT_RUNTIME_TEXT void gort_async_preempt_park(void) { gort_preempt_park(); }
 
 /* The arm64 trampoline is about to raise SIGURG at itself: make sure our
  * handler is the one installed, and that no other handler can run first
  * (it would see a half-restored context); the handler restores the mask. */
-GORT_NOPREEMPT void gort_async_preempt_resuming(void *frame) {
+GORT_RUNTIME_TEXT void gort_async_preempt_resuming(void *frame) {
     M *m = gort_getm();
     gort_os_signal_preempt_reclaim();
     gort_os_signal_preempt_only(&m->resume_mask);

@@ -66,9 +66,9 @@
 gort_sched gort_sched_g;
 _Atomic(bool) gort_forked_g;
 
-GORT_NOPREEMPT static void forked_child(void) { atomic_store(&gort_forked_g, true); }
+GORT_RUNTIME_TEXT static void forked_child(void) { atomic_store(&gort_forked_g, true); }
 
-GORT_NOPREEMPT int gort_forked_error(void) {
+GORT_RUNTIME_TEXT int gort_forked_error(void) {
     static _Atomic(bool) said;
     if (!atomic_exchange(&said, true)) {
         static const char line[] = "gort: the runtime does not survive fork() without exec: in the child, calls "
@@ -88,14 +88,14 @@ static _Thread_local M *tls_m __attribute__((tls_model("initial-exec")));
 #define GORT_NOIPA __attribute__((noinline))
 #endif
 
-GORT_NOPREEMPT GORT_NOIPA M *gort_getm(void) { return tls_m; }
+GORT_RUNTIME_TEXT GORT_NOIPA M *gort_getm(void) { return tls_m; }
 
-GORT_NOPREEMPT G *gort_getg(void) {
+GORT_RUNTIME_TEXT G *gort_getg(void) {
     M *m = gort_getm();
     return m != NULL ? m->curg : NULL;
 }
 
-GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
+GORT_RUNTIME_TEXT _Noreturn void gort_fatal(const char *msg) {
     M *m = tls_m;
     char line[512];
     int n;
@@ -110,13 +110,13 @@ GORT_NOPREEMPT _Noreturn void gort_fatal(const char *msg) {
 
 /* Neither can move the caller to another thread, so they may read the
  * thread-local M directly (inlined) instead of through gort_getm. */
-GORT_NOPREEMPT void gort_lock(gort_os_lock *l) {
+GORT_RUNTIME_TEXT void gort_lock(gort_os_lock *l) {
     M *m = tls_m;
     if (m != NULL) m->locks++;
     gort_os_lock_acquire(l);
 }
 
-GORT_NOPREEMPT void gort_unlock(gort_os_lock *l) {
+GORT_RUNTIME_TEXT void gort_unlock(gort_os_lock *l) {
     M *m = tls_m;
     gort_os_lock_release(l);
     if (m != NULL) m->locks--;
@@ -124,7 +124,7 @@ GORT_NOPREEMPT void gort_unlock(gort_os_lock *l) {
 
 /* Contended: spin on a plain load (the line stays shared until it is
  * free), then yield the thread to a holder the OS may have descheduled. */
-GORT_NOPREEMPT __attribute__((noinline)) static void spin_lock_slow(gort_spinlock *l) {
+GORT_RUNTIME_TEXT __attribute__((noinline)) static void spin_lock_slow(gort_spinlock *l) {
     for (int i = 0;; i++) {
         if (atomic_load_explicit(&l->held, memory_order_relaxed) == 0 &&
             atomic_exchange_explicit(&l->held, 1, memory_order_acquire) == 0)
@@ -133,19 +133,19 @@ GORT_NOPREEMPT __attribute__((noinline)) static void spin_lock_slow(gort_spinloc
     }
 }
 
-GORT_NOPREEMPT void gort_spin_lock(gort_spinlock *l) {
+GORT_RUNTIME_TEXT void gort_spin_lock(gort_spinlock *l) {
     M *m = tls_m;
     if (m != NULL) m->locks++;
     if (atomic_exchange_explicit(&l->held, 1, memory_order_acquire) != 0) spin_lock_slow(l);
 }
 
-GORT_NOPREEMPT void gort_spin_unlock(gort_spinlock *l) {
+GORT_RUNTIME_TEXT void gort_spin_unlock(gort_spinlock *l) {
     M *m = tls_m;
     atomic_store_explicit(&l->held, 0, memory_order_release);
     if (m != NULL) m->locks--;
 }
 
-GORT_NOPREEMPT static uint64_t xorshift(uint64_t *s) {
+GORT_RUNTIME_TEXT static uint64_t xorshift(uint64_t *s) {
     uint64_t x = *s;
     x ^= x << 13;
     x ^= x >> 7;
@@ -153,7 +153,7 @@ GORT_NOPREEMPT static uint64_t xorshift(uint64_t *s) {
     return *s = x;
 }
 
-GORT_NOPREEMPT uint64_t gort_fastrand(void) {
+GORT_RUNTIME_TEXT uint64_t gort_fastrand(void) {
     static _Thread_local uint64_t thread_rand;
     M *m = gort_getm();
     uint64_t *s = m != NULL ? &m->rand : &thread_rand;
@@ -167,14 +167,14 @@ GORT_NOPREEMPT uint64_t gort_fastrand(void) {
 
 static gort_sched *const sched = &gort_sched_g;
 
-GORT_NOPREEMPT static void pidle_put(P *p) {
+GORT_RUNTIME_TEXT static void pidle_put(P *p) {
     atomic_store_explicit(&p->status, P_IDLE, memory_order_relaxed);
     p->link = sched->pidle;
     sched->pidle = p;
     atomic_fetch_add(&sched->npidle, 1);
 }
 
-GORT_NOPREEMPT static P *pidle_get(void) {
+GORT_RUNTIME_TEXT static P *pidle_get(void) {
     P *p = sched->pidle;
     if (p != NULL) {
         sched->pidle = p->link;
@@ -183,7 +183,7 @@ GORT_NOPREEMPT static P *pidle_get(void) {
     return p;
 }
 
-GORT_NOPREEMPT static void acquirep(M *m, P *p) {
+GORT_RUNTIME_TEXT static void acquirep(M *m, P *p) {
     if (atomic_load_explicit(&p->m, memory_order_relaxed) != NULL ||
         atomic_load_explicit(&p->status, memory_order_relaxed) != P_IDLE)
         gort_fatal("gort: acquirep: P is not idle");
@@ -196,13 +196,13 @@ GORT_NOPREEMPT static void acquirep(M *m, P *p) {
 }
 
 /* Take back p, already marked P_RUNNING by our CAS (syscall exit). */
-GORT_NOPREEMPT static void acquirep_running(M *m, P *p) {
+GORT_RUNTIME_TEXT static void acquirep_running(M *m, P *p) {
     m->p = p;
     atomic_store_explicit(&p->m, m, memory_order_release);
 }
 
 /* Give up m's P; it is idle (not on the idle list) until someone takes it. */
-GORT_NOPREEMPT static P *releasep(M *m) {
+GORT_RUNTIME_TEXT static P *releasep(M *m) {
     P *p = m->p;
     m->p = NULL;
     atomic_store_explicit(&p->m, NULL, memory_order_relaxed);
@@ -212,14 +212,14 @@ GORT_NOPREEMPT static P *releasep(M *m) {
 
 /* The global free G list (sched.gfree_lock held).  Its head is atomic
  * for gfget's peek without the lock. */
-GORT_NOPREEMPT static void gfree_push(G *g) {
+GORT_RUNTIME_TEXT static void gfree_push(G *g) {
     g->schedlink = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     atomic_store_explicit(&sched->gfree, g, memory_order_relaxed);
     atomic_store_explicit(&sched->gfree_n, atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) + 1,
                           memory_order_relaxed);
 }
 
-GORT_NOPREEMPT static G *gfree_pop(void) {
+GORT_RUNTIME_TEXT static G *gfree_pop(void) {
     G *g = atomic_load_explicit(&sched->gfree, memory_order_relaxed);
     if (g != NULL) {
         atomic_store_explicit(&sched->gfree, g->schedlink, memory_order_relaxed);
@@ -233,7 +233,7 @@ GORT_NOPREEMPT static G *gfree_pop(void) {
 /* Move everything runnable from p (which this M holds or which is idle)
  * to the global queue, its timers to sched.timerp, and its free Gs to the global
  * free list, so the P can be retired. */
-GORT_NOPREEMPT static void p_drain(P *p) {
+GORT_RUNTIME_TEXT static void p_drain(P *p) {
     bool inherit;
     G *g;
     while ((g = gort_runq_get(p, &inherit)) != NULL) gort_globrunq_put(g);
@@ -250,7 +250,7 @@ GORT_NOPREEMPT static void p_drain(P *p) {
 
 /* p, which no M holds, goes on the idle list, or is retired if it is
  * beyond gort_maxprocs() (sched.lock held). */
-GORT_NOPREEMPT static void p_idle(P *p) {
+GORT_RUNTIME_TEXT static void p_idle(P *p) {
     if (p->id >= atomic_load(&sched->gomaxprocs)) {
         p_drain(p);
         atomic_store_explicit(&p->status, P_GONE, memory_order_relaxed);
@@ -260,7 +260,7 @@ GORT_NOPREEMPT static void p_idle(P *p) {
 }
 
 /* Put an M to sleep until startm hands it a P. */
-GORT_NOPREEMPT static void stopm(M *m) {
+GORT_RUNTIME_TEXT static void stopm(M *m) {
     gort_lock(&sched->lock);
     m->schedlink = sched->midle;
     sched->midle = m;
@@ -276,7 +276,7 @@ static void *mstart(void *arg);
 
 /* A record for a new M: a dead M's (its thread ended in mexit), which
  * stays on sched.allm with its id and dump epochs, else a fresh one. */
-GORT_NOPREEMPT static M *m_alloc(void) {
+GORT_RUNTIME_TEXT static M *m_alloc(void) {
     gort_lock(&sched->lock);
     M *m = sched->mdead;
     if (m != NULL) {
@@ -298,12 +298,13 @@ GORT_NOPREEMPT static M *m_alloc(void) {
     m->p = m->oldp = NULL;
     m->watch_looks = 0;
     m->asan_fake = NULL;
-    m->trace_in_switch = false;
+    m->traceback_in_switch = false;
     atomic_store(&m->preempt_sigs, 0);
     return m;
 }
 
-GORT_NOPREEMPT __attribute__((noinline)) static void newm(P *p, bool spinning) { /* rare: its buffer stays out of startm */
+/* rare: its buffer stays out of startm */
+GORT_RUNTIME_TEXT __attribute__((noinline)) static void newm(P *p, bool spinning) {
     M *m = m_alloc();
     int err;
     m->nextp = p;
@@ -318,7 +319,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void newm(P *p, bool spinning) {
 
 /* Run some M on p (an idle one if p is NULL); spinning: the caller already
  * counted it in nmspinning. */
-GORT_NOPREEMPT static void startm(P *p, bool spinning) {
+GORT_RUNTIME_TEXT static void startm(P *p, bool spinning) {
     gort_lock(&sched->lock);
     if (p == NULL && (p = pidle_get()) == NULL) {
         gort_unlock(&sched->lock);
@@ -347,12 +348,12 @@ static _Atomic int init_state; /* 0 not started, 1 starting, 2 running */
  * loads (a store-load barrier), or both sides can miss each other.  A
  * runnext exchange or a lock is such a barrier already; a run-queue tail
  * store (release, a plain mov on x86) is not: then fence here. */
-GORT_NOPREEMPT void gort_wakep_after(bool fence) {
+GORT_RUNTIME_TEXT void gort_wakep_after(bool fence) {
     if (fence) gort_fence(memory_order_seq_cst);
     gort_wakep();
 }
 
-GORT_NOPREEMPT void gort_wakep(void) {
+GORT_RUNTIME_TEXT void gort_wakep(void) {
     int32_t zero = 0;
     if (atomic_load(&sched->npidle) == 0) return;
     if (atomic_load(&sched->nmspinning) != 0 ||
@@ -373,7 +374,7 @@ static void g_main(void *arg);
 /* g's first switch: a default-size stack (the P's most recently freed
  * one: hot) unless it has its own, and the first frame on it.  Published
  * to the dump by the release store of fresh. */
-GORT_NOPREEMPT __attribute__((noinline)) static void g_start(P *p, G *g) { /* once per G: off the switch's path */
+GORT_RUNTIME_TEXT __attribute__((noinline)) static void g_start(P *p, G *g) { /* once per G: off the switch's path */
     if (g->stack_lo == NULL && gort_stack_get(p, g) != 0) {
         /* not expected: gort_go_with claimed the stack (gort_stack_claim) */
         char line[128], *q = line, *end = line + sizeof line - 1;
@@ -391,7 +392,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void g_start(P *p, G *g) { /* on
 
 /* Make g the M's running G (status, errno, counters), just before the
  * swap to it: from g0 (run) or from another G (mcall's hand-off). */
-GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
+GORT_RUNTIME_TEXT static void switch_to(M *m, P *p, G *g) {
     if (__builtin_expect(atomic_load_explicit(&g->fresh, memory_order_relaxed), 0)) g_start(p, g);
     atomic_store_explicit(&p->n_switches, atomic_load_explicit(&p->n_switches, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -407,7 +408,7 @@ GORT_NOPREEMPT static void switch_to(M *m, P *p, G *g) {
 
 /* First thing on a G after any swap to it: finish the switch, and run the
  * action of the G that handed over to it directly, if one did. */
-GORT_NOPREEMPT static void switch_arrive(void) {
+GORT_RUNTIME_TEXT static void switch_arrive(void) {
     M *m = gort_getm();
     atomic_store_explicit(&m->in_switch, false, memory_order_relaxed);
     G *prev = m->handoff_from;
@@ -424,7 +425,7 @@ GORT_NOPREEMPT static void switch_arrive(void) {
 }
 
 /* The G to hand over to directly: this P's runnext, if it may run here. */
-GORT_NOPREEMPT static G *handoff_target(M *m) {
+GORT_RUNTIME_TEXT static G *handoff_target(M *m) {
     P *p = m->p;
     if (p == NULL || m->lockedg != NULL || atomic_load_explicit(&sched->dumping, memory_order_relaxed))
         return NULL;
@@ -441,7 +442,7 @@ GORT_NOPREEMPT static G *handoff_target(M *m) {
  * which runs fn(m, g) on arrival.  Returns when the G is resumed, possibly
  * on another M.  Never inlined under TSan: its frame is popped on the
  * exit path (tsan.h). */
-GORT_NOPREEMPT GORT_TSAN_NOINLINE static void mcall(G *(*fn)(M *, G *)) {
+GORT_RUNTIME_TEXT GORT_TSAN_NOINLINE static void mcall(G *(*fn)(M *, G *)) {
     M *m = gort_getm();
     if (m->oldp != NULL) { /* parking inside gort_syscall_enter/exit: take a P back first */
         gort_syscall_exit();
@@ -472,7 +473,7 @@ GORT_NOPREEMPT GORT_TSAN_NOINLINE static void mcall(G *(*fn)(M *, G *)) {
 /* Run g on m until the G running there switches back to g0 (g, or one it
  * handed over to directly); then run that G's after_switch action, which
  * may hand back a G to run at once (a park that was cancelled). */
-GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
+GORT_RUNTIME_TEXT static void run(M *m, G *g, bool inherit) {
     while (g != NULL) {
         P *p = m->p;
         if (!inherit) {
@@ -496,13 +497,13 @@ GORT_NOPREEMPT static void run(M *m, G *g, bool inherit) {
     }
 }
 
-GORT_NOPREEMPT static void p_count(_Atomic uint64_t *c) {
+GORT_RUNTIME_TEXT static void p_count(_Atomic uint64_t *c) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
 /* ---- park ---------------------------------------------------------------- */
 
-GORT_NOPREEMPT static G *park_m(M *m, G *g) {
+GORT_RUNTIME_TEXT static G *park_m(M *m, G *g) {
     gort_stamp(g); /* for the dump only */
     gort_set_status(g, G_WAITING);
     p_count(&m->p->n_parks);
@@ -513,7 +514,7 @@ GORT_NOPREEMPT static G *park_m(M *m, G *g) {
     return NULL;
 }
 
-GORT_NOPREEMPT void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+GORT_RUNTIME_TEXT void gort_park(bool (*unlockf)(G *, void *), void *arg, const char *reason) {
     M *m = gort_getm();
     G *g = m->curg;
     g->waitreason = reason;
@@ -522,7 +523,7 @@ GORT_NOPREEMPT void gort_park(bool (*unlockf)(G *, void *), void *arg, const cha
     mcall(park_m);
 }
 
-GORT_NOPREEMPT void gort_ready(G *g, bool next) {
+GORT_RUNTIME_TEXT void gort_ready(G *g, bool next) {
     M *m = gort_getm();
     P *p = m != NULL ? m->p : NULL;
     bool fence = false;
@@ -539,7 +540,7 @@ GORT_NOPREEMPT void gort_ready(G *g, bool next) {
 }
 
 /* On a global queue, sched.lock held (no P needed). */
-GORT_NOPREEMPT void gort_ready_locked(G *g) {
+GORT_RUNTIME_TEXT void gort_ready_locked(G *g) {
     gort_stamp(g);
     gort_set_status(g, G_RUNNABLE);
     gort_globrunq_put(g);
@@ -551,7 +552,7 @@ static void gort_syscall_exit_slow(M *m);
 
 /* Go's entersyscall, without the stack bookkeeping: the M gives its P a
  * P_SYSCALL status and keeps it only as oldp. */
-GORT_NOPREEMPT void gort_syscall_enter(void) {
+GORT_RUNTIME_TEXT void gort_syscall_enter(void) {
     M *m = gort_getm();
     if (m == NULL || m->curg == NULL || m->p == NULL || gort_forked()) return;
     G *g = m->curg;
@@ -572,7 +573,7 @@ static void stoplockedm(M *m);
 
 /* No P came back: queue the goroutine and park the M (on g0).  A locked
  * goroutine waits for whoever dequeues it to bring this M a P. */
-GORT_NOPREEMPT static G *exitsyscall_m(M *m, G *g) {
+GORT_RUNTIME_TEXT static G *exitsyscall_m(M *m, G *g) {
     gort_lock(&sched->lock);
     P *p = pidle_get();
     if (p == NULL) gort_ready_locked(g);
@@ -592,9 +593,9 @@ GORT_NOPREEMPT static G *exitsyscall_m(M *m, G *g) {
 
 /* errno through a fresh thread-local lookup (we may be on another thread
  * than when the caller last took errno's address). */
-GORT_NOPREEMPT GORT_NOIPA static void set_errno(int e) { errno = e; }
+GORT_RUNTIME_TEXT GORT_NOIPA static void set_errno(int e) { errno = e; }
 
-GORT_NOPREEMPT void gort_syscall_exit(void) {
+GORT_RUNTIME_TEXT void gort_syscall_exit(void) {
     int saved = errno; /* the call's errno, whatever we do here */
     M *m = gort_getm();
     if (m == NULL || m->curg == NULL || m->oldp == NULL || gort_forked()) return;
@@ -602,7 +603,7 @@ GORT_NOPREEMPT void gort_syscall_exit(void) {
     set_errno(saved);
 }
 
-GORT_NOPREEMPT static void gort_syscall_exit_slow(M *m) {
+GORT_RUNTIME_TEXT static void gort_syscall_exit_slow(M *m) {
     G *g = m->curg;
     P *p = m->oldp;
     uint32_t st = P_SYSCALL;
@@ -624,7 +625,7 @@ GORT_NOPREEMPT static void gort_syscall_exit_slow(M *m) {
     mcall(exitsyscall_m);
 }
 
-GORT_NOPREEMPT void gort_handoffp(P *p) {
+GORT_RUNTIME_TEXT void gort_handoffp(P *p) {
     if (!gort_runq_empty(p) || atomic_load(&sched->runqsize) > 0 ||
         atomic_load_explicit(&p->timers.next, memory_order_relaxed) != 0 || gort_netpoll_waiting()) {
         startm(p, false);
@@ -643,16 +644,16 @@ GORT_NOPREEMPT void gort_handoffp(P *p) {
 
 /* ---- sleepers: goroutines and threads alike ------------------------------ */
 
-GORT_NOPREEMPT void gort_thread_known(void) { (void)gort_os_thread_note(); }
+GORT_RUNTIME_TEXT void gort_thread_known(void) { (void)gort_os_thread_note(); }
 
-GORT_NOPREEMPT void gort_sleeper_init(gort_sleeper *s) {
+GORT_RUNTIME_TEXT void gort_sleeper_init(gort_sleeper *s) {
     s->g = gort_getg();
     s->note = NULL;
     if (s->g == NULL && (s->note = gort_os_thread_note()) == NULL)
         gort_fatal("gort: out of memory (thread note)");
 }
 
-GORT_NOPREEMPT void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const char *reason) {
+GORT_RUNTIME_TEXT void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), void *arg, const char *reason) {
     if (gort_forked()) { /* nobody is left to wake it: say so rather than hang */
         gort_forked_error();
         gort_fatal("gort: a wait in a forked child would never end");
@@ -666,7 +667,7 @@ GORT_NOPREEMPT void gort_block(gort_sleeper *s, bool (*unlockf)(G *, void *), vo
     gort_note_clear(s->note);
 }
 
-GORT_NOPREEMPT void gort_unblock(gort_sleeper *s) {
+GORT_RUNTIME_TEXT void gort_unblock(gort_sleeper *s) {
     if (s->g != NULL)
         gort_ready(s->g, true);
     else
@@ -675,7 +676,7 @@ GORT_NOPREEMPT void gort_unblock(gort_sleeper *s) {
 
 /* ---- yield ---------------------------------------------------------------- */
 
-GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
+GORT_RUNTIME_TEXT static G *yield_m(M *m, G *g) {
     gort_set_status(g, G_RUNNABLE); /* after its context: dumps */
     gort_runq_put(m->p, g, false); /* behind everything already waiting */
     return NULL;
@@ -685,7 +686,7 @@ GORT_NOPREEMPT static G *yield_m(M *m, G *g) {
 
 /* Like a yield, but behind everything: on the global queue, so the Gs
  * waiting on this P and elsewhere run first (Go's gopreempt_m). */
-GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
+GORT_RUNTIME_TEXT static G *preempt_m(M *m, G *g) {
     p_count(&m->p->n_preemptions);
     /* Honoured: a G that runs next inheriting the slice is not asked. */
     atomic_store_explicit(&m->p->preempt_tick, 0, memory_order_relaxed);
@@ -695,12 +696,12 @@ GORT_NOPREEMPT static G *preempt_m(M *m, G *g) {
     return NULL;
 }
 
-GORT_NOPREEMPT void gort_preempt_park(void) { mcall(preempt_m); }
+GORT_RUNTIME_TEXT void gort_preempt_park(void) { mcall(preempt_m); }
 
 /* Back-pressure (gort_go_with): the spawner waits on the global queue, so
  * its P runs what it spawned; its P (at its next 61st tick) or an idle
  * one takes it up again.  Not counted as a preemption. */
-GORT_NOPREEMPT static G *spawn_yield_m(M *m, G *g) {
+GORT_RUNTIME_TEXT static G *spawn_yield_m(M *m, G *g) {
     (void)m;
     gort_lock(&sched->lock);
     gort_ready_locked(g); /* after its context: dumps */
@@ -711,13 +712,13 @@ GORT_NOPREEMPT static G *spawn_yield_m(M *m, G *g) {
 
 /* Every blocking entry point's first call.  It reads the M from TLS
  * directly (once, before any switch), not through gort_getm. */
-GORT_NOPREEMPT void gort_preempt_check(void) {
+GORT_RUNTIME_TEXT void gort_preempt_check(void) {
     M *m = tls_m;
     if (m == NULL || m->curg == NULL || m->p == NULL || m->locks != 0) return;
     if (gort_preempt_wanted(m->p) && !gort_forked()) gort_preempt_park();
 }
 
-GORT_NOPREEMPT void gort_yield(void) {
+GORT_RUNTIME_TEXT void gort_yield(void) {
     if (gort_forked()) {
         gort_os_thread_yield();
         return;
@@ -736,7 +737,7 @@ GORT_NOPREEMPT void gort_yield(void) {
  * it).  For work that needs more stack than a goroutine may have.  On g0
  * or a plain thread, just call fn.  fn must not park.  Valgrind sees a
  * switch to g0's stack, not the frame below its sp: we announce it. */
-GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
+GORT_RUNTIME_TEXT void gort_systemstack(void (*fn)(void *), void *arg) {
     M *m = gort_getm();
     if (m == NULL || m->curg == NULL) {
         fn(arg);
@@ -753,7 +754,7 @@ GORT_NOPREEMPT void gort_systemstack(void (*fn)(void *), void *arg) {
 
 #define GFREE_MAX 64 /* per-P free G cache; half moves to/from the global list */
 
-GORT_NOPREEMPT static void gfput(P *p, G *g) {
+GORT_RUNTIME_TEXT static void gfput(P *p, G *g) {
     if (p == NULL) {
         gort_lock(&sched->gfree_lock);
         gfree_push(g);
@@ -773,7 +774,7 @@ GORT_NOPREEMPT static void gfput(P *p, G *g) {
     gort_unlock(&sched->gfree_lock);
 }
 
-GORT_NOPREEMPT static G *gfget(P *p) {
+GORT_RUNTIME_TEXT static G *gfget(P *p) {
     G *g;
     if (p == NULL || p->gfree == NULL) {
         /* a peek without the lock: a hint, checked again under it */
@@ -804,7 +805,7 @@ GORT_NOPREEMPT static G *gfget(P *p) {
  * records, ~300 MB, for good). */
 #define GFREE_KEEP 1024
 
-GORT_NOPREEMPT bool gort_gfree_excess(void) {
+GORT_RUNTIME_TEXT bool gort_gfree_excess(void) {
     return atomic_load_explicit(&sched->gfree_n, memory_order_relaxed) > GFREE_KEEP;
 }
 
@@ -816,7 +817,7 @@ GORT_NOPREEMPT bool gort_gfree_excess(void) {
  * fatal report reads allg without the lock, and if one has begun the
  * records are left unfreed (the process is ending); if not, it will read
  * the compacted list. */
-GORT_NOPREEMPT void gort_gfree_trim(void) {
+GORT_RUNTIME_TEXT void gort_gfree_trim(void) {
     G *list = NULL, *g;
     long n = 0;
     if (!gort_gfree_excess()) return;
@@ -877,7 +878,7 @@ GORT_NOPREEMPT void gort_gfree_trim(void) {
     if (n >= 256) gort_os_heap_trim();
 }
 
-GORT_NOPREEMPT static G *g_new(void) {
+GORT_RUNTIME_TEXT static G *g_new(void) {
     G *g = calloc(1, sizeof *g);
     if (g == NULL) return NULL;
     gort_lock(&sched->allg_lock);
@@ -907,7 +908,7 @@ GORT_NOPREEMPT static G *g_new(void) {
     return g;
 }
 
-GORT_NOPREEMPT static uint64_t new_goid(P *p) {
+GORT_RUNTIME_TEXT static uint64_t new_goid(P *p) {
     enum { BATCH = 16 };
     if (p == NULL) return atomic_fetch_add(&sched->goid_gen, 1) + 1;
     if (p->goid_next == p->goid_end) {
@@ -917,7 +918,7 @@ GORT_NOPREEMPT static uint64_t new_goid(P *p) {
     return p->goid_next++;
 }
 
-GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
+GORT_RUNTIME_TEXT static G *goexit_m(M *m, G *g) {
     P *p = m->p;
     if (g->lockedm != NULL) { /* exits still locked: its thread ends too */
         g->lockedm = NULL;
@@ -936,7 +937,7 @@ GORT_NOPREEMPT static G *goexit_m(M *m, G *g) {
     return NULL;
 }
 
-GORT_NOPREEMPT static void g_main(void *arg) {
+GORT_RUNTIME_TEXT static void g_main(void *arg) {
     G *g = arg;
     asan_arrive(NULL); /* a fresh stack: no fake stack to resume */
     switch_arrive();
@@ -946,7 +947,7 @@ GORT_NOPREEMPT static void g_main(void *arg) {
     gort_fatal("gort: a dead goroutine was resumed");
 }
 
-GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
+GORT_RUNTIME_TEXT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_attr *attr) {
     gort_preempt_check();
     size_t size;
     G *g;
@@ -1007,9 +1008,9 @@ GORT_NOPREEMPT int gort_go_with(void (*fn)(void *), void *arg, const gort_go_att
     return 0;
 }
 
-GORT_NOPREEMPT int gort_go(void (*fn)(void *), void *arg) { return gort_go_with(fn, arg, NULL); }
+GORT_RUNTIME_TEXT int gort_go(void (*fn)(void *), void *arg) { return gort_go_with(fn, arg, NULL); }
 
-GORT_NOPREEMPT uint64_t gort_self(void) {
+GORT_RUNTIME_TEXT uint64_t gort_self(void) {
     G *g = gort_getg();
     return g != NULL ? g->id : 0;
 }
@@ -1022,13 +1023,13 @@ GORT_NOPREEMPT uint64_t gort_self(void) {
  * Gs it readies before it parks (find_runnable). */
 #define WATCH_LOOKS 16
 
-GORT_NOPREEMPT static void become_spinning(M *m) {
+GORT_RUNTIME_TEXT static void become_spinning(M *m) {
     m->spinning = true;
     atomic_fetch_add(&sched->nmspinning, 1);
 }
 
 /* A spinning M found work: stop spinning and let another M look. */
-GORT_NOPREEMPT static void reset_spinning(M *m) {
+GORT_RUNTIME_TEXT static void reset_spinning(M *m) {
     m->spinning = false;
     m->watch_looks = 0;
     if (atomic_fetch_sub(&sched->nmspinning, 1) <= 0) gort_fatal("gort: negative nmspinning");
@@ -1036,14 +1037,14 @@ GORT_NOPREEMPT static void reset_spinning(M *m) {
 }
 
 /* Fire p's due timers (they ready goroutines onto this M's P). */
-GORT_NOPREEMPT static void check_timers(P *p) {
+GORT_RUNTIME_TEXT static void check_timers(P *p) {
     if (atomic_load_explicit(&p->timers.next, memory_order_relaxed) != 0) gort_timers_run(p, gort_os_nanotime());
 }
 
 /* Steal from another P: 4 rounds over them in a random order, the last
  * also taking runnext and firing due timers.  *cycling: a victim is
  * cycling through the Gs it readies (gort_runq_steal). */
-GORT_NOPREEMPT static G *steal_work(M *m, P *p, bool *cycling) {
+GORT_RUNTIME_TEXT static G *steal_work(M *m, P *p, bool *cycling) {
     int32_t procs = atomic_load(&sched->gomaxprocs);
     int32_t nallp = atomic_load(&sched->nallp);
     for (int round = 0; round < 4; round++) {
@@ -1075,7 +1076,7 @@ GORT_NOPREEMPT static G *steal_work(M *m, P *p, bool *cycling) {
  * again under sched.lock, since the count may have grown back.  An M that
  * stops here must not stay counted as spinning, or wakep would never wake
  * anyone again. */
-GORT_NOPREEMPT static void retire_p(M *m) {
+GORT_RUNTIME_TEXT static void retire_p(M *m) {
     P *p = m->p;
     gort_lock(&sched->lock);
     if (p->id < atomic_load(&sched->gomaxprocs)) {
@@ -1104,7 +1105,7 @@ GORT_NOPREEMPT static void retire_p(M *m) {
 }
 
 /* Wake the sleeper M, whichever way it sleeps (sched.lock held). */
-GORT_NOPREEMPT static void poke_sleeper(void) {
+GORT_RUNTIME_TEXT static void poke_sleeper(void) {
     sched->timer_poked = true;
     gort_note_wakeup(&sched->timer_m->park);
     if (gort_netpoll_inited()) gort_os_poll_break();
@@ -1113,7 +1114,7 @@ GORT_NOPREEMPT static void poke_sleeper(void) {
 /* Sleep until the earliest timer (deadline `until`) as the one timer
  * sleeper, then take an idle P to fire it; or, if another M already is
  * the sleeper, park. */
-GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
+GORT_RUNTIME_TEXT static void timer_sleep(M *m, int64_t until) {
     gort_lock(&sched->lock);
     if (sched->timer_m != NULL) {
         bool poke = until < atomic_load(&sched->timer_until) && !sched->timer_poked;
@@ -1151,13 +1152,13 @@ GORT_NOPREEMPT static void timer_sleep(M *m, int64_t until) {
     if (p == NULL) stopm(m);
 }
 
-GORT_NOPREEMPT void gort_netpoll_started(void) {
+GORT_RUNTIME_TEXT void gort_netpoll_started(void) {
     gort_lock(&sched->lock);
     if (sched->timer_m != NULL && !sched->timer_poked) poke_sleeper();
     gort_unlock(&sched->lock);
 }
 
-GORT_NOPREEMPT void gort_inject(G *list) {
+GORT_RUNTIME_TEXT void gort_inject(G *list) {
     while (list != NULL) {
         G *next = list->schedlink;
         gort_ready(list, false);
@@ -1165,7 +1166,7 @@ GORT_NOPREEMPT void gort_inject(G *list) {
     }
 }
 
-GORT_NOPREEMPT void gort_timers_notify(int64_t when) {
+GORT_RUNTIME_TEXT void gort_timers_notify(int64_t when) {
     int64_t until = atomic_load(&sched->timer_until);
     if (until == 0) {
         gort_wakep();
@@ -1179,7 +1180,7 @@ GORT_NOPREEMPT void gort_timers_notify(int64_t when) {
 
 /* Find a runnable G for m, which holds a P; blocks (parking m) until there
  * is one.  Returns with m holding a P. */
-GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
+GORT_RUNTIME_TEXT static G *find_runnable(M *m, bool *inherit) {
     for (;;) {
         P *p = m->p;
         G *g;
@@ -1285,7 +1286,7 @@ GORT_NOPREEMPT static G *find_runnable(M *m, bool *inherit) {
 /* m's wired goroutine is not running: hand the P off and sleep until
  * startlockedm passes a P back with the goroutine ready (Go's
  * stoplockedm). */
-GORT_NOPREEMPT static void stoplockedm(M *m) {
+GORT_RUNTIME_TEXT static void stoplockedm(M *m) {
     if (m->p != NULL) gort_handoffp(releasep(m));
     gort_note_sleep(&m->park);
     gort_note_clear(&m->park);
@@ -1294,14 +1295,14 @@ GORT_NOPREEMPT static void stoplockedm(M *m) {
 }
 
 /* g, dequeued by m, is wired to another M: give it m's P and wake it. */
-GORT_NOPREEMPT static void startlockedm(M *m, G *g) {
+GORT_RUNTIME_TEXT static void startlockedm(M *m, G *g) {
     M *lm = g->lockedm;
     lm->nextp = releasep(m);
     gort_note_wakeup(&lm->park);
     stopm(m);
 }
 
-GORT_NOPREEMPT int gort_lock_os_thread(void) {
+GORT_RUNTIME_TEXT int gort_lock_os_thread(void) {
     M *m = gort_getm();
     G *g = m != NULL ? m->curg : NULL;
     if (g == NULL) return -EPERM;
@@ -1311,7 +1312,7 @@ GORT_NOPREEMPT int gort_lock_os_thread(void) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_unlock_os_thread(void) {
+GORT_RUNTIME_TEXT int gort_unlock_os_thread(void) {
     M *m = gort_getm();
     G *g = m != NULL ? m->curg : NULL;
     if (g == NULL || g->lockcount == 0) return -EPERM;
@@ -1323,7 +1324,7 @@ GORT_NOPREEMPT int gort_unlock_os_thread(void) {
 }
 
 /* Run goroutines until m's thread must end (m->exiting). */
-GORT_NOPREEMPT static void schedule_loop(M *m) {
+GORT_RUNTIME_TEXT static void schedule_loop(M *m) {
     while (!m->exiting) {
         bool inherit;
         if (m->lockedg != NULL) { /* wired: run nothing else */
@@ -1345,7 +1346,7 @@ GORT_NOPREEMPT static void schedule_loop(M *m) {
  * changed in the thread (its thread-locals, its signal mask) must not
  * reach other goroutines, so the thread ends, as in Go; its P goes to
  * another M and its record to sched.mdead for the next newm. */
-GORT_NOPREEMPT static void mexit(M *m) {
+GORT_RUNTIME_TEXT static void mexit(M *m) {
     gort_handoffp(releasep(m));
     /* Dead before looking at sched.dumping (seq_cst both, as dump_begin
      * stores dumping and then reads dead): a dump either skips m or is
@@ -1361,7 +1362,7 @@ GORT_NOPREEMPT static void mexit(M *m) {
     gort_unlock(&sched->lock);
 }
 
-GORT_NOPREEMPT static void *mstart(void *arg) {
+GORT_RUNTIME_TEXT static void *mstart(void *arg) {
     M *m = arg;
     gort_os_thread_signals_default(); /* not its creator's mask */
     tls_m = m;
@@ -1394,7 +1395,7 @@ GORT_NOPREEMPT static void *mstart(void *arg) {
 /* Start-up, maxprocs                                                     */
 /* ===================================================================== */
 
-GORT_NOPREEMPT static P *p_new(int32_t id) {
+GORT_RUNTIME_TEXT static P *p_new(int32_t id) {
     P *p = calloc(1, sizeof *p);
     if (p == NULL) gort_fatal("gort: out of memory creating a P");
     p->id = id;
@@ -1403,7 +1404,7 @@ GORT_NOPREEMPT static P *p_new(int32_t id) {
 }
 
 /* Make Ps [old, n) usable; sched.lock held. */
-GORT_NOPREEMPT static void procs_grow(int32_t old, int32_t n) {
+GORT_RUNTIME_TEXT static void procs_grow(int32_t old, int32_t n) {
     for (int32_t i = old; i < n; i++) {
         P *p = sched->allp[i];
         if (p == NULL) {
@@ -1416,7 +1417,7 @@ GORT_NOPREEMPT static void procs_grow(int32_t old, int32_t n) {
 
 /* Retire idle Ps at or beyond n; sched.lock held.  Running ones retire
  * themselves at their next schedule. */
-GORT_NOPREEMPT static void procs_shrink(int32_t n) {
+GORT_RUNTIME_TEXT static void procs_shrink(int32_t n) {
     P **link = &sched->pidle;
     while (*link != NULL) {
         P *p = *link;
@@ -1433,14 +1434,14 @@ GORT_NOPREEMPT static void procs_shrink(int32_t n) {
 
 static gort_config init_cfg;
 
-GORT_NOPREEMPT static int cfg_check(const gort_config *cfg) {
+GORT_RUNTIME_TEXT static int cfg_check(const gort_config *cfg) {
     if (cfg->maxprocs < 0 || cfg->maxprocs > GORT_MAXPROCS_LIMIT) return -EINVAL;
     if (cfg->stack_size != 0 && (cfg->stack_size < GORT_STACK_MIN || cfg->stack_size > GORT_STACK_MAX))
         return -EINVAL;
     return 0;
 }
 
-GORT_NOPREEMPT static void rt_start(const gort_config *user) {
+GORT_RUNTIME_TEXT static void rt_start(const gort_config *user) {
     gort_config cfg = {0, 0};
     size_t page = gort_os_pagesize();
     int err;
@@ -1457,7 +1458,7 @@ GORT_NOPREEMPT static void rt_start(const gort_config *user) {
     sched->stack_size = (cfg.stack_size + page - 1) & ~(page - 1);
     atomic_store(&sched->clock, gort_os_nanotime());
     gort_os_text_init();
-    gort_os_trace_init();
+    gort_os_traceback_init();
     gort_arch_preempt_init();
     if ((err = gort_os_signals_install()) != 0) gort_fatal("gort: cannot install signal handlers");
     if (gort_os_atfork(forked_child) != 0) gort_fatal("gort: cannot register a fork handler");
@@ -1469,7 +1470,7 @@ GORT_NOPREEMPT static void rt_start(const gort_config *user) {
     gort_sysmon_start();
 }
 
-GORT_NOPREEMPT static int start_once(const gort_config *cfg) {
+GORT_RUNTIME_TEXT static int start_once(const gort_config *cfg) {
     int st = atomic_load_explicit(&init_state, memory_order_acquire);
     if (st == 2) return 1;
     int zero = 0;
@@ -1482,11 +1483,11 @@ GORT_NOPREEMPT static int start_once(const gort_config *cfg) {
     return 1;
 }
 
-GORT_NOPREEMPT void gort_lazy_init(void) {
+GORT_RUNTIME_TEXT void gort_lazy_init(void) {
     if (atomic_load_explicit(&init_state, memory_order_acquire) != 2) start_once(NULL);
 }
 
-GORT_NOPREEMPT int gort_init(const gort_config *cfg) {
+GORT_RUNTIME_TEXT int gort_init(const gort_config *cfg) {
     if (cfg != NULL) {
         int err = cfg_check(cfg);
         if (err != 0) return err;
@@ -1500,7 +1501,7 @@ GORT_NOPREEMPT int gort_init(const gort_config *cfg) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_maxprocs(int n) {
+GORT_RUNTIME_TEXT int gort_maxprocs(int n) {
     if (n > GORT_MAXPROCS_LIMIT) return -EINVAL;
     if (gort_forked()) return gort_forked_error();
     gort_lazy_init();
@@ -1518,7 +1519,7 @@ GORT_NOPREEMPT int gort_maxprocs(int n) {
     return old;
 }
 
-GORT_NOPREEMPT int64_t gort_now(void) { return gort_os_nanotime(); }
+GORT_RUNTIME_TEXT int64_t gort_now(void) { return gort_os_nanotime(); }
 
 /* ===================================================================== */
 /* gort_main, sleep                                                       */
@@ -1533,7 +1534,7 @@ struct main_call {
 
 /* The goroutine uncounts its gort_main itself, before waking the caller:
  * a caller woken but not yet running must not look deadlocked to sysmon. */
-GORT_NOPREEMPT static void main_trampoline(void *arg) {
+GORT_RUNTIME_TEXT static void main_trampoline(void *arg) {
     struct main_call *c = arg;
     c->fn(c->arg);
     if (c->thread) atomic_fetch_sub(&sched->mains_thread, 1);
@@ -1541,7 +1542,7 @@ GORT_NOPREEMPT static void main_trampoline(void *arg) {
     gort_semrelease(&c->done); /* last touch of *c */
 }
 
-GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
+GORT_RUNTIME_TEXT int gort_main(void (*fn)(void *), void *arg) {
     struct main_call c = {fn, arg, gort_getg() == NULL, 0};
     gort_go_attr attr = {0, "main"};
     int err;
@@ -1562,14 +1563,14 @@ GORT_NOPREEMPT int gort_main(void (*fn)(void *), void *arg) {
     return 0;
 }
 
-GORT_NOPREEMPT static void sleep_wake(void *arg, int64_t now) {
+GORT_RUNTIME_TEXT static void sleep_wake(void *arg, int64_t now) {
     (void)now;
     gort_ready(arg, true); /* as Go's goready: run next on this P */
 }
 
 /* On g0: arm the timer only now that the G is parked, so it cannot be
  * readied while still running. */
-GORT_NOPREEMPT static bool sleep_commit(G *g, void *arg) {
+GORT_RUNTIME_TEXT static bool sleep_commit(G *g, void *arg) {
     (void)g;
     gort_timer_add(gort_getm()->p, arg);
     return true;
@@ -1579,7 +1580,7 @@ GORT_NOPREEMPT static bool sleep_commit(G *g, void *arg) {
  * woken by its timer runs next inheriting a slice that sysmon may be
  * about to end — checking here sent it to the back of the global queue,
  * behind every spinner (a full slice late). */
-GORT_NOPREEMPT int gort_sleep(int64_t ns) {
+GORT_RUNTIME_TEXT int gort_sleep(int64_t ns) {
     G *g = gort_getg();
     if (gort_forked()) return gort_forked_error();
     if (g == NULL) {
@@ -1602,7 +1603,7 @@ GORT_NOPREEMPT int gort_sleep(int64_t ns) {
 /* Signals: stack overflow                                                */
 /* ===================================================================== */
 
-GORT_NOPREEMPT void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx) {
+GORT_RUNTIME_TEXT void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx) {
     (void)sig;
     M *m = tls_m;
     if (m != NULL && m->curg != NULL) gort_stack_fault(m->curg, addr, ctx);
@@ -1612,7 +1613,7 @@ GORT_NOPREEMPT void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx) {
 /* Introspection                                                          */
 /* ===================================================================== */
 
-GORT_NOPREEMPT void gort_stats_get(gort_stats *out) {
+GORT_RUNTIME_TEXT void gort_stats_get(gort_stats *out) {
     uint64_t spawned = atomic_load(&sched->thread_spawned), exited = 0;
     if (out == NULL) return;
     memset(out, 0, sizeof *out);

@@ -27,7 +27,7 @@
 #define RQ_LOAD(p) atomic_load_explicit(p, memory_order_acquire)
 #define RQ_SLOT(p, i) (&(p)->runq[(i) % RUNQ_SIZE])
 
-GORT_NOPREEMPT bool gort_runq_empty(P *p) {
+GORT_RUNTIME_TEXT bool gort_runq_empty(P *p) {
     /* head, tail and runnext are read separately; like Go's runqempty we
      * re-read tail to be sure runnext was not moved to the ring meanwhile. */
     for (;;) {
@@ -38,14 +38,14 @@ GORT_NOPREEMPT bool gort_runq_empty(P *p) {
     }
 }
 
-GORT_NOPREEMPT uint32_t gort_runq_len(P *p) {
+GORT_RUNTIME_TEXT uint32_t gort_runq_len(P *p) {
     uint32_t head = RQ_LOAD(&p->runqhead);
     uint32_t tail = RQ_LOAD(&p->runqtail);
     return tail - head;
 }
 
 /* The ring is full: move half of it and g to the global queue. */
-GORT_NOPREEMPT static bool runq_put_slow(P *p, G *g, uint32_t head, uint32_t tail) {
+GORT_RUNTIME_TEXT static bool runq_put_slow(P *p, G *g, uint32_t head, uint32_t tail) {
     enum { HALF = RUNQ_SIZE / 2 };
     G *batch[HALF + 1];
     uint32_t n = (tail - head) / 2;
@@ -64,7 +64,7 @@ GORT_NOPREEMPT static bool runq_put_slow(P *p, G *g, uint32_t head, uint32_t tai
     return true;
 }
 
-GORT_NOPREEMPT bool gort_runq_put(P *p, G *g, bool next) {
+GORT_RUNTIME_TEXT bool gort_runq_put(P *p, G *g, bool next) {
     if (next) {
         /* seq_cst: a full barrier, which gort_wakep relies on. */
         G *old = atomic_exchange_explicit(&p->runnext, g, memory_order_seq_cst);
@@ -83,7 +83,7 @@ GORT_NOPREEMPT bool gort_runq_put(P *p, G *g, bool next) {
     }
 }
 
-GORT_NOPREEMPT G *gort_runq_get(P *p, bool *inherit) {
+GORT_RUNTIME_TEXT G *gort_runq_get(P *p, bool *inherit) {
     G *next = RQ_LOAD(&p->runnext);
     if (next != NULL && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, memory_order_acq_rel,
                                                                 memory_order_relaxed)) {
@@ -106,7 +106,7 @@ GORT_NOPREEMPT G *gort_runq_get(P *p, bool *inherit) {
  * without publishing; returns how many.  With stealnext, take the victim's
  * runnext when its ring is empty, unless the victim is cycling (see
  * gort_runq_steal). */
-GORT_NOPREEMPT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool stealnext, bool *cycling) {
+GORT_RUNTIME_TEXT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool stealnext, bool *cycling) {
     for (;;) {
         uint32_t head = RQ_LOAD(&victim->runqhead);
         uint32_t tail = RQ_LOAD(&victim->runqtail);
@@ -148,7 +148,7 @@ GORT_NOPREEMPT static uint32_t runq_grab(P *victim, P *dst, uint32_t at, bool st
     }
 }
 
-GORT_NOPREEMPT G *gort_runq_steal(P *p, P *victim, bool stealnext, bool *cycling) {
+GORT_RUNTIME_TEXT G *gort_runq_steal(P *p, P *victim, bool stealnext, bool *cycling) {
     uint32_t tail = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
     uint32_t n = runq_grab(victim, p, tail, stealnext, cycling);
     if (n == 0) return NULL;
@@ -163,12 +163,12 @@ GORT_NOPREEMPT G *gort_runq_steal(P *p, P *victim, bool stealnext, bool *cycling
 
 /* ---- global queue (sched.lock held) ------------------------------------ */
 
-GORT_NOPREEMPT void gort_globrunq_put(G *g) {
+GORT_RUNTIME_TEXT void gort_globrunq_put(G *g) {
     g->schedlink = NULL;
     gort_globrunq_put_batch(g, g, 1);
 }
 
-GORT_NOPREEMPT void gort_globrunq_put_batch(G *head, G *tail, int32_t n) {
+GORT_RUNTIME_TEXT void gort_globrunq_put_batch(G *head, G *tail, int32_t n) {
     gort_sched *s = &gort_sched_g;
     tail->schedlink = NULL;
     if (s->runq_tail != NULL)
@@ -181,7 +181,7 @@ GORT_NOPREEMPT void gort_globrunq_put_batch(G *head, G *tail, int32_t n) {
 
 /* Take a fair share of the global queue: one G to run, the rest (up to
  * max if > 0, and half a ring) into p's local ring. */
-GORT_NOPREEMPT G *gort_globrunq_get(P *p, int32_t max) {
+GORT_RUNTIME_TEXT G *gort_globrunq_get(P *p, int32_t max) {
     gort_sched *s = &gort_sched_g;
     int32_t size = atomic_load_explicit(&s->runqsize, memory_order_relaxed);
     int32_t procs = atomic_load_explicit(&s->gomaxprocs, memory_order_relaxed);

@@ -153,7 +153,7 @@ struct G {
 };
 
 /* ---- M ---------------------------------------------------------------- */
-#define GORT_TRACE_MAX 64 /* frames per goroutine in a dump */
+#define GORT_TRACEBACK_MAX 64 /* frames per goroutine in a dump */
 struct M {
     gort_ctx g0ctx; /* the scheduler loop, saved while a G runs            */
     int64_t id;
@@ -193,11 +193,11 @@ struct M {
     M *alllink;                 /* next in sched.allm                     */
     _Atomic(bool) in_switch;    /* between Gs: leaving one, or entering one */
     _Atomic(bool) dump_waiting; /* ... and waits for the dump to end       */
-    _Atomic(uint32_t) trace_want, trace_done; /* dump epoch asked, answered */
-    bool trace_in_switch; /* the answer: caught in_switch, not waiting     */
-    G *trace_g;           /* the answer: the goroutine unwound (or NULL)   */
-    int trace_n;
-    uintptr_t trace_pcs[GORT_TRACE_MAX];
+    _Atomic(uint32_t) traceback_want, traceback_done; /* dump epoch asked, answered */
+    bool traceback_in_switch; /* the answer: caught in_switch, not waiting   */
+    G *traceback_g;           /* the answer: the goroutine unwound (or NULL) */
+    int traceback_n;
+    uintptr_t traceback_pcs[GORT_TRACEBACK_MAX];
 };
 
 /* ---- P ---------------------------------------------------------------- */
@@ -308,7 +308,7 @@ extern gort_sched gort_sched_g;
  * gone, and so may be the holder of any runtime lock.  Calls that would
  * wait, or need another thread, fail instead (gort_forked_error). */
 extern _Atomic(bool) gort_forked_g;
-GORT_NOPREEMPT static inline bool gort_forked(void) {
+GORT_RUNTIME_TEXT static inline bool gort_forked(void) {
     return atomic_load_explicit(&gort_forked_g, memory_order_relaxed);
 }
 /* -ENOTRECOVERABLE, after saying why on stderr (once). */
@@ -327,7 +327,7 @@ void gort_env_parse(gort_config *cfg);
 
 /* gort_now() + ns, saturating: a huge timeout means "never", not a
  * deadline in the past. */
-GORT_NOPREEMPT static inline int64_t gort_deadline(int64_t ns) {
+GORT_RUNTIME_TEXT static inline int64_t gort_deadline(int64_t ns) {
     int64_t now = gort_os_nanotime();
     return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
@@ -356,7 +356,7 @@ void gort_spin_unlock(gort_spinlock *l);
  * (a lock holder, a writer about to publish): a pause for the first
  * `spins` tries, then the thread yields, in case the OS descheduled the
  * one being waited for. */
-GORT_NOPREEMPT static inline void gort_spin_wait(int i, int spins) {
+GORT_RUNTIME_TEXT static inline void gort_spin_wait(int i, int spins) {
     if (i < spins)
         gort_cpu_relax();
     else
@@ -423,7 +423,7 @@ void gort_crash_reserve(void);
 
 /* A coarse clock (sysmon's last reading of gort_os_nanotime, at most
  * ~10 ms old while any P runs) for stamping G status changes cheaply. */
-GORT_NOPREEMPT static inline int64_t gort_clock(void) {
+GORT_RUNTIME_TEXT static inline int64_t gort_clock(void) {
     return atomic_load_explicit(&gort_sched_g.clock, memory_order_relaxed);
 }
 /* g's status becomes st (the G_* enum says who may change it).  Every
@@ -433,12 +433,12 @@ GORT_NOPREEMPT static inline int64_t gort_clock(void) {
  * acquire load of the status (traceback.c); running, syscall and dead are
  * relaxed: a running G is read only through its M's own answer, a dead one
  * not at all.  (st is a constant at every call: the order folds.) */
-GORT_NOPREEMPT static inline void gort_set_status(G *g, uint32_t st) {
+GORT_RUNTIME_TEXT static inline void gort_set_status(G *g, uint32_t st) {
     atomic_store_explicit(&g->status, st,
                           st == G_RUNNABLE || st == G_WAITING ? memory_order_release : memory_order_relaxed);
 }
 /* g changes status now (for the dump: how long it has been so). */
-GORT_NOPREEMPT static inline void gort_stamp(G *g) {
+GORT_RUNTIME_TEXT static inline void gort_stamp(G *g) {
     atomic_store_explicit(&g->since, gort_clock(), memory_order_relaxed);
 }
 
@@ -451,7 +451,7 @@ void gort_sysmon_wake(void);
  * slice ends (for tests and benchmarks that need many preemptions). */
 void gort_preempt_all(void);
 /* Does sysmon want p's current time slice to end? */
-GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
+GORT_RUNTIME_TEXT static inline bool gort_preempt_wanted(P *p) {
     uint32_t req = atomic_load_explicit(&p->preempt_tick, memory_order_relaxed);
     return req != 0 && req - 1 == atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 }
@@ -461,13 +461,13 @@ GORT_NOPREEMPT static inline bool gort_preempt_wanted(P *p) {
 GORT_NORETURN void gort_deadlock_exit(void);
 /* In m's SIGURG (or SIGQUIT) handler: answer a dump's request to unwind
  * the goroutine interrupted at c. */
-void gort_trace_answer(M *m, gort_sigctx *c);
+void gort_traceback_answer(M *m, gort_sigctx *c);
 /* run(): wait, before switching to a goroutine, until a dump ends. */
 void gort_dump_wait(M *m);
 /* sysmon, asked by gort_crash_dump: print the report and end the process. */
 GORT_NORETURN void gort_quit_report(void);
 /* After a fatal error's one line (gort_fatal, a stack overflow) and for
- * SIGQUIT: every goroutine with its trace on stderr, then abort() (or
+ * SIGQUIT: every goroutine with its traceback on stderr, then abort() (or
  * exit 2).  ctx: the signal context when called from a handler. */
 GORT_NORETURN void gort_crash_dump(gort_sigctx *ctx, bool abort_after);
 

@@ -61,22 +61,24 @@ typedef struct semroot {
 
 static semroot semtab[SEMTAB_SIZE];
 
-GORT_NOPREEMPT static semroot *root_of(_Atomic(uint32_t) *addr) { return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE]; }
+GORT_RUNTIME_TEXT static semroot *root_of(_Atomic(uint32_t) *addr) {
+    return &semtab[((uintptr_t)addr >> 3) % SEMTAB_SIZE];
+}
 
-GORT_NOPREEMPT static bool can_acquire(_Atomic(uint32_t) *addr) {
+GORT_RUNTIME_TEXT static bool can_acquire(_Atomic(uint32_t) *addr) {
     uint32_t v = atomic_load(addr);
     while (v > 0)
         if (atomic_compare_exchange_weak(addr, &v, v - 1)) return true;
     return false;
 }
 
-GORT_NOPREEMPT static bool unlock_root(G *g, void *arg) {
+GORT_RUNTIME_TEXT static bool unlock_root(G *g, void *arg) {
     (void)g;
     gort_unlock(&((semroot *)arg)->lock);
     return true;
 }
 
-GORT_NOPREEMPT void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
+GORT_RUNTIME_TEXT void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const char *reason) {
     if (can_acquire(addr)) return;
     semroot *r = root_of(addr);
     waiter w = {addr, {NULL, NULL}, false, NULL};
@@ -107,12 +109,14 @@ GORT_NOPREEMPT void gort_semacquire1(_Atomic(uint32_t) *addr, bool lifo, const c
     }
 }
 
-GORT_NOPREEMPT void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) { gort_semacquire1(addr, false, reason); }
+GORT_RUNTIME_TEXT void gort_semacquire(_Atomic(uint32_t) *addr, const char *reason) {
+    gort_semacquire1(addr, false, reason);
+}
 
 /* ---- timed acquire ----------------------------------------------------- */
 
 /* Queue w at r's tail (lifo: head); r locked. */
-GORT_NOPREEMPT static void enqueue(semroot *r, waiter *w, bool lifo) {
+GORT_RUNTIME_TEXT static void enqueue(semroot *r, waiter *w, bool lifo) {
     w->next = NULL;
     if (lifo && r->head != NULL) {
         w->next = r->head;
@@ -128,7 +132,7 @@ GORT_NOPREEMPT static void enqueue(semroot *r, waiter *w, bool lifo) {
 
 /* Unlink w if it is still queued on r (r locked): true if it was, and so
  * no releaser has claimed it. */
-GORT_NOPREEMPT static bool unlink_waiter(semroot *r, waiter *w) {
+GORT_RUNTIME_TEXT static bool unlink_waiter(semroot *r, waiter *w) {
     waiter *prev = NULL;
     for (waiter **link = &r->head; *link != NULL; prev = *link, link = &(*link)->next) {
         if (*link != w) continue;
@@ -143,7 +147,7 @@ GORT_NOPREEMPT static bool unlink_waiter(semroot *r, waiter *w) {
 /* A goroutine's timeout, on some M's g0: claim the waiter unless a
  * releaser did.  Its goroutine deletes this timer synchronously before the
  * waiter goes away. */
-GORT_NOPREEMPT static void sema_timeout(void *arg, int64_t now) {
+GORT_RUNTIME_TEXT static void sema_timeout(void *arg, int64_t now) {
     twaiter *t = arg;
     semroot *r = root_of(t->w.addr);
     (void)now;
@@ -156,7 +160,7 @@ GORT_NOPREEMPT static void sema_timeout(void *arg, int64_t now) {
 
 /* On g0, the goroutine parked with its waiter queued: arm the timeout, then
  * unlock the bucket (after which the waiter may be claimed and gone). */
-GORT_NOPREEMPT static bool timed_commit(G *g, void *arg) {
+GORT_RUNTIME_TEXT static bool timed_commit(G *g, void *arg) {
     twaiter *t = arg;
     semroot *r = root_of(t->w.addr);
     (void)g;
@@ -165,7 +169,7 @@ GORT_NOPREEMPT static bool timed_commit(G *g, void *arg) {
     return true;
 }
 
-GORT_NOPREEMPT int gort_semacquire_until(_Atomic(uint32_t) *addr, int64_t deadline, const char *reason) {
+GORT_RUNTIME_TEXT int gort_semacquire_until(_Atomic(uint32_t) *addr, int64_t deadline, const char *reason) {
     if (can_acquire(addr)) return 0;
     if (deadline < 0) return -EAGAIN;
     if (deadline == 0) {
@@ -213,7 +217,7 @@ GORT_NOPREEMPT int gort_semacquire_until(_Atomic(uint32_t) *addr, int64_t deadli
 }
 
 /* Wake one waiter for a unit just added to *addr. */
-GORT_NOPREEMPT static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
+GORT_RUNTIME_TEXT static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
     semroot *r = root_of(addr);
     if (atomic_load(&r->nwait) == 0) return;
     gort_lock(&r->lock);
@@ -237,28 +241,28 @@ GORT_NOPREEMPT static void sem_wake(_Atomic(uint32_t) *addr, bool handoff) {
     if (yield && gort_getg() != NULL) gort_yield();
 }
 
-GORT_NOPREEMPT void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
+GORT_RUNTIME_TEXT void gort_semrelease1(_Atomic(uint32_t) *addr, bool handoff) {
     atomic_fetch_add(addr, 1);
     sem_wake(addr, handoff);
 }
 
-GORT_NOPREEMPT void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
+GORT_RUNTIME_TEXT void gort_semrelease(_Atomic(uint32_t) *addr) { gort_semrelease1(addr, false); }
 
-GORT_NOPREEMPT void gort_semwake(_Atomic(uint32_t) *addr, bool handoff) { sem_wake(addr, handoff); }
+GORT_RUNTIME_TEXT void gort_semwake(_Atomic(uint32_t) *addr, bool handoff) { sem_wake(addr, handoff); }
 
 /* ---- gort_sema ---------------------------------------------------------- */
 
-GORT_NOPREEMPT static _Atomic(uint32_t) *sema_word(gort_sema *s) { return (_Atomic(uint32_t) *)(void *)&s->count_; }
+GORT_RUNTIME_TEXT static _Atomic(uint32_t) *sema_word(gort_sema *s) { return (_Atomic(uint32_t) *)(void *)&s->count_; }
 _Static_assert(sizeof(_Atomic(uint32_t)) == sizeof(uint32_t), "gort_sema layout");
 
-GORT_NOPREEMPT int gort_sema_acquire(gort_sema *s) {
+GORT_RUNTIME_TEXT int gort_sema_acquire(gort_sema *s) {
     gort_preempt_check();
     if (s == NULL) return -EINVAL;
     gort_semacquire(sema_word(s), "semaphore");
     return 0;
 }
 
-GORT_NOPREEMPT int gort_sema_release(gort_sema *s) {
+GORT_RUNTIME_TEXT int gort_sema_release(gort_sema *s) {
     if (s == NULL) return -EINVAL;
     uint32_t v = atomic_load(sema_word(s));
     do {
@@ -281,7 +285,7 @@ typedef struct wg_internal {
 _Static_assert(sizeof(wg_internal) == sizeof(gort_waitgroup), "gort_waitgroup layout");
 _Static_assert(_Alignof(wg_internal) <= _Alignof(gort_waitgroup), "gort_waitgroup alignment");
 
-GORT_NOPREEMPT int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
+GORT_RUNTIME_TEXT int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
     wg_internal *wg = (wg_internal *)(void *)wgp;
     /* The counter is in [0, INT32_MAX]: a delta beyond that range cannot
      * fit (and counter + delta must not overflow int64_t). */
@@ -300,9 +304,9 @@ GORT_NOPREEMPT int gort_waitgroup_add(gort_waitgroup *wgp, int64_t delta) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_waitgroup_done(gort_waitgroup *wg) { return gort_waitgroup_add(wg, -1); }
+GORT_RUNTIME_TEXT int gort_waitgroup_done(gort_waitgroup *wg) { return gort_waitgroup_add(wg, -1); }
 
-GORT_NOPREEMPT int gort_waitgroup_wait(gort_waitgroup *wgp) {
+GORT_RUNTIME_TEXT int gort_waitgroup_wait(gort_waitgroup *wgp) {
     gort_preempt_check();
     wg_internal *wg = (wg_internal *)(void *)wgp;
     if (wg == NULL) return -EINVAL;

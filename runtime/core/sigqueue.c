@@ -42,19 +42,19 @@ static struct {
 static _Atomic(uint32_t) pending[SIG_WORDS];
 static _Atomic(int32_t) nregs;
 
-GORT_NOPREEMPT static void on_signal(int sig) {
+GORT_RUNTIME_TEXT static void on_signal(int sig) {
     atomic_fetch_or(&pending[sig / 32], UINT32_C(1) << (sig % 32));
     gort_os_sigwake_post();
 }
 
-GORT_NOPREEMPT static void deliver(int sig) {
+GORT_RUNTIME_TEXT static void deliver(int sig) {
     gort_lock(&q.lock);
     for (size_t i = 0; i < q.n; i++)
         if (q.regs[i].sig == sig) (void)gort_chan_send_timeout(q.regs[i].c, &sig, 0);
     gort_unlock(&q.lock);
 }
 
-GORT_NOPREEMPT static void *sigqueue_loop(void *arg) {
+GORT_RUNTIME_TEXT static void *sigqueue_loop(void *arg) {
     (void)arg;
     for (;;) {
         gort_os_sigwake_wait();
@@ -70,11 +70,11 @@ GORT_NOPREEMPT static void *sigqueue_loop(void *arg) {
     return NULL;
 }
 
-GORT_NOPREEMPT static bool runtime_owned(int sig) { return sig == SIGURG || sig == SIGSEGV || sig == SIGBUS; }
+GORT_RUNTIME_TEXT static bool runtime_owned(int sig) { return sig == SIGURG || sig == SIGSEGV || sig == SIGBUS; }
 
-GORT_NOPREEMPT bool gort_signal_waiting(void) { return atomic_load(&nregs) > 0; }
+GORT_RUNTIME_TEXT bool gort_signal_waiting(void) { return atomic_load(&nregs) > 0; }
 
-GORT_NOPREEMPT int gort_signal_notify(int signo, gort_chan *c) {
+GORT_RUNTIME_TEXT int gort_signal_notify(int signo, gort_chan *c) {
     if (signo <= 0 || signo >= gort_os_signal_count() || signo >= SIG_WORDS * 32 || runtime_owned(signo) ||
         c == NULL || gort_chan_elem_size(c) != sizeof(int))
         return -EINVAL;
@@ -106,7 +106,7 @@ out:
     return err;
 }
 
-GORT_NOPREEMPT int gort_signal_stop(int signo, gort_chan *c) {
+GORT_RUNTIME_TEXT int gort_signal_stop(int signo, gort_chan *c) {
     if (signo < 0 || signo >= gort_os_signal_count() || c == NULL) return -EINVAL;
     int removed = 0;
     gort_lock(&q.lock);

@@ -104,9 +104,9 @@ static struct {
     int64_t next_pass;  /* sysmon only: when the next is due (0: none pending) */
 } slab;
 
-GORT_NOPREEMPT static uint64_t canary_value(const uint64_t *where) { return slab.seed ^ (uint64_t)(uintptr_t)where; }
+GORT_RUNTIME_TEXT static uint64_t canary_value(const uint64_t *where) { return slab.seed ^ (uint64_t)(uintptr_t)where; }
 
-GORT_NOPREEMPT static void slab_init(void) {
+GORT_RUNTIME_TEXT static void slab_init(void) {
     slab.budget = gort_debug_g.stackguard ? gort_os_max_map_count() / 8 : 0;
     slab.seed = (uint64_t)gort_os_nanotime() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&slab;
     slab.ready = true;
@@ -114,7 +114,7 @@ GORT_NOPREEMPT static void slab_init(void) {
 }
 
 /* Map one more slab (slab.lock held).  0 or -ENOMEM. */
-GORT_NOPREEMPT static int slab_new(void) {
+GORT_RUNTIME_TEXT static int slab_new(void) {
     size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
     if (!slab.ready) slab_init();
     slab_rec *r = calloc(1, sizeof *r);
@@ -138,7 +138,7 @@ GORT_NOPREEMPT static int slab_new(void) {
 
 /* Carve one default-size stack (slab.lock held); sched.stack_size is
  * page-aligned.  NULL: out of memory. */
-GORT_NOPREEMPT static gort_stack *slot_carve(void) {
+GORT_RUNTIME_TEXT static gort_stack *slot_carve(void) {
     size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
     bool guard = false;
 
@@ -167,19 +167,19 @@ GORT_NOPREEMPT static gort_stack *slot_carve(void) {
     return s;
 }
 
-GORT_NOPREEMPT static gort_stack *pop(gort_stack **list) {
+GORT_RUNTIME_TEXT static gort_stack *pop(gort_stack **list) {
     gort_stack *s = *list;
     if (s != NULL) *list = s->next;
     return s;
 }
 
-GORT_NOPREEMPT static void push(gort_stack **list, gort_stack *s) {
+GORT_RUNTIME_TEXT static void push(gort_stack **list, gort_stack *s) {
     s->next = *list;
     *list = s;
 }
 
 /* The global free list (slab.lock held). */
-GORT_NOPREEMPT static void global_push(gort_stack *s) {
+GORT_RUNTIME_TEXT static void global_push(gort_stack *s) {
     push(&slab.free, s);
     s->global = true;
     s->released = false; /* it was in use: its pages are back */
@@ -188,7 +188,7 @@ GORT_NOPREEMPT static void global_push(gort_stack *s) {
                           memory_order_relaxed);
 }
 
-GORT_NOPREEMPT static gort_stack *global_pop(void) {
+GORT_RUNTIME_TEXT static gort_stack *global_pop(void) {
     gort_stack *s = pop(&slab.free);
     if (s == NULL) return NULL;
     s->global = false;
@@ -204,7 +204,7 @@ GORT_NOPREEMPT static gort_stack *global_pop(void) {
 }
 
 /* Push the list s onto the global free list (slab.lock held). */
-GORT_NOPREEMPT static void free_all(gort_stack *s) {
+GORT_RUNTIME_TEXT static void free_all(gort_stack *s) {
     while (s != NULL) {
         gort_stack *next = s->next;
         global_push(s);
@@ -218,7 +218,7 @@ GORT_NOPREEMPT static void free_all(gort_stack *s) {
  * The invariant: claimed <= slots - nallp * STACK_CACHE.  A G holding a
  * claim and taking its stack then always finds one on its P's cache, the
  * global list or uncarved, even with every other P's cache full. */
-GORT_NOPREEMPT static long claim_locked(long want) {
+GORT_RUNTIME_TEXT static long claim_locked(long want) {
     long reserve = (long)atomic_load(&gort_sched_g.nallp) * STACK_CACHE;
     while (slab.slots - reserve - slab.claimed < want && slab_new() == 0) {
     }
@@ -229,7 +229,7 @@ GORT_NOPREEMPT static long claim_locked(long want) {
     return have;
 }
 
-GORT_NOPREEMPT int gort_stack_claim(P *p) {
+GORT_RUNTIME_TEXT int gort_stack_claim(P *p) {
     if (p != NULL && p->stack_credit > 0) {
         p->stack_credit--;
         return 0;
@@ -244,7 +244,7 @@ GORT_NOPREEMPT int gort_stack_claim(P *p) {
 
 /* A G with a default stack exits and p (or no P) holds too many claims:
  * a batch goes back to the count. */
-GORT_NOPREEMPT __attribute__((noinline)) static void unclaim_slow(P *p) {
+GORT_RUNTIME_TEXT __attribute__((noinline)) static void unclaim_slow(P *p) {
     long back = 1;
     if (p != NULL) {
         p->stack_credit -= CREDIT_BATCH - 1;
@@ -255,7 +255,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void unclaim_slow(P *p) {
     gort_unlock(&slab.lock);
 }
 
-GORT_NOPREEMPT int gort_stack_get(P *p, G *g) {
+GORT_RUNTIME_TEXT int gort_stack_get(P *p, G *g) {
     gort_stack *s;
     if (p != NULL && p->stacks != NULL) {
         s = pop(&p->stacks);
@@ -281,7 +281,7 @@ GORT_NOPREEMPT int gort_stack_get(P *p, G *g) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_stack_map(G *g, size_t size) {
+GORT_RUNTIME_TEXT int gort_stack_map(G *g, size_t size) {
     size_t page = gort_os_pagesize();
     size = (size + page - 1) & ~(page - 1);
     char *map = gort_os_map(page + size);
@@ -301,7 +301,7 @@ GORT_NOPREEMPT int gort_stack_map(G *g, size_t size) {
 }
 
 /* Off gort_stack_put's path, so it needs no frame of its own. */
-GORT_NOPREEMPT __attribute__((noinline)) static void stack_unmap(G *g) {
+GORT_RUNTIME_TEXT __attribute__((noinline)) static void stack_unmap(G *g) {
     vg_stack_deregister(g->vg_stack);
     gort_os_unmap(g->stack_map, g->stack_map_size);
     g->stack_map = NULL;
@@ -311,7 +311,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void stack_unmap(G *g) {
 /* gort_stack_put's slow half: p's cache overflowed (spill: the coldest
  * half goes to the global list), or there is no P (s, if not NULL, goes
  * there alone); unclaim: p holds too many claims (or there is no P). */
-GORT_NOPREEMPT __attribute__((noinline)) static void put_slow(P *p, gort_stack *spill, bool unclaim) {
+GORT_RUNTIME_TEXT __attribute__((noinline)) static void put_slow(P *p, gort_stack *spill, bool unclaim) {
     if (unclaim) unclaim_slow(p);
     if (spill == NULL) return;
     gort_stack *s = spill;
@@ -329,7 +329,7 @@ GORT_NOPREEMPT __attribute__((noinline)) static void put_slow(P *p, gort_stack *
     gort_unlock(&slab.lock);
 }
 
-GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
+GORT_RUNTIME_TEXT void gort_stack_put(P *p, G *g) {
     gort_stack *s = g->slot;
     /* stack_lo NULL is what g_start and the dump test; the next spawn's
      * gort_stack_get or gort_stack_map sets the rest */
@@ -356,7 +356,7 @@ GORT_NOPREEMPT void gort_stack_put(P *p, G *g) {
     put_slow(NULL, s, true);
 }
 
-GORT_NOPREEMPT void gort_stack_drain(P *p) {
+GORT_RUNTIME_TEXT void gort_stack_drain(P *p) {
     gort_lock(&slab.lock);
     free_all(p->stacks);
     slab.claimed -= p->stack_credit;
@@ -374,7 +374,7 @@ GORT_NOPREEMPT void gort_stack_drain(P *p) {
  * holds the canary of the slot above (canary mode); it goes too only if
  * that stack is on the global list as well (marked canary_stale: whoever
  * takes it rewrites the word), else it stays. */
-GORT_NOPREEMPT static long scavenge_slab(slab_rec *r, uint32_t pass) {
+GORT_RUNTIME_TEXT static long scavenge_slab(slab_rec *r, uint32_t pass) {
     size_t page = gort_os_pagesize(), slot = gort_sched_g.stack_size;
     char *run = NULL, *run_end = NULL;
     long released = 0;
@@ -408,7 +408,7 @@ GORT_NOPREEMPT static long scavenge_slab(slab_rec *r, uint32_t pass) {
     return released;
 }
 
-GORT_NOPREEMPT static void scavenge_pass(void) {
+GORT_RUNTIME_TEXT static void scavenge_pass(void) {
     gort_lock(&slab.lock);
     uint32_t pass = ++slab.pass;
     /* the hottest free stacks (the list's head: next to be taken) stay */
@@ -430,11 +430,11 @@ GORT_NOPREEMPT static void scavenge_pass(void) {
     gort_gfree_trim(); /* dead G records beyond a bound (proc.c) */
 }
 
-GORT_NOPREEMPT static bool scavenge_pending(void) {
+GORT_RUNTIME_TEXT static bool scavenge_pending(void) {
     return atomic_load_explicit(&slab.committed, memory_order_relaxed) > WARM_STACKS || gort_gfree_excess();
 }
 
-GORT_NOPREEMPT void gort_stack_scavenge(int64_t now) {
+GORT_RUNTIME_TEXT void gort_stack_scavenge(int64_t now) {
     if (!scavenge_pending()) {
         slab.next_pass = 0;
         return;
@@ -445,7 +445,7 @@ GORT_NOPREEMPT void gort_stack_scavenge(int64_t now) {
     slab.next_pass = now + SCAVENGE_NS;
 }
 
-GORT_NOPREEMPT int64_t gort_stack_scavenge_wait(int64_t now) {
+GORT_RUNTIME_TEXT int64_t gort_stack_scavenge_wait(int64_t now) {
     if (!scavenge_pending()) return -1;
     if (slab.next_pass == 0) slab.next_pass = now + SCAVENGE_NS;
     int64_t wait = slab.next_pass - now;
@@ -453,12 +453,12 @@ GORT_NOPREEMPT int64_t gort_stack_scavenge_wait(int64_t now) {
 }
 
 /* Minimal async-signal-safe formatting (runtime.h). */
-GORT_NOPREEMPT char *gort_put_str(char *p, char *end, const char *s) {
+GORT_RUNTIME_TEXT char *gort_put_str(char *p, char *end, const char *s) {
     while (*s && p < end) *p++ = *s++;
     return p;
 }
 
-GORT_NOPREEMPT char *gort_put_u64(char *p, char *end, uint64_t v) {
+GORT_RUNTIME_TEXT char *gort_put_u64(char *p, char *end, uint64_t v) {
     char tmp[24];
     int n = 0;
     do tmp[n++] = (char)('0' + v % 10), v /= 10;
@@ -467,7 +467,7 @@ GORT_NOPREEMPT char *gort_put_u64(char *p, char *end, uint64_t v) {
     return p;
 }
 
-GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how, gort_sigctx *ctx) {
+GORT_RUNTIME_TEXT _Noreturn void gort_stack_overflow(G *g, const char *how, gort_sigctx *ctx) {
     char buf[256], *p = buf, *end = buf + sizeof buf - 1;
     gort_fatal_begin(); /* one report at a time (traceback.c) */
     p = gort_put_str(p, end, "gort: goroutine ");
@@ -486,12 +486,12 @@ GORT_NOPREEMPT _Noreturn void gort_stack_overflow(G *g, const char *how, gort_si
     gort_crash_dump(ctx, true);
 }
 
-GORT_NOPREEMPT void gort_stack_check(G *g) {
+GORT_RUNTIME_TEXT void gort_stack_check(G *g) {
     if (g->canary != NULL && *g->canary != canary_value(g->canary))
         gort_stack_overflow(g, ", canary clobbered", NULL);
 }
 
-GORT_NOPREEMPT void gort_stack_fault(G *g, void *addr, gort_sigctx *ctx) {
+GORT_RUNTIME_TEXT void gort_stack_fault(G *g, void *addr, gort_sigctx *ctx) {
     uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)g->stack_lo, page = gort_os_pagesize();
     if (g->stack_lo != NULL && a < lo && a >= lo - page) gort_stack_overflow(g, "", ctx);
 }

@@ -48,18 +48,18 @@ typedef struct mutex {
 } mutex;
 _Static_assert(sizeof(mutex) == sizeof(gort_mutex), "gort_mutex layout");
 
-GORT_NOPREEMPT static mutex *mu(gort_mutex *m) { return (mutex *)(void *)m; }
+GORT_RUNTIME_TEXT static mutex *mu(gort_mutex *m) { return (mutex *)(void *)m; }
 
-GORT_NOPREEMPT static bool can_spin(int iter) {
+GORT_RUNTIME_TEXT static bool can_spin(int iter) {
     /* Spin only while another P may be running the holder. */
     return iter < 4 && atomic_load(&gort_sched_g.gomaxprocs) > 1;
 }
 
-GORT_NOPREEMPT static void spin(void) {
+GORT_RUNTIME_TEXT static void spin(void) {
     for (int i = 0; i < 30; i++) gort_cpu_relax();
 }
 
-GORT_NOPREEMPT GORT_HOT_ALIGN static void mutex_lock_slow(mutex *m) {
+GORT_RUNTIME_TEXT GORT_HOT_ALIGN static void mutex_lock_slow(mutex *m) {
     int64_t wait_start = 0;
     bool starving = false, awoke = false;
     int iter = 0;
@@ -101,7 +101,7 @@ GORT_NOPREEMPT GORT_HOT_ALIGN static void mutex_lock_slow(mutex *m) {
     }
 }
 
-GORT_NOPREEMPT int gort_mutex_lock(gort_mutex *gm) {
+GORT_RUNTIME_TEXT int gort_mutex_lock(gort_mutex *gm) {
     gort_preempt_check();
     if (gm == NULL) return -EINVAL;
     int32_t zero = 0;
@@ -109,7 +109,7 @@ GORT_NOPREEMPT int gort_mutex_lock(gort_mutex *gm) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_mutex_trylock(gort_mutex *gm) {
+GORT_RUNTIME_TEXT int gort_mutex_trylock(gort_mutex *gm) {
     if (gm == NULL) return -EINVAL;
     mutex *m = mu(gm);
     int32_t old = atomic_load(&m->state);
@@ -117,7 +117,7 @@ GORT_NOPREEMPT int gort_mutex_trylock(gort_mutex *gm) {
     return atomic_compare_exchange_strong(&m->state, &old, old | MUTEX_LOCKED) ? 0 : -EBUSY;
 }
 
-GORT_NOPREEMPT int gort_mutex_unlock(gort_mutex *gm) {
+GORT_RUNTIME_TEXT int gort_mutex_unlock(gort_mutex *gm) {
     if (gm == NULL) return -EINVAL;
     mutex *m = mu(gm);
     int32_t old = atomic_load(&m->state), new;
@@ -155,9 +155,9 @@ typedef struct rwmutex {
 } rwmutex;
 _Static_assert(sizeof(rwmutex) == sizeof(gort_rwmutex), "gort_rwmutex layout");
 
-GORT_NOPREEMPT static rwmutex *rwm(gort_rwmutex *rw) { return (rwmutex *)(void *)rw; }
+GORT_RUNTIME_TEXT static rwmutex *rwm(gort_rwmutex *rw) { return (rwmutex *)(void *)rw; }
 
-GORT_NOPREEMPT int gort_rwmutex_rlock(gort_rwmutex *grw) {
+GORT_RUNTIME_TEXT int gort_rwmutex_rlock(gort_rwmutex *grw) {
     gort_preempt_check();
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
@@ -165,7 +165,7 @@ GORT_NOPREEMPT int gort_rwmutex_rlock(gort_rwmutex *grw) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_rwmutex_runlock(gort_rwmutex *grw) {
+GORT_RUNTIME_TEXT int gort_rwmutex_runlock(gort_rwmutex *grw) {
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
     int32_t old = atomic_load(&rw->readers), r;
@@ -181,7 +181,7 @@ GORT_NOPREEMPT int gort_rwmutex_runlock(gort_rwmutex *grw) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_rwmutex_lock(gort_rwmutex *grw) {
+GORT_RUNTIME_TEXT int gort_rwmutex_lock(gort_rwmutex *grw) {
     gort_preempt_check();
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
@@ -192,7 +192,7 @@ GORT_NOPREEMPT int gort_rwmutex_lock(gort_rwmutex *grw) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_rwmutex_unlock(gort_rwmutex *grw) {
+GORT_RUNTIME_TEXT int gort_rwmutex_unlock(gort_rwmutex *grw) {
     if (grw == NULL) return -EINVAL;
     rwmutex *rw = rwm(grw);
     int32_t r = atomic_load(&rw->readers);
@@ -223,17 +223,17 @@ typedef struct cond {
 } cond;
 _Static_assert(sizeof(cond) <= sizeof(gort_cond), "gort_cond layout");
 
-GORT_NOPREEMPT static cond *cv(gort_cond *c) { return (cond *)(void *)c; }
+GORT_RUNTIME_TEXT static cond *cv(gort_cond *c) { return (cond *)(void *)c; }
 
-GORT_NOPREEMPT static bool ticket_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+GORT_RUNTIME_TEXT static bool ticket_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
-GORT_NOPREEMPT static bool unlock_cond(G *g, void *arg) {
+GORT_RUNTIME_TEXT static bool unlock_cond(G *g, void *arg) {
     (void)g;
     gort_unlock(&((cond *)arg)->lock);
     return true;
 }
 
-GORT_NOPREEMPT int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
+GORT_RUNTIME_TEXT int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
     gort_preempt_check();
     if (gc == NULL || gm == NULL) return -EINVAL;
     if (!(atomic_load(&mu(gm)->state) & MUTEX_LOCKED)) return -EPERM;
@@ -266,7 +266,7 @@ GORT_NOPREEMPT int gort_cond_wait(gort_cond *gc, gort_mutex *gm) {
     return gort_mutex_lock(gm);
 }
 
-GORT_NOPREEMPT int gort_cond_signal(gort_cond *gc) {
+GORT_RUNTIME_TEXT int gort_cond_signal(gort_cond *gc) {
     if (gc == NULL) return -EINVAL;
     cond *c = cv(gc);
     cwaiter *w, *prev = NULL;
@@ -290,7 +290,7 @@ GORT_NOPREEMPT int gort_cond_signal(gort_cond *gc) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_cond_broadcast(gort_cond *gc) {
+GORT_RUNTIME_TEXT int gort_cond_broadcast(gort_cond *gc) {
     if (gc == NULL) return -EINVAL;
     cond *c = cv(gc);
     gort_lock(&c->lock);
@@ -314,7 +314,7 @@ typedef struct once {
 } once;
 _Static_assert(sizeof(once) == sizeof(gort_once), "gort_once layout");
 
-GORT_NOPREEMPT int gort_once_do(gort_once *go, void (*fn)(void *), void *arg) {
+GORT_RUNTIME_TEXT int gort_once_do(gort_once *go, void (*fn)(void *), void *arg) {
     if (go == NULL || fn == NULL) return -EINVAL;
     once *o = (once *)(void *)go;
     if (atomic_load_explicit(&o->done, memory_order_acquire)) return 0;

@@ -39,16 +39,16 @@
 
 #include "runtime/core/runtime.h"
 
-GORT_NOPREEMPT static void publish(gort_timers *ts) {
+GORT_RUNTIME_TEXT static void publish(gort_timers *ts) {
     atomic_store(&ts->next, ts->n > 0 ? ts->heap[0]->when : 0);
 }
 
-GORT_NOPREEMPT static void set_at(gort_timers *ts, int32_t i, gort_tnode *t) {
+GORT_RUNTIME_TEXT static void set_at(gort_timers *ts, int32_t i, gort_tnode *t) {
     ts->heap[i] = t;
     t->idx = i;
 }
 
-GORT_NOPREEMPT static void sift_up(gort_timers *ts, int32_t i) {
+GORT_RUNTIME_TEXT static void sift_up(gort_timers *ts, int32_t i) {
     gort_tnode *t = ts->heap[i];
     while (i > 0) {
         int32_t parent = (i - 1) / 4;
@@ -59,7 +59,7 @@ GORT_NOPREEMPT static void sift_up(gort_timers *ts, int32_t i) {
     set_at(ts, i, t);
 }
 
-GORT_NOPREEMPT static void sift_down(gort_timers *ts, int32_t i) {
+GORT_RUNTIME_TEXT static void sift_down(gort_timers *ts, int32_t i) {
     gort_tnode *t = ts->heap[i];
     for (;;) {
         int32_t c = 4 * i + 1, best = -1;
@@ -72,7 +72,7 @@ GORT_NOPREEMPT static void sift_down(gort_timers *ts, int32_t i) {
     set_at(ts, i, t);
 }
 
-GORT_NOPREEMPT static void heap_remove_at(gort_timers *ts, int32_t i) {
+GORT_RUNTIME_TEXT static void heap_remove_at(gort_timers *ts, int32_t i) {
     gort_tnode *t = ts->heap[i];
     ts->n--;
     if (i != ts->n) {
@@ -83,7 +83,7 @@ GORT_NOPREEMPT static void heap_remove_at(gort_timers *ts, int32_t i) {
     t->idx = -1;
 }
 
-GORT_NOPREEMPT static void heap_push(gort_timers *ts, gort_tnode *t) {
+GORT_RUNTIME_TEXT static void heap_push(gort_timers *ts, gort_tnode *t) {
     if (ts->n == ts->cap) {
         int32_t cap = ts->cap ? ts->cap * 2 : 64;
         gort_tnode **h = realloc(ts->heap, (size_t)cap * sizeof *h);
@@ -95,7 +95,7 @@ GORT_NOPREEMPT static void heap_push(gort_timers *ts, gort_tnode *t) {
     sift_up(ts, t->idx);
 }
 
-GORT_NOPREEMPT void gort_timer_add(P *p, gort_tnode *t) {
+GORT_RUNTIME_TEXT void gort_timer_add(P *p, gort_tnode *t) {
     gort_timers *ts = &p->timers;
     int64_t when = t->when; /* t may fire and be gone once unlocked */
     gort_lock(&ts->lock);
@@ -110,7 +110,7 @@ GORT_NOPREEMPT void gort_timer_add(P *p, gort_tnode *t) {
  * waking; publishing to before from keeps the timers visible to a
  * concurrent gort_timers_earliest() throughout.  Called with sched.lock
  * held: must not notify (that takes sched.lock). */
-GORT_NOPREEMPT void gort_timers_move(P *from, P *to) {
+GORT_RUNTIME_TEXT void gort_timers_move(P *from, P *to) {
     gort_timers *src = &from->timers, *dst = &to->timers;
     gort_lock(&src->lock); /* order: the retiring P's heap, then timerp's */
     gort_lock(&dst->lock);
@@ -127,7 +127,7 @@ GORT_NOPREEMPT void gort_timers_move(P *from, P *to) {
     gort_unlock(&src->lock);
 }
 
-GORT_NOPREEMPT bool gort_timer_del(gort_tnode *t) {
+GORT_RUNTIME_TEXT bool gort_timer_del(gort_tnode *t) {
     for (;;) {
         P *p = atomic_load(&t->owner);
         if (p == NULL) return false;
@@ -147,7 +147,7 @@ GORT_NOPREEMPT bool gort_timer_del(gort_tnode *t) {
     }
 }
 
-GORT_NOPREEMPT void gort_timer_del_sync(gort_tnode *t) {
+GORT_RUNTIME_TEXT void gort_timer_del_sync(gort_tnode *t) {
     gort_timer_del(t);
     /* A callback started before the delete sets running under the heap
      * lock; it is short (it readies a goroutine or sends on a buffered
@@ -155,7 +155,7 @@ GORT_NOPREEMPT void gort_timer_del_sync(gort_tnode *t) {
     while (atomic_load(&t->running) != 0) gort_os_thread_yield();
 }
 
-GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
+GORT_RUNTIME_TEXT void gort_timers_run(P *p, int64_t now) {
     gort_timers *ts = &p->timers;
     int64_t next = atomic_load_explicit(&ts->next, memory_order_relaxed);
     if (next == 0 || next > now) return;
@@ -190,7 +190,7 @@ GORT_NOPREEMPT void gort_timers_run(P *p, int64_t now) {
     gort_unlock(&ts->lock);
 }
 
-GORT_NOPREEMPT int64_t gort_timers_earliest(void) {
+GORT_RUNTIME_TEXT int64_t gort_timers_earliest(void) {
     int64_t best = atomic_load(&gort_sched_g.timerp->timers.next);
     int32_t n = atomic_load(&gort_sched_g.nallp);
     for (int32_t i = 0; i < n; i++) {
@@ -209,12 +209,12 @@ struct gort_timer {
     gort_chan *c;
 };
 
-GORT_NOPREEMPT static void fire(void *arg, int64_t now) {
+GORT_RUNTIME_TEXT static void fire(void *arg, int64_t now) {
     gort_timer *t = arg;
     (void)gort_chan_send_timeout(t->c, &now, 0); /* never blocks on g0 */
 }
 
-GORT_NOPREEMPT gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns) {
+GORT_RUNTIME_TEXT gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns) {
     gort_preempt_check();
     if (after_ns < 0 || period_ns < 0) {
         errno = EINVAL;
@@ -243,9 +243,9 @@ GORT_NOPREEMPT gort_timer *gort_timer_start(int64_t after_ns, int64_t period_ns)
     return t;
 }
 
-GORT_NOPREEMPT gort_chan *gort_timer_chan(gort_timer *t) { return t != NULL ? t->c : NULL; }
+GORT_RUNTIME_TEXT gort_chan *gort_timer_chan(gort_timer *t) { return t != NULL ? t->c : NULL; }
 
-GORT_NOPREEMPT int gort_timer_stop(gort_timer *t) {
+GORT_RUNTIME_TEXT int gort_timer_stop(gort_timer *t) {
     if (t == NULL) return -EINVAL;
     if (gort_chan_has_waiters(t->c)) return -EBUSY; /* they would wake into freed memory */
     gort_timer_del_sync(&t->node); /* waits out a firing callback */

@@ -15,8 +15,8 @@
  *     dumper unwinds it.
  *   - A goroutine that is running (or in a system call) is unwound by its
  *     own M, in the SIGURG handler, from the interrupted context
- *     (gort_trace_answer): the dumper asks every M (m->trace_want) and
- *     waits for the answers (m->trace_done), at most ASK_NS per round.
+ *     (gort_traceback_answer): the dumper asks every M (m->traceback_want) and
+ *     waits for the answers (m->traceback_done), at most ASK_NS per round.
  *   - The ask is also the barrier that makes the flag visible: an M that
  *     answered reads sched.dumping as set at its next switch.  An M the
  *     signal caught inside a switch (m->in_switch: from leaving one G to
@@ -67,11 +67,11 @@ enum {
 static _Atomic(uint64_t) fatal_tid; /* the thread printing a fatal report; 0: none */
 static void *crash_reserve;
 
-GORT_NOPREEMPT void gort_crash_reserve(void) {
+GORT_RUNTIME_TEXT void gort_crash_reserve(void) {
     if (crash_reserve == NULL) crash_reserve = gort_os_map(CRASH_RESERVE); /* never touched: no RSS */
 }
 
-GORT_NOPREEMPT void gort_fatal_begin(void) {
+GORT_RUNTIME_TEXT void gort_fatal_begin(void) {
     uint64_t self = gort_os_thread_id(), none = 0;
     if (atomic_compare_exchange_strong(&fatal_tid, &none, self)) {
         void *r = crash_reserve;
@@ -84,7 +84,7 @@ GORT_NOPREEMPT void gort_fatal_begin(void) {
 }
 
 /* After the reservation is gone: can the symbolizer get memory? */
-GORT_NOPREEMPT static bool room_to_symbolize(void) {
+GORT_RUNTIME_TEXT static bool room_to_symbolize(void) {
     if (atomic_load(&fatal_tid) == 0) return true; /* not a fatal report */
     void *p = gort_os_map(SYMBOLIZER_ROOM);
     if (p == NULL) return false;
@@ -100,7 +100,7 @@ typedef struct out {
     size_t len, cap;
 } out;
 
-GORT_NOPREEMPT static void out_write(out *o, const char *s, size_t n) {
+GORT_RUNTIME_TEXT static void out_write(out *o, const char *s, size_t n) {
     if (o->buf == NULL) {
         gort_os_write_all(o->fd, s, n);
         return;
@@ -116,7 +116,7 @@ GORT_NOPREEMPT static void out_write(out *o, const char *s, size_t n) {
     o->len += n;
 }
 
-GORT_NOPREEMPT static char *put_hex(char *p, char *end, uint64_t v) {
+GORT_RUNTIME_TEXT static char *put_hex(char *p, char *end, uint64_t v) {
     char tmp[16];
     int n = 0;
     do tmp[n++] = "0123456789abcdef"[v & 15], v >>= 4;
@@ -130,13 +130,13 @@ GORT_NOPREEMPT static char *put_hex(char *p, char *end, uint64_t v) {
 
 /* In the SIGURG handler (preempt.c) and the SIGQUIT handler, on m's thread:
  * if the dumper asked, unwind the goroutine c interrupted, if any. */
-GORT_NOPREEMPT void gort_trace_answer(M *m, gort_sigctx *c) {
-    uint32_t want = atomic_load_explicit(&m->trace_want, memory_order_acquire);
-    if (want == atomic_load_explicit(&m->trace_done, memory_order_relaxed)) return;
+GORT_RUNTIME_TEXT void gort_traceback_answer(M *m, gort_sigctx *c) {
+    uint32_t want = atomic_load_explicit(&m->traceback_want, memory_order_acquire);
+    if (want == atomic_load_explicit(&m->traceback_done, memory_order_relaxed)) return;
     G *g = m->curg;
     uintptr_t sp = gort_sigctx_sp(c);
-    m->trace_g = NULL;
-    m->trace_n = 0;
+    m->traceback_g = NULL;
+    m->traceback_n = 0;
     /* lo - a page: an overflow faults on the guard page below the stack */
     uintptr_t lo = g != NULL ? (uintptr_t)g->stack_lo - gort_os_pagesize() : 0;
     uintptr_t hi = g != NULL ? (uintptr_t)g->stack_lo + g->stack_size : 0;
@@ -144,37 +144,37 @@ GORT_NOPREEMPT void gort_trace_answer(M *m, gort_sigctx *c) {
     if (g != NULL && !in_switch && sp >= lo && sp <= hi) {
         gort_regs r;
         gort_sigctx_regs(c, &r);
-        m->trace_n = gort_os_unwind(&r, lo, hi, m->trace_pcs, GORT_TRACE_MAX);
-        m->trace_g = g;
+        m->traceback_n = gort_os_unwind(&r, lo, hi, m->traceback_pcs, GORT_TRACEBACK_MAX);
+        m->traceback_g = g;
     }
     /* caught on g0 between run()'s check of sched.dumping and its switch */
-    m->trace_in_switch = in_switch && !atomic_load(&m->dump_waiting);
-    atomic_store_explicit(&m->trace_done, want, memory_order_release);
+    m->traceback_in_switch = in_switch && !atomic_load(&m->dump_waiting);
+    atomic_store_explicit(&m->traceback_done, want, memory_order_release);
 }
 
 /* run(), before switching to a goroutine while a dump is on. */
-GORT_NOPREEMPT void gort_dump_wait(M *m) {
+GORT_RUNTIME_TEXT void gort_dump_wait(M *m) {
     atomic_store(&m->dump_waiting, true);
     while (atomic_load(&sched->dumping)) gort_os_nanosleep(50 * 1000);
     atomic_store(&m->dump_waiting, false);
 }
 
-GORT_NOPREEMPT static void ask(M *m, uint32_t epoch) {
-    atomic_store_explicit(&m->trace_want, epoch, memory_order_release);
+GORT_RUNTIME_TEXT static void ask(M *m, uint32_t epoch) {
+    atomic_store_explicit(&m->traceback_want, epoch, memory_order_release);
     gort_os_signal_preempt_reclaim();
     atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
     gort_os_signal_preempt(m->thread);
 }
 
-GORT_NOPREEMPT static bool answered(M *m, uint32_t epoch) {
-    return atomic_load_explicit(&m->trace_done, memory_order_acquire) == epoch;
+GORT_RUNTIME_TEXT static bool answered(M *m, uint32_t epoch) {
+    return atomic_load_explicit(&m->traceback_done, memory_order_acquire) == epoch;
 }
 
 /* The caller's M answers for its own goroutine, through the same signal
  * handler (it must be on its own stack to be unwound; the signal is
  * delivered before ask returns).  Waits for the answer at most max_waits
  * times 20 us, or for good if max_waits < 0. */
-GORT_NOPREEMPT static void ask_self(M *m, int max_waits) {
+GORT_RUNTIME_TEXT static void ask_self(M *m, int max_waits) {
     uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
     ask(m, epoch);
     for (int i = 0; (max_waits < 0 || i < max_waits) && !answered(m, epoch); i++) gort_os_nanosleep(20 * 1000);
@@ -183,25 +183,25 @@ GORT_NOPREEMPT static void ask_self(M *m, int max_waits) {
 /* Ask every M but self (which answered already, or is not running a
  * goroutine) until none is caught inside its switch: afterwards no M
  * starts a goroutine until sched.dumping is cleared. */
-GORT_NOPREEMPT static void ask_all(M *self) {
+GORT_RUNTIME_TEXT static void ask_all(M *self) {
     bool again = true;
     for (int round = 0; round < ASK_ROUNDS && again; round++) {
         uint32_t epoch = atomic_fetch_add(&sched->dump_epoch, 1) + 1;
         for (M *m = atomic_load(&sched->allm); m != NULL; m = m->alllink)
-            if (m != self && !atomic_load(&m->dead) && (round == 0 || m->trace_in_switch)) ask(m, epoch);
+            if (m != self && !atomic_load(&m->dead) && (round == 0 || m->traceback_in_switch)) ask(m, epoch);
         int64_t deadline = gort_os_nanotime() + ASK_NS;
         again = false;
         for (M *m = atomic_load(&sched->allm); m != NULL; m = m->alllink) {
-            if (m == self || atomic_load(&m->trace_want) != epoch) continue; /* not asked (dead, or done) */
+            if (m == self || atomic_load(&m->traceback_want) != epoch) continue; /* not asked (dead, or done) */
             while (!answered(m, epoch) && gort_os_nanotime() < deadline) gort_os_nanosleep(20 * 1000);
-            again |= answered(m, epoch) && m->trace_in_switch;
+            again |= answered(m, epoch) && m->traceback_in_switch;
         }
     }
 }
 
 /* ---- printing --------------------------------------------------------- */
 
-GORT_NOPREEMPT static const char *status_name(uint32_t s) {
+GORT_RUNTIME_TEXT static const char *status_name(uint32_t s) {
     switch (s) {
     case G_RUNNABLE: return "runnable";
     case G_RUNNING: return "running";
@@ -211,7 +211,7 @@ GORT_NOPREEMPT static const char *status_name(uint32_t s) {
     }
 }
 
-GORT_NOPREEMPT static void print_header(out *o, G *g, uint32_t st, int64_t now) {
+GORT_RUNTIME_TEXT static void print_header(out *o, G *g, uint32_t st, int64_t now) {
     char line[256], *p = line, *end = line + sizeof line - 1;
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     int64_t since = atomic_load_explicit(&g->since, memory_order_relaxed);
@@ -238,7 +238,7 @@ GORT_NOPREEMPT static void print_header(out *o, G *g, uint32_t st, int64_t now) 
 
 /* One line per frame; pcs[0] is exact if first_exact, the rest are return
  * addresses. */
-GORT_NOPREEMPT static void print_frames(out *o, const uintptr_t *pcs, int n, bool first_exact, bool names) {
+GORT_RUNTIME_TEXT static void print_frames(out *o, const uintptr_t *pcs, int n, bool first_exact, bool names) {
     for (int i = 0; i < n; i++) {
         char line[512], *p = line, *end = line + sizeof line - 1;
         p = gort_put_str(p, end, "        ");
@@ -250,7 +250,7 @@ GORT_NOPREEMPT static void print_frames(out *o, const uintptr_t *pcs, int n, boo
         p = gort_put_str(p, end, "\n");
         out_write(o, line, (size_t)(p - line));
     }
-    if (n == GORT_TRACE_MAX) {
+    if (n == GORT_TRACEBACK_MAX) {
         static const char more[] = "        ...more frames...\n";
         out_write(o, more, sizeof more - 1);
     }
@@ -261,14 +261,14 @@ GORT_NOPREEMPT static void print_frames(out *o, const uintptr_t *pcs, int n, boo
     out_write(o, "\n", 1);
 }
 
-GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, bool names) {
+GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now, bool names) {
     uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
     if (st == G_DEAD) return;
     print_header(o, g, st, now);
-    uintptr_t pcs[GORT_TRACE_MAX];
+    uintptr_t pcs[GORT_TRACEBACK_MAX];
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
-    if (m != NULL && m->trace_g == g && m->trace_n > 0) { /* unwound by its M */
-        print_frames(o, m->trace_pcs, m->trace_n, true, names);
+    if (m != NULL && m->traceback_g == g && m->traceback_n > 0) { /* unwound by its M */
+        print_frames(o, m->traceback_pcs, m->traceback_n, true, names);
     } else if (st == G_RUNNABLE && atomic_load_explicit(&g->fresh, memory_order_acquire)) {
         pcs[0] = (uintptr_t)g->fn; /* not started (no stack yet): where it will */
         print_frames(o, pcs, 1, true, names);
@@ -276,20 +276,20 @@ GORT_NOPREEMPT static void print_goroutine(out *o, G *g, M *self, int64_t now, b
                (st == G_RUNNING && !(m != NULL && m != self && atomic_load(&m->dump_waiting) && m->curg == g))) {
         /* its M did not answer, or it runs the dump, or it is handing its
          * M over to another G (mcall): its saved context may be stale */
-        static const char busy[] = "        (running; no trace)\n\n";
+        static const char busy[] = "        (running; no traceback)\n\n";
         out_write(o, busy, sizeof busy - 1);
     } else { /* stopped: runnable, waiting, or the G a waiting M is about to run */
         gort_regs r;
         gort_ctx_regs(&g->ctx, &r);
         int n = gort_os_unwind(&r, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_lo + g->stack_size, pcs,
-                               GORT_TRACE_MAX);
+                               GORT_TRACEBACK_MAX);
         print_frames(o, pcs, n, false, names);
     }
 }
 
 /* The whole dump.  self: the caller's M, whose goroutine (if any) has
  * answered already; fatal: never resume the world. */
-GORT_NOPREEMPT static void dump_all(out *o, M *self, bool names, bool from_signal) {
+GORT_RUNTIME_TEXT static void dump_all(out *o, M *self, bool names, bool from_signal) {
     int64_t now = gort_os_nanotime();
     ask_all(self);
     names = names && room_to_symbolize() && gort_os_symbols_begin();
@@ -302,20 +302,20 @@ GORT_NOPREEMPT static void dump_all(out *o, M *self, bool names, bool from_signa
 }
 
 /* Stop the world: no M switches to a goroutine until dump_end. */
-GORT_NOPREEMPT static void dump_begin(void) {
+GORT_RUNTIME_TEXT static void dump_begin(void) {
     atomic_store(&sched->dumping, 1);
     /* before any read of allg: pairs with gort_gfree_trim's fence */
     gort_fence(memory_order_seq_cst);
 }
 
-GORT_NOPREEMPT static void dump_end(void) { atomic_store(&sched->dumping, 0); }
+GORT_RUNTIME_TEXT static void dump_end(void) { atomic_store(&sched->dumping, 0); }
 
 typedef struct dump_args {
     out *o;
     M *self;
 } dump_args;
 
-GORT_NOPREEMPT static void dump_on_g0(void *arg) {
+GORT_RUNTIME_TEXT static void dump_on_g0(void *arg) {
     dump_args *a = arg;
     dump_all(a->o, a->self, true, false);
 }
@@ -323,7 +323,7 @@ GORT_NOPREEMPT static void dump_on_g0(void *arg) {
 /* From a goroutine or a plain thread.  A goroutine answers for itself
  * first, through the same signal handler (it must be on its own stack to
  * be unwound), then the rest runs on g0. */
-GORT_NOPREEMPT void gort_dump(int fd) {
+GORT_RUNTIME_TEXT void gort_dump(int fd) {
     if (gort_forked()) { /* the Ms to ask are gone */
         static const char line[] = "gort: no dump in a forked child (the runtime does not survive fork)\n";
         gort_os_write_all(fd, line, sizeof line - 1);
@@ -350,7 +350,7 @@ GORT_NOPREEMPT void gort_dump(int fd) {
 
 /* Deadlock (preempt.c, on sysmon's thread: every goroutine asleep for
  * good): as Go. */
-GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
+GORT_RUNTIME_TEXT _Noreturn void gort_deadlock_exit(void) {
     static const char head[] = "gort: all goroutines are asleep - deadlock!\n\n";
     out o = {.fd = 2};
     gort_fatal_begin();
@@ -360,7 +360,7 @@ GORT_NOPREEMPT _Noreturn void gort_deadlock_exit(void) {
     _Exit(2);
 }
 
-GORT_NOPREEMPT static _Noreturn void end_process(bool abort_after) {
+GORT_RUNTIME_TEXT static _Noreturn void end_process(bool abort_after) {
     if (abort_after) abort();
     _Exit(2);
 }
@@ -374,14 +374,14 @@ GORT_NOPREEMPT static _Noreturn void end_process(bool abort_after) {
  * stopped in the program's or the runtime's code.  Without ctx (a fatal
  * error in runtime code, which never holds malloc's lock) the caller
  * prints it, after asking itself as gort_dump does. */
-GORT_NOPREEMPT _Noreturn void gort_crash_dump(gort_sigctx *ctx, bool abort_after) {
+GORT_RUNTIME_TEXT _Noreturn void gort_crash_dump(gort_sigctx *ctx, bool abort_after) {
     out o = {.fd = 2};
     M *m = gort_getm();
     bool names = true;
     dump_begin();
     if (m != NULL && ctx != NULL) {
-        atomic_store_explicit(&m->trace_want, atomic_fetch_add(&sched->dump_epoch, 1) + 1, memory_order_relaxed);
-        gort_trace_answer(m, ctx);
+        atomic_store_explicit(&m->traceback_want, atomic_fetch_add(&sched->dump_epoch, 1) + 1, memory_order_relaxed);
+        gort_traceback_answer(m, ctx);
         uintptr_t pc = gort_sigctx_pc(ctx);
         names = gort_os_pc_is_user(pc) || gort_os_pc_is_runtime(pc);
     } else if (m != NULL) {
@@ -406,7 +406,7 @@ GORT_NOPREEMPT _Noreturn void gort_crash_dump(gort_sigctx *ctx, bool abort_after
     end_process(abort_after);
 }
 
-GORT_NOPREEMPT _Noreturn void gort_quit_report(void) {
+GORT_RUNTIME_TEXT _Noreturn void gort_quit_report(void) {
     out o = {.fd = 2};
     atomic_store(&sched->quit_taken, true);
     dump_all(&o, atomic_load(&sched->quit_m), true, true);
@@ -415,7 +415,7 @@ GORT_NOPREEMPT _Noreturn void gort_quit_report(void) {
 
 /* SIGQUIT, when the program has no handler of its own: as Go does, print
  * every goroutine and exit with status 2.  ctx: where this thread was. */
-GORT_NOPREEMPT _Noreturn void gort_sig_quit(gort_sigctx *ctx) {
+GORT_RUNTIME_TEXT _Noreturn void gort_sig_quit(gort_sigctx *ctx) {
     static const char head[] = "SIGQUIT: quit\n\n";
     gort_fatal_begin();
     gort_os_write_all(2, head, sizeof head - 1);

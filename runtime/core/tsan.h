@@ -83,7 +83,7 @@ void __tsan_func_exit(void);
 
 /* g's fiber, made on first use, named: goroutine 7 "worker". */
 #define tsan_fiber_start(g) tsan_fiber_start_(&(g)->tsan_fiber, (g)->id, (g)->name)
-GORT_NOPREEMPT static inline void tsan_fiber_start_(void **fiber, uint64_t id, const char *name) {
+GORT_RUNTIME_TEXT static inline void tsan_fiber_start_(void **fiber, uint64_t id, const char *name) {
     char buf[64];
     if (*fiber == NULL) *fiber = __tsan_create_fiber(0);
     snprintf(buf, sizeof buf, "goroutine %llu \"%s\"", (unsigned long long)id, name != NULL ? name : "");

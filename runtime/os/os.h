@@ -246,9 +246,9 @@ bool gort_os_pc_is_user(uintptr_t pc);
 /* True if pc is in gort_text, the runtime's own code.  Async-signal-safe. */
 bool gort_os_pc_is_runtime(uintptr_t pc);
 
-/* ---- stack traces (os/<os>/trace.c) ----------------------------------- */
+/* ---- stack traces (os/<os>/unwind.c) ----------------------------------- */
 /* Once at start-up, before any signal handler may unwind. */
-void gort_os_trace_init(void);
+void gort_os_traceback_init(void);
 /* Unwind the stack [lo, hi) from registers r, storing up to max return
  * addresses (r's pc first) in pcs; returns how many.  Async-signal-safe:
  * the SIGURG handler unwinds its own interrupted goroutine.  linux:

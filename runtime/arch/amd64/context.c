@@ -11,9 +11,9 @@
 _Static_assert(offsetof(gort_ctx, sp) == 0, "context.S loads the sp at offset 0");
 _Static_assert(FRAME_SIZE % 16 == 0, "frame keeps the stack 16-byte aligned");
 
-GORT_NOPREEMPT void gort_ctx_entry(void); /* context.S */
+GORT_RUNTIME_TEXT void gort_ctx_entry(void); /* context.S */
 
-GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
+GORT_RUNTIME_TEXT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     unsigned char *sp = (unsigned char *)(top - FRAME_SIZE);
     uint32_t mxcsr = MXCSR_DEFAULT;
@@ -32,7 +32,7 @@ GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*ent
     c->sp = sp;
 }
 
-GORT_NOPREEMPT static uintptr_t get64(const unsigned char *sp, int off) {
+GORT_RUNTIME_TEXT static uintptr_t get64(const unsigned char *sp, int off) {
     uint64_t v;
     memcpy(&v, sp + off, sizeof v);
     return (uintptr_t)v;
@@ -40,7 +40,7 @@ GORT_NOPREEMPT static uintptr_t get64(const unsigned char *sp, int off) {
 
 /* The frame gort_ctx_swap pushed, read back: rip is its return address
  * and rsp where that return leaves the stack. */
-GORT_NOPREEMPT void gort_ctx_regs(const gort_ctx *c, gort_regs *out) {
+GORT_RUNTIME_TEXT void gort_ctx_regs(const gort_ctx *c, gort_regs *out) {
     const unsigned char *sp = c->sp;
     memset(out, 0, sizeof *out);
     out->r[3] = get64(sp, FRAME_RBX);

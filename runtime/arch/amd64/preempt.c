@@ -21,7 +21,7 @@ _Static_assert(PF_XSAVE_HDR == PF_FXSAVE_SIZE && PF_XSAVE_HDR_SIZE == 64,
 /* XSAVE area size, a multiple of 64; 0: no XSAVE, use FXSAVE (512). */
 __attribute__((visibility("hidden"))) uint32_t gort_amd64_xsave_size;
 
-GORT_NOPREEMPT void gort_arch_preempt_init(void) {
+GORT_RUNTIME_TEXT void gort_arch_preempt_init(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return;
     /* ecx: the size for every component the CPU supports, not only those
@@ -30,14 +30,14 @@ GORT_NOPREEMPT void gort_arch_preempt_init(void) {
     gort_amd64_xsave_size = (c + 63) & ~63u;
 }
 
-GORT_NOPREEMPT size_t gort_arch_preempt_room(void) {
+GORT_RUNTIME_TEXT size_t gort_arch_preempt_room(void) {
     size_t area = gort_amd64_xsave_size != 0 ? gort_amd64_xsave_size : PF_FXSAVE_SIZE;
     /* red zone, return address, flags, 15 GPRs, alignment, the area, and
      * the C frames of the park (gort_async_preempt_park -> mcall). */
     return PF_CFA + PF_GPR_BYTES + PF_ALIGN + area + 1024;
 }
 
-GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
+GORT_RUNTIME_TEXT void gort_arch_preempt_inject(gort_sigctx *c) {
     uintptr_t sp = gort_sigctx_sp(c) - PF_CFA; /* below the red zone, room for the return address */
     vg_stack_grown(sp, gort_sigctx_sp(c)); /* as if pushed: memcheck sees no push */
     *(uint64_t *)sp = gort_sigctx_pc(c); /* the trampoline's return address */
@@ -45,4 +45,4 @@ GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
     gort_sigctx_set_pc(c, (uintptr_t)gort_async_preempt);
 }
 
-GORT_NOPREEMPT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) { return false; }
+GORT_RUNTIME_TEXT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) { return false; }

@@ -13,11 +13,11 @@ _Static_assert(FRAME_SIZE % 16 == 0, "sp must stay 16-byte aligned");
 _Static_assert(FRAME_X30 == FRAME_X29 + 8, "x29/x30 are stored as a pair");
 _Static_assert(FRAME_X29 == FRAME_X19 + 80, "x19..x30 are stored in order (gort_ctx_regs)");
 
-GORT_NOPREEMPT void gort_ctx_entry(void); /* context.S */
+GORT_RUNTIME_TEXT void gort_ctx_entry(void); /* context.S */
 
-GORT_NOPREEMPT static void put64(unsigned char *sp, int off, uint64_t v) { memcpy(sp + off, &v, sizeof v); }
+GORT_RUNTIME_TEXT static void put64(unsigned char *sp, int off, uint64_t v) { memcpy(sp + off, &v, sizeof v); }
 
-GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
+GORT_RUNTIME_TEXT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     unsigned char *sp = (unsigned char *)(top - FRAME_SIZE);
     memset(sp, 0, FRAME_SIZE);
@@ -30,7 +30,7 @@ GORT_NOPREEMPT void gort_ctx_init(gort_ctx *c, void *lo, size_t size, void (*ent
 
 /* The frame gort_ctx_swap stored, read back: it returns through x30 with
  * sp just above the frame. */
-GORT_NOPREEMPT void gort_ctx_regs(const gort_ctx *c, gort_regs *out) {
+GORT_RUNTIME_TEXT void gort_ctx_regs(const gort_ctx *c, gort_regs *out) {
     const unsigned char *sp = c->sp;
     memset(out, 0, sizeof *out);
     for (int i = 19; i <= 30; i++) {

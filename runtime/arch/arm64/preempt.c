@@ -21,14 +21,14 @@ _Static_assert(PF_PC == PF_X29 + 8, "{x29, pc} form a frame record");
 enum { RED_ZONE = PF_RED_ZONE };
 
 
-GORT_NOPREEMPT void gort_arch_preempt_init(void) {}
+GORT_RUNTIME_TEXT void gort_arch_preempt_init(void) {}
 
-GORT_NOPREEMPT size_t gort_arch_preempt_room(void) {
+GORT_RUNTIME_TEXT size_t gort_arch_preempt_room(void) {
     /* red zone, the pushed x30, the frame, and the C frames of the park. */
     return RED_ZONE + PF_PUSHED + PF_SIZE + 1024;
 }
 
-GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
+GORT_RUNTIME_TEXT void gort_arch_preempt_inject(gort_sigctx *c) {
     uintptr_t sp = gort_sigctx_sp(c) - RED_ZONE - PF_PUSHED;
     uint64_t pushed[2] = {gort_sigctx_reg(c, 30), 0};
     vg_stack_grown(sp, gort_sigctx_sp(c)); /* as if pushed: memcheck sees no push */
@@ -38,7 +38,7 @@ GORT_NOPREEMPT void gort_arch_preempt_inject(gort_sigctx *c) {
     gort_sigctx_set_pc(c, (uintptr_t)gort_async_preempt);
 }
 
-GORT_NOPREEMPT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) {
+GORT_RUNTIME_TEXT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) {
     if (!gort_os_preempt_resume_point(gort_sigctx_pc(c))) return false;
     const unsigned char *f = frame;
     uint64_t v[31], pc, nzcv, fpsr, fpcr;

@@ -17,7 +17,7 @@
 static int kq = -1;
 #define BREAK_IDENT 0x676f7274 /* "gort" */
 
-GORT_NOPREEMPT int gort_os_poll_init(void) {
+GORT_RUNTIME_TEXT int gort_os_poll_init(void) {
     struct kevent ev;
     if ((kq = kqueue()) < 0) return -errno;
     fcntl(kq, F_SETFD, FD_CLOEXEC);
@@ -25,7 +25,7 @@ GORT_NOPREEMPT int gort_os_poll_init(void) {
     return kevent(kq, &ev, 1, NULL, 0, NULL) == 0 ? 0 : -errno;
 }
 
-GORT_NOPREEMPT int gort_os_poll_add(int fd, uint64_t key) {
+GORT_RUNTIME_TEXT int gort_os_poll_add(int fd, uint64_t key) {
     struct kevent ev[2];
     EV_SET(&ev[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, (void *)(uintptr_t)key);
     EV_SET(&ev[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, (void *)(uintptr_t)key);
@@ -33,14 +33,14 @@ GORT_NOPREEMPT int gort_os_poll_add(int fd, uint64_t key) {
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_poll_del(int fd) {
+GORT_RUNTIME_TEXT void gort_os_poll_del(int fd) {
     struct kevent ev[2];
     EV_SET(&ev[0], fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
     EV_SET(&ev[1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
     kevent(kq, ev, 2, NULL, 0, NULL);
 }
 
-GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, void *), void *arg) {
+GORT_RUNTIME_TEXT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, void *), void *arg) {
     struct kevent evs[128];
     if (ns > (int64_t)1000000 * 1000000000) ns = (int64_t)1000000 * 1000000000; /* kevent: EINVAL beyond ~1e8 s */
     struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
@@ -60,13 +60,13 @@ GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, vo
     return events;
 }
 
-GORT_NOPREEMPT void gort_os_poll_break(void) {
+GORT_RUNTIME_TEXT void gort_os_poll_break(void) {
     struct kevent ev;
     EV_SET(&ev, BREAK_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
     kevent(kq, &ev, 1, NULL, 0, NULL);
 }
 
-GORT_NOPREEMPT int gort_os_wake_open(gort_os_wake *w) {
+GORT_RUNTIME_TEXT int gort_os_wake_open(gort_os_wake *w) {
     int p[2];
     if (pipe(p) != 0) return -errno;
     for (int i = 0; i < 2; i++) {
@@ -78,13 +78,13 @@ GORT_NOPREEMPT int gort_os_wake_open(gort_os_wake *w) {
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_wake_signal(const gort_os_wake *w) {
+GORT_RUNTIME_TEXT void gort_os_wake_signal(const gort_os_wake *w) {
     char one = 1; /* non-blocking: a full pipe is signalled already */
     while (write(w->wfd, &one, 1) < 0 && errno == EINTR) {
     }
 }
 
-GORT_NOPREEMPT void gort_os_wake_close(gort_os_wake *w) {
+GORT_RUNTIME_TEXT void gort_os_wake_close(gort_os_wake *w) {
     close(w->rfd);
     close(w->wfd);
     w->rfd = w->wfd = -1;

@@ -21,36 +21,36 @@
 
 #include "runtime/os/os.h"
 
-GORT_NOPREEMPT void gort_os_lock_acquire(gort_os_lock *l) { os_unfair_lock_lock(&l->l); }
-GORT_NOPREEMPT void gort_os_lock_release(gort_os_lock *l) { os_unfair_lock_unlock(&l->l); }
+GORT_RUNTIME_TEXT void gort_os_lock_acquire(gort_os_lock *l) { os_unfair_lock_lock(&l->l); }
+GORT_RUNTIME_TEXT void gort_os_lock_release(gort_os_lock *l) { os_unfair_lock_unlock(&l->l); }
 
-GORT_NOPREEMPT void gort_note_init(gort_note *n) {
+GORT_RUNTIME_TEXT void gort_note_init(gort_note *n) {
     atomic_store_explicit(&n->key, 0, memory_order_relaxed);
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
 }
 
-GORT_NOPREEMPT void gort_note_destroy(gort_note *n) {
+GORT_RUNTIME_TEXT void gort_note_destroy(gort_note *n) {
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
 }
 
-GORT_NOPREEMPT void gort_note_clear(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
+GORT_RUNTIME_TEXT void gort_note_clear(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
 
-GORT_NOPREEMPT void gort_note_wakeup(gort_note *n) {
+GORT_RUNTIME_TEXT void gort_note_wakeup(gort_note *n) {
     pthread_mutex_lock(&n->mu);
     atomic_store_explicit(&n->key, 1, memory_order_release);
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
 }
 
-GORT_NOPREEMPT void gort_note_sleep(gort_note *n) {
+GORT_RUNTIME_TEXT void gort_note_sleep(gort_note *n) {
     pthread_mutex_lock(&n->mu);
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) pthread_cond_wait(&n->cv, &n->mu);
     pthread_mutex_unlock(&n->mu);
 }
 
-GORT_NOPREEMPT bool gort_note_sleep_for(gort_note *n, int64_t ns) {
+GORT_RUNTIME_TEXT bool gort_note_sleep_for(gort_note *n, int64_t ns) {
     /* pthread_cond_timedwait takes a wall-clock deadline on darwin. */
     struct timeval now;
     struct timespec deadline;
@@ -69,38 +69,38 @@ GORT_NOPREEMPT bool gort_note_sleep_for(gort_note *n, int64_t ns) {
     return set;
 }
 
-GORT_NOPREEMPT int gort_os_ncpu(void) {
+GORT_RUNTIME_TEXT int gort_os_ncpu(void) {
     int n = 0;
     size_t len = sizeof n;
     if (sysctlbyname("hw.activecpu", &n, &len, NULL, 0) != 0 || n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? n : 1;
 }
 
-GORT_NOPREEMPT uint64_t gort_os_thread_id(void) {
+GORT_RUNTIME_TEXT uint64_t gort_os_thread_id(void) {
     uint64_t id = 0;
     pthread_threadid_np(NULL, &id);
     return id;
 }
 
-GORT_NOPREEMPT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)pthread_self(); }
+GORT_RUNTIME_TEXT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)pthread_self(); }
 
 /* pthread_get_stackaddr_np returns the top (highest address). */
-GORT_NOPREEMPT void gort_os_thread_stack(void **lo, size_t *size) {
+GORT_RUNTIME_TEXT void gort_os_thread_stack(void **lo, size_t *size) {
     pthread_t t = pthread_self();
     *size = pthread_get_stacksize_np(t);
     *lo = (char *)pthread_get_stackaddr_np(t) - *size;
 }
 
 /* darwin has no per-process mapping cap comparable to vm.max_map_count. */
-GORT_NOPREEMPT long gort_os_max_map_count(void) { return 1L << 30; }
+GORT_RUNTIME_TEXT long gort_os_max_map_count(void) { return 1L << 30; }
 
 
 /* ---- signals (os/unix/signal.c has the rest) ---------------------------- */
 
-GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) { return -pthread_kill((pthread_t)t, SIGURG); }
+GORT_RUNTIME_TEXT int gort_os_signal_preempt(gort_os_thread t) { return -pthread_kill((pthread_t)t, SIGURG); }
 
 /* darwin's siginfo does not say which thread sent a signal. */
-GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
+GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
     (void)info;
     return true;
 }
@@ -109,7 +109,7 @@ GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
 
 /* Sockets get SO_NOSIGPIPE (<sys/socket.h>): their writes answer EPIPE;
  * on anything else the option fails, harmlessly. */
-GORT_NOPREEMPT int gort_os_fd_prepare(int fd) {
+GORT_RUNTIME_TEXT int gort_os_fd_prepare(int fd) {
     int err = gort_os_set_nonblock(fd), one = 1;
     if (err == 0) setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
     return err;
@@ -117,11 +117,13 @@ GORT_NOPREEMPT int gort_os_fd_prepare(int fd) {
 
 /* No MSG_NOSIGNAL: sockets have SO_NOSIGPIPE, and pipes need SIGPIPE
  * blocked around the write. */
-GORT_NOPREEMPT ssize_t gort_os_write(int fd, const void *buf, size_t n) { return gort_os_write_nosigpipe(fd, buf, n); }
+GORT_RUNTIME_TEXT ssize_t gort_os_write(int fd, const void *buf, size_t n) {
+    return gort_os_write_nosigpipe(fd, buf, n);
+}
 
 /* No accept4: accept, then close-on-exec (gort_os_fd_prepare makes it
  * non-blocking when netpoll registers it). */
-GORT_NOPREEMPT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
+GORT_RUNTIME_TEXT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
     int c = accept(fd, sa, len);
     if (c < 0) return -errno;
     fcntl(c, F_SETFD, FD_CLOEXEC);
@@ -129,7 +131,7 @@ GORT_NOPREEMPT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
 }
 
 /* No sigtimedwait: take the SIGPIPE only if it is pending. */
-GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
+GORT_RUNTIME_TEXT void gort_os_sigpipe_drop(void) {
     sigset_t pipe, pending;
     int sig;
     sigemptyset(&pipe);
@@ -140,11 +142,11 @@ GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
 
 /* MADV_FREE_REUSABLE (xnu) drops the pages from the footprint at once;
  * MADV_FREE only marks them reclaimable. */
-GORT_NOPREEMPT int gort_os_release(void *p, size_t n) {
+GORT_RUNTIME_TEXT int gort_os_release(void *p, size_t n) {
 #if defined(MADV_FREE_REUSABLE)
     if (madvise(p, n, MADV_FREE_REUSABLE) == 0) return 0;
 #endif
     return madvise(p, n, MADV_FREE) == 0 ? 0 : -errno;
 }
 
-GORT_NOPREEMPT void gort_os_heap_trim(void) { (void)malloc_zone_pressure_relief(NULL, 0); }
+GORT_RUNTIME_TEXT void gort_os_heap_trim(void) { (void)malloc_zone_pressure_relief(NULL, 0); }

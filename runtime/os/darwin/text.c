@@ -25,7 +25,7 @@ static uintptr_t rt_lo, rt_hi, user_lo, user_hi;
  * through them, so they are not user code. */
 static struct { uintptr_t lo, hi; } stubs[3];
 
-GORT_NOPREEMPT void gort_os_text_init(void) {
+GORT_RUNTIME_TEXT void gort_os_text_init(void) {
     Dl_info info;
     unsigned long size = 0;
     uint8_t *p;
@@ -46,9 +46,9 @@ GORT_NOPREEMPT void gort_os_text_init(void) {
     }
 }
 
-GORT_NOPREEMPT bool gort_os_pc_is_runtime(uintptr_t pc) { return pc >= rt_lo && pc < rt_hi; }
+GORT_RUNTIME_TEXT bool gort_os_pc_is_runtime(uintptr_t pc) { return pc >= rt_lo && pc < rt_hi; }
 
-GORT_NOPREEMPT bool gort_os_pc_is_user(uintptr_t pc) {
+GORT_RUNTIME_TEXT bool gort_os_pc_is_user(uintptr_t pc) {
     if (rt_lo == rt_hi) return false; /* runtime bounds unknown: never preempt */
     if (pc >= rt_lo && pc < rt_hi) return false;
     for (int i = 0; i < 3; i++)

@@ -15,15 +15,15 @@
 
 #include "runtime/os/os.h"
 
-GORT_NOPREEMPT static int futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *ts) {
+GORT_RUNTIME_TEXT static int futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *ts) {
     return (int)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ts, NULL, 0);
 }
 
-GORT_NOPREEMPT static void futex_wake(_Atomic uint32_t *addr, int n) {
+GORT_RUNTIME_TEXT static void futex_wake(_Atomic uint32_t *addr, int n) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-GORT_NOPREEMPT void gort_os_lock_acquire(gort_os_lock *l) {
+GORT_RUNTIME_TEXT void gort_os_lock_acquire(gort_os_lock *l) {
     uint32_t c = 0;
     if (atomic_compare_exchange_strong_explicit(&l->key, &c, 1, memory_order_acquire, memory_order_relaxed))
         return;
@@ -38,24 +38,24 @@ GORT_NOPREEMPT void gort_os_lock_acquire(gort_os_lock *l) {
     while (atomic_exchange_explicit(&l->key, 2, memory_order_acquire) != 0) futex_wait(&l->key, 2, NULL);
 }
 
-GORT_NOPREEMPT void gort_os_lock_release(gort_os_lock *l) {
+GORT_RUNTIME_TEXT void gort_os_lock_release(gort_os_lock *l) {
     if (atomic_exchange_explicit(&l->key, 0, memory_order_release) == 2) futex_wake(&l->key, 1);
 }
 
-GORT_NOPREEMPT void gort_note_init(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
-GORT_NOPREEMPT void gort_note_destroy(gort_note *n) { (void)n; }
-GORT_NOPREEMPT void gort_note_clear(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
+GORT_RUNTIME_TEXT void gort_note_init(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
+GORT_RUNTIME_TEXT void gort_note_destroy(gort_note *n) { (void)n; }
+GORT_RUNTIME_TEXT void gort_note_clear(gort_note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
 
-GORT_NOPREEMPT void gort_note_wakeup(gort_note *n) {
+GORT_RUNTIME_TEXT void gort_note_wakeup(gort_note *n) {
     atomic_store_explicit(&n->key, 1, memory_order_release);
     futex_wake(&n->key, 1);
 }
 
-GORT_NOPREEMPT void gort_note_sleep(gort_note *n) {
+GORT_RUNTIME_TEXT void gort_note_sleep(gort_note *n) {
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) futex_wait(&n->key, 0, NULL);
 }
 
-GORT_NOPREEMPT bool gort_note_sleep_for(gort_note *n, int64_t ns) {
+GORT_RUNTIME_TEXT bool gort_note_sleep_for(gort_note *n, int64_t ns) {
     int64_t now = gort_os_nanotime();
     int64_t deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {

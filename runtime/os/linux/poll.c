@@ -18,7 +18,7 @@ static _Atomic(uint32_t) break_pending; /* one write until the wait drains it */
 
 #define BREAK_KEY UINT64_MAX
 
-GORT_NOPREEMPT int gort_os_poll_init(void) {
+GORT_RUNTIME_TEXT int gort_os_poll_init(void) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BREAK_KEY};
     if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -errno;
     if ((breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -errno;
@@ -26,19 +26,19 @@ GORT_NOPREEMPT int gort_os_poll_init(void) {
     return 0;
 }
 
-GORT_NOPREEMPT int gort_os_poll_add(int fd, uint64_t key) {
+GORT_RUNTIME_TEXT int gort_os_poll_add(int fd, uint64_t key) {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = key};
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0) return 0;
     if (errno == EEXIST && epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0) return 0; /* re-key it */
     return -errno;
 }
 
-GORT_NOPREEMPT void gort_os_poll_del(int fd) {
+GORT_RUNTIME_TEXT void gort_os_poll_del(int fd) {
     struct epoll_event ev = {0};
     epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, void *), void *arg) {
+GORT_RUNTIME_TEXT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, void *), void *arg) {
     struct epoll_event evs[128];
     /* epoll counts milliseconds: round a wait up, so it never ends early. */
     int ms = ns < 0 ? -1 : ns == 0 ? 0 : ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX : (int)((ns + 999999) / 1000000);
@@ -67,7 +67,7 @@ GORT_NOPREEMPT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int, vo
     return events;
 }
 
-GORT_NOPREEMPT void gort_os_poll_break(void) {
+GORT_RUNTIME_TEXT void gort_os_poll_break(void) {
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&break_pending, &zero, 1)) return;
     uint64_t one = 1;
@@ -75,20 +75,20 @@ GORT_NOPREEMPT void gort_os_poll_break(void) {
     }
 }
 
-GORT_NOPREEMPT int gort_os_wake_open(gort_os_wake *w) {
+GORT_RUNTIME_TEXT int gort_os_wake_open(gort_os_wake *w) {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (fd < 0) return -errno;
     w->rfd = w->wfd = fd;
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_wake_signal(const gort_os_wake *w) {
+GORT_RUNTIME_TEXT void gort_os_wake_signal(const gort_os_wake *w) {
     uint64_t one = 1; /* never blocks: non-blocking, and far from the counter's limit */
     while (write(w->wfd, &one, sizeof one) < 0 && errno == EINTR) {
     }
 }
 
-GORT_NOPREEMPT void gort_os_wake_close(gort_os_wake *w) {
+GORT_RUNTIME_TEXT void gort_os_wake_close(gort_os_wake *w) {
     close(w->rfd);
     w->rfd = w->wfd = -1;
 }

@@ -19,7 +19,7 @@
 
 /* ceil(quota / period) from a cgroup v2 "cpu.max" ("max 100000" or
  * "150000 100000"), or 0 when there is no quota. */
-GORT_NOPREEMPT static int cgroup2_limit(const char *path) {
+GORT_RUNTIME_TEXT static int cgroup2_limit(const char *path) {
     char buf[64];
     long quota, period;
     int n = 0;
@@ -32,7 +32,7 @@ GORT_NOPREEMPT static int cgroup2_limit(const char *path) {
     return n;
 }
 
-GORT_NOPREEMPT static long read_long(const char *path) {
+GORT_RUNTIME_TEXT static long read_long(const char *path) {
     long v = -1;
     FILE *f = fopen(path, "re");
     if (f == NULL) return -1;
@@ -42,7 +42,7 @@ GORT_NOPREEMPT static long read_long(const char *path) {
 }
 
 /* The CPU quota of this process's cgroup, v2 then v1; 0 when unlimited. */
-GORT_NOPREEMPT static int cgroup_cpu_limit(void) {
+GORT_RUNTIME_TEXT static int cgroup_cpu_limit(void) {
     char line[512], path[600];
     int n = 0;
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -65,7 +65,7 @@ GORT_NOPREEMPT static int cgroup_cpu_limit(void) {
     return n;
 }
 
-GORT_NOPREEMPT int gort_os_ncpu(void) {
+GORT_RUNTIME_TEXT int gort_os_ncpu(void) {
     cpu_set_t set;
     int n = 0, limit;
 
@@ -76,11 +76,11 @@ GORT_NOPREEMPT int gort_os_ncpu(void) {
     return n > 0 ? n : 1;
 }
 
-GORT_NOPREEMPT uint64_t gort_os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
+GORT_RUNTIME_TEXT uint64_t gort_os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
 
-GORT_NOPREEMPT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)syscall(SYS_gettid); }
+GORT_RUNTIME_TEXT gort_os_thread gort_os_thread_self(void) { return (gort_os_thread)syscall(SYS_gettid); }
 
-GORT_NOPREEMPT void gort_os_thread_stack(void **lo, size_t *size) {
+GORT_RUNTIME_TEXT void gort_os_thread_stack(void **lo, size_t *size) {
     pthread_attr_t a;
     *lo = NULL;
     *size = 0;
@@ -89,7 +89,7 @@ GORT_NOPREEMPT void gort_os_thread_stack(void **lo, size_t *size) {
     pthread_attr_destroy(&a);
 }
 
-GORT_NOPREEMPT long gort_os_max_map_count(void) {
+GORT_RUNTIME_TEXT long gort_os_max_map_count(void) {
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
     long v = 65530; /* the kernel default */
     if (f != NULL) {
@@ -102,32 +102,32 @@ GORT_NOPREEMPT long gort_os_max_map_count(void) {
 
 /* ---- signals (os/unix/signal.c has the rest) ---------------------------- */
 
-GORT_NOPREEMPT int gort_os_signal_preempt(gort_os_thread t) {
+GORT_RUNTIME_TEXT int gort_os_signal_preempt(gort_os_thread t) {
     return syscall(SYS_tgkill, getpid(), (pid_t)t, SIGURG) == 0 ? 0 : -errno;
 }
 
-GORT_NOPREEMPT bool gort_os_signal_from_self(const void *info) {
+GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
     const siginfo_t *si = info;
     return si->si_code == SI_TKILL && si->si_pid == getpid();
 }
 
 /* ---- descriptors (os/unix/fd.c has the rest) ------------------------------ */
 
-GORT_NOPREEMPT int gort_os_fd_prepare(int fd) { return gort_os_set_nonblock(fd); }
+GORT_RUNTIME_TEXT int gort_os_fd_prepare(int fd) { return gort_os_set_nonblock(fd); }
 
-GORT_NOPREEMPT ssize_t gort_os_write(int fd, const void *buf, size_t n) {
+GORT_RUNTIME_TEXT ssize_t gort_os_write(int fd, const void *buf, size_t n) {
     ssize_t r = send(fd, buf, n, MSG_NOSIGNAL); /* a socket: EPIPE, not SIGPIPE */
     if (r >= 0) return r;
     if (errno != ENOTSOCK) return -errno;
     return gort_os_write_nosigpipe(fd, buf, n); /* a pipe: EPIPE too */
 }
 
-GORT_NOPREEMPT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
+GORT_RUNTIME_TEXT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
     int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     return c >= 0 ? c : -errno;
 }
 
-GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
+GORT_RUNTIME_TEXT void gort_os_sigpipe_drop(void) {
     static const struct timespec zero = {0, 0};
     sigset_t pipe;
     sigemptyset(&pipe);
@@ -136,9 +136,9 @@ GORT_NOPREEMPT void gort_os_sigpipe_drop(void) {
     }
 }
 
-GORT_NOPREEMPT int gort_os_release(void *p, size_t n) { return madvise(p, n, MADV_DONTNEED) == 0 ? 0 : -errno; }
+GORT_RUNTIME_TEXT int gort_os_release(void *p, size_t n) { return madvise(p, n, MADV_DONTNEED) == 0 ? 0 : -errno; }
 
-GORT_NOPREEMPT void gort_os_heap_trim(void) {
+GORT_RUNTIME_TEXT void gort_os_heap_trim(void) {
 #if defined(__GLIBC__)
     malloc_trim(0);
 #endif

@@ -31,7 +31,7 @@ static const char *const system_objects[] = {
     "libubsan", "libgort", "libresolv", "libnss_", "libunwind",
 };
 
-GORT_NOPREEMPT static bool is_system(const char *path) {
+GORT_RUNTIME_TEXT static bool is_system(const char *path) {
     const char *base = strrchr(path, '/');
     base = base != NULL ? base + 1 : path;
     for (size_t i = 0; i < sizeof system_objects / sizeof system_objects[0]; i++)
@@ -39,7 +39,7 @@ GORT_NOPREEMPT static bool is_system(const char *path) {
     return false;
 }
 
-GORT_NOPREEMPT static int add_object(struct dl_phdr_info *info, size_t size, void *first) {
+GORT_RUNTIME_TEXT static int add_object(struct dl_phdr_info *info, size_t size, void *first) {
     /* The first object is the executable (its name is empty). */
     bool main_program = *(bool *)first;
     *(bool *)first = false;
@@ -55,17 +55,17 @@ GORT_NOPREEMPT static int add_object(struct dl_phdr_info *info, size_t size, voi
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_text_init(void) {
+GORT_RUNTIME_TEXT void gort_os_text_init(void) {
     bool first = true;
     n_user_text = 0;
     dl_iterate_phdr(add_object, &first);
 }
 
-GORT_NOPREEMPT bool gort_os_pc_is_runtime(uintptr_t pc) {
+GORT_RUNTIME_TEXT bool gort_os_pc_is_runtime(uintptr_t pc) {
     return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
 }
 
-GORT_NOPREEMPT bool gort_os_pc_is_user(uintptr_t pc) {
+GORT_RUNTIME_TEXT bool gort_os_pc_is_user(uintptr_t pc) {
     if (gort_os_pc_is_runtime(pc)) return false;
     for (int i = 0; i < n_user_text; i++)
         if (pc >= user_text[i].lo && pc < user_text[i].hi) return true;

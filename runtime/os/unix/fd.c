@@ -17,14 +17,14 @@
 #include "runtime/os/os.h"
 
 /* Set O_NONBLOCK (os/<os>/system.c's gort_os_fd_prepare). */
-GORT_NOPREEMPT int gort_os_set_nonblock(int fd) {
+GORT_RUNTIME_TEXT int gort_os_set_nonblock(int fd) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0) return -errno;
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
     return 0;
 }
 
-GORT_NOPREEMPT int gort_os_fd_stat(int fd, gort_os_fd_info *out) {
+GORT_RUNTIME_TEXT int gort_os_fd_stat(int fd, gort_os_fd_info *out) {
     struct stat st;
     if (fstat(fd, &st) != 0) return -errno;
     out->dev = (uint64_t)st.st_dev;
@@ -35,16 +35,16 @@ GORT_NOPREEMPT int gort_os_fd_stat(int fd, gort_os_fd_info *out) {
     return 0;
 }
 
-GORT_NOPREEMPT ssize_t gort_os_read(int fd, void *buf, size_t n) {
+GORT_RUNTIME_TEXT ssize_t gort_os_read(int fd, void *buf, size_t n) {
     ssize_t r = read(fd, buf, n);
     return r >= 0 ? r : -errno;
 }
 
-GORT_NOPREEMPT int gort_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+GORT_RUNTIME_TEXT int gort_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
     return connect(fd, sa, len) == 0 ? 0 : -errno;
 }
 
-GORT_NOPREEMPT int gort_os_connect_result(int fd) {
+GORT_RUNTIME_TEXT int gort_os_connect_result(int fd) {
     int so = 0;
     socklen_t sl = sizeof so;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0) return -errno;
@@ -57,13 +57,13 @@ GORT_NOPREEMPT int gort_os_connect_result(int fd) {
     return so == EINPROGRESS || so == EALREADY || so == EINTR ? -EINPROGRESS : -so;
 }
 
-GORT_NOPREEMPT int gort_os_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
+GORT_RUNTIME_TEXT int gort_os_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
 
 /* The usual way (as libcurl, git): block, write, and if the write raised
  * SIGPIPE (it was not already pending), consume it before unblocking.
  * Runtime code is never preempted (text.h), so the thread cannot change
  * between the two masks. */
-GORT_NOPREEMPT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n) {
+GORT_RUNTIME_TEXT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n) {
     sigset_t pipe, old, pending;
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
@@ -77,7 +77,7 @@ GORT_NOPREEMPT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_t n
     return r >= 0 ? r : -err;
 }
 
-GORT_NOPREEMPT int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, int64_t ns) {
+GORT_RUNTIME_TEXT int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, int64_t ns) {
     struct pollfd p[2] = {{fd, (short)((modes & GORT_POLL_READ ? POLLIN : 0) | (modes & GORT_POLL_WRITE ? POLLOUT : 0)), 0},
                           {w != NULL ? w->rfd : -1, POLLIN, 0}};
     /* poll counts milliseconds: round up, so a wait never ends early. */

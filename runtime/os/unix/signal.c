@@ -35,14 +35,14 @@ static struct sigaction prev_segv, prev_bus;
 static struct sigaction prev_urg[2];
 static _Atomic(int) prev_urg_idx;
 
-GORT_NOPREEMPT static void call_handler(const struct sigaction *h, int sig, siginfo_t *info, void *uctx) {
+GORT_RUNTIME_TEXT static void call_handler(const struct sigaction *h, int sig, siginfo_t *info, void *uctx) {
     if ((h->sa_flags & SA_SIGINFO) && h->sa_sigaction != NULL)
         h->sa_sigaction(sig, info, uctx);
     else if (h->sa_handler != SIG_DFL && h->sa_handler != SIG_IGN)
         h->sa_handler(sig);
 }
 
-GORT_NOPREEMPT static void chain_fault(int sig, siginfo_t *info, void *uctx) {
+GORT_RUNTIME_TEXT static void chain_fault(int sig, siginfo_t *info, void *uctx) {
     struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
 
     if (((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction != NULL) ||
@@ -55,14 +55,14 @@ GORT_NOPREEMPT static void chain_fault(int sig, siginfo_t *info, void *uctx) {
     signal(sig, SIG_DFL);
 }
 
-GORT_NOPREEMPT static void on_fault(int sig, siginfo_t *info, void *uctx) {
+GORT_RUNTIME_TEXT static void on_fault(int sig, siginfo_t *info, void *uctx) {
     int saved = errno;
     gort_sig_fault(sig, info->si_addr, (gort_sigctx *)uctx); /* returns only if not ours */
     chain_fault(sig, info, uctx);
     errno = saved;
 }
 
-GORT_NOPREEMPT static void on_urg(int sig, siginfo_t *info, void *uctx) {
+GORT_RUNTIME_TEXT static void on_urg(int sig, siginfo_t *info, void *uctx) {
     int saved = errno;
     bool from_self = gort_os_signal_from_self(info);
     /* The program's handler first, on the context as it was. */
@@ -72,9 +72,9 @@ GORT_NOPREEMPT static void on_urg(int sig, siginfo_t *info, void *uctx) {
     errno = saved;
 }
 
-GORT_NOPREEMPT static void on_quit(int sig, siginfo_t *info, void *uctx) { gort_sig_quit((gort_sigctx *)uctx); }
+GORT_RUNTIME_TEXT static void on_quit(int sig, siginfo_t *info, void *uctx) { gort_sig_quit((gort_sigctx *)uctx); }
 
-GORT_NOPREEMPT static int install(int sig, void (*fn)(int, siginfo_t *, void *), struct sigaction *prev) {
+GORT_RUNTIME_TEXT static int install(int sig, void (*fn)(int, siginfo_t *, void *), struct sigaction *prev) {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof sa);
@@ -86,9 +86,9 @@ GORT_NOPREEMPT static int install(int sig, void (*fn)(int, siginfo_t *, void *),
 
 static sigset_t default_mask; /* what a new M starts with */
 
-GORT_NOPREEMPT void gort_os_thread_signals_default(void) { pthread_sigmask(SIG_SETMASK, &default_mask, NULL); }
+GORT_RUNTIME_TEXT void gort_os_thread_signals_default(void) { pthread_sigmask(SIG_SETMASK, &default_mask, NULL); }
 
-GORT_NOPREEMPT int gort_os_signals_install(void) {
+GORT_RUNTIME_TEXT int gort_os_signals_install(void) {
     struct sigaction quit;
     int err;
 
@@ -105,7 +105,7 @@ GORT_NOPREEMPT int gort_os_signals_install(void) {
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_signal_preempt_reclaim(void) {
+GORT_RUNTIME_TEXT void gort_os_signal_preempt_reclaim(void) {
     struct sigaction cur;
 
     if (sigaction(SIGURG, NULL, &cur) != 0 || ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_urg))
@@ -119,7 +119,7 @@ GORT_NOPREEMPT void gort_os_signal_preempt_reclaim(void) {
 
 _Static_assert(sizeof(sigset_t) <= sizeof(gort_os_sigset), "gort_os_sigset holds a sigset_t");
 
-GORT_NOPREEMPT void gort_os_signal_preempt_only(gort_os_sigset *saved) {
+GORT_RUNTIME_TEXT void gort_os_signal_preempt_only(gort_os_sigset *saved) {
     sigset_t set;
     sigfillset(&set);
     sigdelset(&set, SIGURG);
@@ -131,11 +131,11 @@ GORT_NOPREEMPT void gort_os_signal_preempt_only(gort_os_sigset *saved) {
     pthread_sigmask(SIG_SETMASK, &set, (sigset_t *)(void *)saved);
 }
 
-GORT_NOPREEMPT void gort_sigctx_set_sigmask(gort_sigctx *c, const gort_os_sigset *mask) {
+GORT_RUNTIME_TEXT void gort_sigctx_set_sigmask(gort_sigctx *c, const gort_os_sigset *mask) {
     memcpy(&((ucontext_t *)(void *)c)->uc_sigmask, mask, sizeof(sigset_t));
 }
 
-GORT_NOPREEMPT void gort_os_sigaltstack_free(void) {
+GORT_RUNTIME_TEXT void gort_os_sigaltstack_free(void) {
     stack_t off, old;
 
     memset(&off, 0, sizeof off);
@@ -144,7 +144,7 @@ GORT_NOPREEMPT void gort_os_sigaltstack_free(void) {
         gort_os_unmap(old.ss_sp, old.ss_size);
 }
 
-GORT_NOPREEMPT int gort_os_sigaltstack_alloc(size_t size) {
+GORT_RUNTIME_TEXT int gort_os_sigaltstack_alloc(size_t size) {
     stack_t ss;
 
     memset(&ss, 0, sizeof ss);
@@ -170,7 +170,7 @@ static struct sigaction caught_prev[NSIG];
 static bool caught[NSIG];
 static int wake_pipe[2] = {-1, -1};
 
-GORT_NOPREEMPT static void on_caught(int sig, siginfo_t *info, void *uctx) {
+GORT_RUNTIME_TEXT static void on_caught(int sig, siginfo_t *info, void *uctx) {
     (void)info;
     (void)uctx;
     int saved = errno;
@@ -178,9 +178,9 @@ GORT_NOPREEMPT static void on_caught(int sig, siginfo_t *info, void *uctx) {
     errno = saved;
 }
 
-GORT_NOPREEMPT int gort_os_signal_count(void) { return NSIG; }
+GORT_RUNTIME_TEXT int gort_os_signal_count(void) { return NSIG; }
 
-GORT_NOPREEMPT int gort_os_signal_catch(int sig, void (*fn)(int)) {
+GORT_RUNTIME_TEXT int gort_os_signal_catch(int sig, void (*fn)(int)) {
     struct sigaction prev;
     if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return -EINVAL;
     caught_fn = fn;
@@ -192,25 +192,25 @@ GORT_NOPREEMPT int gort_os_signal_catch(int sig, void (*fn)(int)) {
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_signal_uncatch(int sig) {
+GORT_RUNTIME_TEXT void gort_os_signal_uncatch(int sig) {
     if (sig <= 0 || sig >= NSIG || !caught[sig]) return;
     sigaction(sig, &caught_prev[sig], NULL);
     caught[sig] = false;
 }
 
-GORT_NOPREEMPT int gort_os_sigwake_init(void) {
+GORT_RUNTIME_TEXT int gort_os_sigwake_init(void) {
     if (pipe(wake_pipe) != 0) return -errno;
     for (int i = 0; i < 2; i++) fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
     fcntl(wake_pipe[1], F_SETFL, fcntl(wake_pipe[1], F_GETFL) | O_NONBLOCK);
     return 0;
 }
 
-GORT_NOPREEMPT void gort_os_sigwake_post(void) {
+GORT_RUNTIME_TEXT void gort_os_sigwake_post(void) {
     char b = 0;
     (void)!write(wake_pipe[1], &b, 1); /* EAGAIN: a wakeup is pending already */
 }
 
-GORT_NOPREEMPT void gort_os_sigwake_wait(void) {
+GORT_RUNTIME_TEXT void gort_os_sigwake_wait(void) {
     char buf[64];
     while (read(wake_pipe[0], buf, sizeof buf) < 0 && errno == EINTR) {
     }

@@ -21,7 +21,7 @@
 #define GORT_G0_STACK_KIB 256
 #endif
 
-GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
+GORT_RUNTIME_TEXT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     pthread_attr_t attr;
     pthread_t t;
     int err;
@@ -43,13 +43,13 @@ GORT_NOPREEMPT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     return -err;
 }
 
-GORT_NOPREEMPT int64_t gort_os_nanotime(void) {
+GORT_RUNTIME_TEXT int64_t gort_os_nanotime(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-GORT_NOPREEMPT void gort_os_nanosleep(int64_t ns) {
+GORT_RUNTIME_TEXT void gort_os_nanosleep(int64_t ns) {
     int64_t now = gort_os_nanotime();
     int64_t end = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
     while (ns > 0) {
@@ -59,9 +59,9 @@ GORT_NOPREEMPT void gort_os_nanosleep(int64_t ns) {
     }
 }
 
-GORT_NOPREEMPT void gort_os_thread_yield(void) { sched_yield(); }
+GORT_RUNTIME_TEXT void gort_os_thread_yield(void) { sched_yield(); }
 
-GORT_NOPREEMPT void gort_os_write_all(int fd, const void *buf, size_t n) {
+GORT_RUNTIME_TEXT void gort_os_write_all(int fd, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -76,17 +76,17 @@ static pthread_key_t note_key;
 static pthread_once_t note_once = PTHREAD_ONCE_INIT;
 static _Atomic(int) live_notes;
 
-GORT_NOPREEMPT static void note_free(void *p) {
+GORT_RUNTIME_TEXT static void note_free(void *p) {
     gort_note_destroy(p);
     free(p);
     atomic_fetch_sub(&live_notes, 1);
 }
 
-GORT_NOPREEMPT int gort_os_thread_notes(void) { return atomic_load(&live_notes); }
+GORT_RUNTIME_TEXT int gort_os_thread_notes(void) { return atomic_load(&live_notes); }
 
-GORT_NOPREEMPT static void note_key_init(void) { pthread_key_create(&note_key, note_free); }
+GORT_RUNTIME_TEXT static void note_key_init(void) { pthread_key_create(&note_key, note_free); }
 
-GORT_NOPREEMPT gort_note *gort_os_thread_note(void) {
+GORT_RUNTIME_TEXT gort_note *gort_os_thread_note(void) {
     static _Thread_local gort_note *mine;
     if (mine == NULL) {
         pthread_once(&note_once, note_key_init);
@@ -99,4 +99,4 @@ GORT_NOPREEMPT gort_note *gort_os_thread_note(void) {
     return mine;
 }
 
-GORT_NOPREEMPT int gort_os_atfork(void (*child)(void)) { return -pthread_atfork(NULL, NULL, child); }
+GORT_RUNTIME_TEXT int gort_os_atfork(void (*child)(void)) { return -pthread_atfork(NULL, NULL, child); }

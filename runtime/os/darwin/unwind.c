@@ -1,10 +1,10 @@
 /*
- * trace.c — darwin stack traces (os.h): the frame-pointer chain, and
+ * unwind.c — darwin stack traces (os.h): the frame-pointer chain, and
  * dladdr for names.
  *
  * Both darwin ABIs keep frame pointers (arm64: required by Apple's ABI;
  * x86_64: clang's default there), so the chain of frame records [fp] =
- * caller's fp, [fp + 8] = return address is the trace.  A walk stays
+ * caller's fp, [fp + 8] = return address is the traceback.  A walk stays
  * inside the stack [lo, hi) and needs fp to grow, so it ends at the
  * goroutine's first frame (whose fp is 0) or at any broken link.  darwin
  * gives no file:line without the dSYM; names come from dladdr, which sees
@@ -16,9 +16,9 @@
 
 #include "runtime/os/os.h"
 
-GORT_NOPREEMPT void gort_os_trace_init(void) {}
+GORT_RUNTIME_TEXT void gort_os_traceback_init(void) {}
 
-GORT_NOPREEMPT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max) {
+GORT_RUNTIME_TEXT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max) {
     int n = 0;
     uintptr_t fp = r->r[GORT_REG_FP];
     if (max <= 0) return 0;
@@ -33,10 +33,10 @@ GORT_NOPREEMPT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi
     return n;
 }
 
-GORT_NOPREEMPT bool gort_os_symbols_begin(void) { return true; }
-GORT_NOPREEMPT void gort_os_symbols_end(void) {}
+GORT_RUNTIME_TEXT bool gort_os_symbols_begin(void) { return true; }
+GORT_RUNTIME_TEXT void gort_os_symbols_end(void) {}
 
-GORT_NOPREEMPT void gort_os_symbolize(uintptr_t pc, bool return_address, char *buf, size_t n) {
+GORT_RUNTIME_TEXT void gort_os_symbolize(uintptr_t pc, bool return_address, char *buf, size_t n) {
     Dl_info info;
     if (dladdr((const void *)(return_address ? pc - 1 : pc), &info) != 0 && info.dli_sname != NULL)
         snprintf(buf, n, "%s+0x%llx in %s", info.dli_sname, (unsigned long long)(pc - (uintptr_t)info.dli_saddr),

@@ -1,5 +1,5 @@
 /*
- * trace.c — linux stack traces (os.h): libunwind unwinds, libdw names.
+ * unwind.c — linux stack traces (os.h): libunwind unwinds, libdw names.
  *
  * Both are Debian's (libunwind8, libdw1), loaded with dlopen(RTLD_LOCAL)
  * rather than linked:
@@ -54,7 +54,7 @@ static struct {
 /* dlsym into a typed pointer; false if missing. */
 #define LOAD(lib, field, name) (*(void **)(&(field)) = dlsym(lib, name), (field) != NULL)
 
-GORT_NOPREEMPT void gort_os_trace_init(void) {
+GORT_RUNTIME_TEXT void gort_os_traceback_init(void) {
     void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) return;
     if (!(LOAD(lib, unw.init_local2, STR(unw_init_local2)) && LOAD(lib, unw.step, STR(unw_step)) &&
@@ -65,7 +65,7 @@ GORT_NOPREEMPT void gort_os_trace_init(void) {
 /* libunwind's context is the kernel's ucontext layout (amd64: ucontext_t;
  * arm64: a trimmed copy of it); only pc, sp and the general registers
  * matter for unwinding. */
-GORT_NOPREEMPT static void to_unw_context(const gort_regs *r, unw_context_t *uc) {
+GORT_RUNTIME_TEXT static void to_unw_context(const gort_regs *r, unw_context_t *uc) {
     memset(uc, 0, sizeof *uc);
 #if defined(__x86_64__)
     static const int greg[GORT_NREGS] = {REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI,
@@ -79,7 +79,7 @@ GORT_NOPREEMPT static void to_unw_context(const gort_regs *r, unw_context_t *uc)
 #endif
 }
 
-GORT_NOPREEMPT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max) {
+GORT_RUNTIME_TEXT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max) {
     int n = 0;
     if (max <= 0) return 0;
     pcs[n++] = r->r[GORT_REG_PC];
@@ -100,7 +100,7 @@ GORT_NOPREEMPT int gort_os_unwind(const gort_regs *r, uintptr_t lo, uintptr_t hi
     return n;
 }
 
-GORT_NOPREEMPT bool gort_os_symbols_begin(void) {
+GORT_RUNTIME_TEXT bool gort_os_symbols_begin(void) {
     static void *lib;
     if (lib == NULL && (lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL) return false;
     if (dw.begin == NULL &&
@@ -123,12 +123,12 @@ GORT_NOPREEMPT bool gort_os_symbols_begin(void) {
     return true;
 }
 
-GORT_NOPREEMPT void gort_os_symbols_end(void) {
+GORT_RUNTIME_TEXT void gort_os_symbols_end(void) {
     if (dw.dwfl != NULL) dw.end(dw.dwfl);
     dw.dwfl = NULL;
 }
 
-GORT_NOPREEMPT void gort_os_symbolize(uintptr_t pc, bool return_address, char *buf, size_t n) {
+GORT_RUNTIME_TEXT void gort_os_symbolize(uintptr_t pc, bool return_address, char *buf, size_t n) {
     /* a return address may be past the end of a noreturn call's function:
      * look up the call itself */
     Dwarf_Addr look = return_address ? pc - 1 : pc;
