@@ -147,24 +147,20 @@ class Runner {
     if (thread) {
       t_ = std::thread(std::move(fn));
     } else {
-      gort_waitgroup_add(&wg_, 1);
-      Go([this, fn = std::move(fn)] {
-        fn();
-        gort_waitgroup_done(&wg_);
-      });
+      wg_.Go(std::move(fn));
     }
   }
   void join() {
     if (thread_)
       t_.join();
     else
-      gort_waitgroup_wait(&wg_);
+      wg_.Wait();
   }
 
  private:
   bool thread_;
   std::thread t_;
-  gort_waitgroup wg_ = GORT_WAITGROUP_INIT;
+  gort_test::Group wg_;
 };
 
 // One producer, one consumer (each a goroutine or a plain thread): every
