@@ -7,7 +7,6 @@
 #include <cfenv>
 #include <cstring>
 #include <atomic>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "runtime/core/runtime.h"
 #include "tests/harness.h"
 
@@ -183,7 +183,7 @@ TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
   // A gort_mutex, not a thread-owned lock: async preemption may move a
   // goroutine to another thread inside its critical section (README).
   gort_mutex mu = GORT_MUTEX_INIT;
-  std::set<uint64_t> ids;
+  absl::flat_hash_set<uint64_t> ids;
   Main([&] {
     gort_test::Group wg;
     for (int i = 0; i < 1000; i++) {

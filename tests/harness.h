@@ -152,7 +152,8 @@ class Group {
 // GORT_TEST_SEED (decimal, or hex with 0x) if set, else a fresh seed;
 // printed, so a randomized failure can be replayed with
 // GORT_TEST_SEED=N (and --gtest_filter for the one test).  Call it from
-// the test's body, once per test (each call without the variable is a new
+// the test's body, not a goroutine (absl::BitGen's entropy pool takes a
+// spin lock), once per test (each call without the variable is a new
 // seed, so --gtest_repeat runs new programs).
 inline uint64_t Seed() {
   const char* env = std::getenv("GORT_TEST_SEED");
