@@ -186,7 +186,9 @@ bool AsyncPreemptOff() {
 }
 
 // Start fn as a goroutine counted in wg (added here); a failure to start is
-// a failure of the soak.
+// a failure of the soak.  (Not a gort_test::Group: the soak is no gtest
+// program and reports with Fail(), not ASSERT; done follows fn however it
+// returns, and its waitgroups also count plain threads and gates.)
 void Go(gort_waitgroup* wg, std::function<void()> fn, const gort_go_attr* attr = nullptr) {
   gort_waitgroup_add(wg, 1);
   int rc = gort_test::Go(
