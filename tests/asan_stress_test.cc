@@ -25,6 +25,8 @@ struct Round {
   gort_chan* ready;   // buffered: a value for some, then closed
   gort_chan* never;   // nothing is ever sent
   gort_timer* timer;  // started on a plain thread, period 1 ms
+  // Hand-made, not a gort_test::Group: each goroutine's first frame must be
+  // Short<N> or Clean itself (below); none has an assertion to return early.
   gort_waitgroup wg = GORT_WAITGROUP_INIT;
   std::atomic<long> picked{0};
 };

@@ -47,18 +47,20 @@
 // 40,000 sequential and 12,000 concurrent programs take a few seconds
 // each; GORT_TEST_LONG=1 runs ten times as many, qemu an eighth
 // (gort_test::Scale).  Programs come from seeds; a failure prints its seed
-// and the program.  GORT_MODEL_SEED=n runs seed n alone, many times over
-// (a select's choice and a concurrent program's interleaving are not in
-// the seed; pick the test with --gtest_filter); GORT_MODEL_BASE=n starts
-// the default range of seeds at n; GORT_MODEL_VERBOSE=1 prints every
-// concurrent program before it runs.
+// and the program.  The range of seeds starts at the test's
+// gort_test::Seed() (printed: GORT_TEST_SEED=N runs the same range again),
+// or at n with GORT_MODEL_BASE=n.  GORT_MODEL_SEED=n runs seed n alone,
+// many times over (a select's choice and a concurrent program's
+// interleaving are not in the seed; pick the test with --gtest_filter);
+// GORT_MODEL_VERBOSE=1 prints every concurrent program before it runs.
+// A program's seed drives splitmix64 (Rng below), not absl::BitGen, so it
+// builds the same program on every build and machine.
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -69,6 +71,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "tests/harness.h"
 
 namespace {
@@ -92,30 +95,21 @@ struct Rng {
   bool Chance(int percent) { return Below(100) < percent; }
 };
 
-std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string Format(const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
 uint64_t EnvU64(const char* name, uint64_t dflt) {
   const char* s = std::getenv(name);
   return s != nullptr && *s != '\0' ? strtoull(s, nullptr, 0) : dflt;
 }
 
-// The seeds a test runs: `n` from GORT_MODEL_BASE (default `base`), or
-// GORT_MODEL_SEED alone, `repeat` times.
-std::vector<uint64_t> Seeds(uint64_t base, long n, long repeat) {
+// The seeds a test runs: `n` from GORT_MODEL_BASE (default: the test's
+// gort_test::Seed(), printed), or GORT_MODEL_SEED alone, `repeat` times.
+// Call it from the test's body.
+std::vector<uint64_t> Seeds(long n, long repeat) {
   std::vector<uint64_t> seeds;
   if (std::getenv("GORT_MODEL_SEED") != nullptr) {
     seeds.assign(repeat, EnvU64("GORT_MODEL_SEED", 0));
     return seeds;
   }
-  base = EnvU64("GORT_MODEL_BASE", base);
+  const uint64_t base = std::getenv("GORT_MODEL_BASE") != nullptr ? EnvU64("GORT_MODEL_BASE", 1) : gort_test::Seed();
   for (long i = 0; i < n; i++) seeds.push_back(base + i);
   return seeds;
 }
@@ -158,7 +152,7 @@ bool Zeroed(const Elem& e, size_t size) {
 
 std::string Hex(const Elem& e) {
   std::string s;
-  for (unsigned char ch : e.b) s += Format("%02x", ch);
+  for (unsigned char ch : e.b) s += absl::StrFormat("%02x", ch);
   return s;
 }
 
@@ -246,7 +240,7 @@ class Sequential {
       model_.push_back(m);
       real_.push_back(gort_chan_make(m.elem_size, m.cap));
       if (real_.back() == nullptr) return "gort_chan_make failed";
-      chans += Format(" c%d(elem %zu, cap %zu)", i, m.elem_size, m.cap);
+      chans += absl::StrFormat(" c%d(elem %zu, cap %zu)", i, m.elem_size, m.cap);
     }
     Note("make" + chans);
     int nops = 5 + rng_.Below(100);
@@ -292,9 +286,9 @@ class Sequential {
   void CheckRecvElem(const ModelChan& m, int rc, const Elem& e, uint64_t want, const char* what) {
     uint64_t got;
     if (rc == 0 && (!Decode(e, m.elem_size, &got) || got != want)) {
-      Fail(Format("%s: received %s, want value %" PRIu64, what, Hex(e).c_str(), want));
+      Fail(absl::StrFormat("%s: received %s, want value %" PRIu64, what, Hex(e).c_str(), want));
     } else if (rc == -EPIPE && !Zeroed(e, m.elem_size)) {
-      Fail(Format("%s: -EPIPE left %s, want the element zeroed", what, Hex(e).c_str()));
+      Fail(absl::StrFormat("%s: -EPIPE left %s, want the element zeroed", what, Hex(e).c_str()));
     }
   }
 
@@ -307,8 +301,8 @@ class Sequential {
     const void* p = m.elem_size == 0 && rng_.Chance(50) ? nullptr : e.b;
     int rc = t < 0 && rng_.Chance(50) ? gort_chan_send(real_[c], p) : gort_chan_send_timeout(real_[c], p, t);
     int want = m.SendReady() ? m.SendResult() : WouldBlock(t);
-    Note(Format("send c%d v=%" PRIu64 " timeout %" PRId64 " -> %d", c, v, t, rc));
-    if (rc != want) return Fail(Format("send returned %d, want %d", rc, want));
+    Note(absl::StrFormat("send c%d v=%" PRIu64 " timeout %" PRId64 " -> %d", c, v, t, rc));
+    if (rc != want) return Fail(absl::StrFormat("send returned %d, want %d", rc, want));
     if (!(e == orig)) return Fail("send changed the element it sent");
     if (rc == 0) m.q.push_back(m.elem_size == 0 ? 0 : v);  // a 0-byte element carries no value
   }
@@ -322,8 +316,8 @@ class Sequential {
     void* p = discard ? nullptr : e.b;
     int rc = t < 0 && rng_.Chance(50) ? gort_chan_recv(real_[c], p) : gort_chan_recv_timeout(real_[c], p, t);
     int want = m.RecvReady() ? m.RecvResult() : WouldBlock(t);
-    Note(Format("recv c%d%s timeout %" PRId64 " -> %d", c, discard ? " (discard)" : "", t, rc));
-    if (rc != want) return Fail(Format("recv returned %d, want %d", rc, want));
+    Note(absl::StrFormat("recv c%d%s timeout %" PRId64 " -> %d", c, discard ? " (discard)" : "", t, rc));
+    if (rc != want) return Fail(absl::StrFormat("recv returned %d, want %d", rc, want));
     if (!discard) CheckRecvElem(m, rc, e, rc == 0 ? m.q.front() : 0, "recv");
     if (rc == 0) m.q.pop_front();
   }
@@ -332,9 +326,9 @@ class Sequential {
     int c = rng_.Below((int)model_.size());
     ModelChan& m = model_[c];
     int rc = gort_chan_close(real_[c]);
-    Note(Format("close c%d -> %d", c, rc));
+    Note(absl::StrFormat("close c%d -> %d", c, rc));
     int want = m.closed ? -EPIPE : 0;
-    if (rc != want) return Fail(Format("close returned %d, want %d", rc, want));
+    if (rc != want) return Fail(absl::StrFormat("close returned %d, want %d", rc, want));
     m.closed = true;
   }
 
@@ -358,8 +352,8 @@ class Sequential {
         rc = gort_chan_close(nullptr);
         break;
     }
-    Note(Format("operation %d on NULL -> %d", r, rc));
-    if (rc != -EINVAL) return Fail(Format("operation on a NULL channel returned %d, want -EINVAL", rc));
+    Note(absl::StrFormat("operation %d on NULL -> %d", r, rc));
+    if (rc != -EINVAL) return Fail(absl::StrFormat("operation on a NULL channel returned %d, want -EINVAL", rc));
     if (!e.Untouched()) Fail("operation on a NULL channel wrote the element");
     if (gort_chan_len(nullptr) != 0 || gort_chan_cap(nullptr) != 0) Fail("len or cap of NULL is not 0");
   }
@@ -382,13 +376,13 @@ class Sequential {
         if (op == GORT_SEND) {
           uint64_t v = next_value_++;
           elems[i] = Encode(v, m.elem_size);
-          desc += Format(" [send c%d v=%" PRIu64 "]", chan[i], v);
+          desc += absl::StrFormat(" [send c%d v=%" PRIu64 "]", chan[i], v);
         } else {
           if (rng_.Chance(10)) p = nullptr;
-          desc += Format(" [recv c%d%s]", chan[i], p == nullptr ? " (discard)" : "");
+          desc += absl::StrFormat(" [recv c%d%s]", chan[i], p == nullptr ? " (discard)" : "");
         }
       } else {
-        desc += Format(" [%s NULL]", op == GORT_SEND ? "send" : "recv");
+        desc += absl::StrFormat(" [%s NULL]", op == GORT_SEND ? "send" : "recv");
       }
       any_ready |= ready[i];
       orig[i] = elems[i];
@@ -396,30 +390,31 @@ class Sequential {
     }
     int64_t t = PickTimeout(any_ready);
     int rc = gort_select(n == 0 && rng_.Chance(50) ? nullptr : cases, (size_t)n, t);
-    Note(Format("select%s timeout %" PRId64 " -> %d", desc.c_str(), t, rc) +
-         (rc >= 0 && rc < n ? Format(" (result %d)", cases[rc].result) : ""));
+    Note(absl::StrFormat("select%s timeout %" PRId64 " -> %d", desc.c_str(), t, rc) +
+         (rc >= 0 && rc < n ? absl::StrFormat(" (result %d)", cases[rc].result) : ""));
     if (rc < 0) {
-      if (any_ready) return Fail(Format("select returned %d with a case ready", rc));
-      if (rc != WouldBlock(t)) return Fail(Format("select returned %d, want %d", rc, WouldBlock(t)));
+      if (any_ready) return Fail(absl::StrFormat("select returned %d with a case ready", rc));
+      if (rc != WouldBlock(t)) return Fail(absl::StrFormat("select returned %d, want %d", rc, WouldBlock(t)));
     } else if (rc >= n || !ready[rc]) {
-      return Fail(Format("select chose case %d, which was not ready", rc));
+      return Fail(absl::StrFormat("select chose case %d, which was not ready", rc));
     }
     for (int i = 0; i < n; i++) {
       if (i == rc) continue;
-      if (!(elems[i] == orig[i])) return Fail(Format("select wrote the element of case %d, which did not win", i));
+      if (!(elems[i] == orig[i]))
+        return Fail(absl::StrFormat("select wrote the element of case %d, which did not win", i));
     }
     if (rc < 0) return;
     ModelChan& m = model_[chan[rc]];
     if (cases[rc].op == GORT_SEND) {
       if (cases[rc].result != m.SendResult())
-        return Fail(Format("select's send case: result %d, want %d", cases[rc].result, m.SendResult()));
+        return Fail(absl::StrFormat("select's send case: result %d, want %d", cases[rc].result, m.SendResult()));
       if (!(elems[rc] == orig[rc])) return Fail("select changed the element it sent");
       uint64_t v;
       Decode(elems[rc], m.elem_size, &v);
       if (cases[rc].result == 0) m.q.push_back(v);
     } else {
       if (cases[rc].result != m.RecvResult())
-        return Fail(Format("select's recv case: result %d, want %d", cases[rc].result, m.RecvResult()));
+        return Fail(absl::StrFormat("select's recv case: result %d, want %d", cases[rc].result, m.RecvResult()));
       if (cases[rc].elem != nullptr)
         CheckRecvElem(m, cases[rc].result, elems[rc], m.q.empty() ? 0 : m.q.front(), "select");
       if (cases[rc].result == 0) m.q.pop_front();
@@ -430,8 +425,8 @@ class Sequential {
     for (size_t c = 0; c < model_.size(); c++) {
       size_t len = gort_chan_len(real_[c]), cap = gort_chan_cap(real_[c]);
       if (len != model_[c].q.size() || cap != model_[c].cap)
-        return Fail(
-            Format("c%zu: len %zu cap %zu, want len %zu cap %zu", c, len, cap, model_[c].q.size(), model_[c].cap));
+        return Fail(absl::StrFormat("c%zu: len %zu cap %zu, want len %zu cap %zu", c, len, cap, model_[c].q.size(),
+                                    model_[c].cap));
     }
   }
 
@@ -504,13 +499,13 @@ class Concurrent {
   Concurrent& operator=(const Concurrent&) = delete;
 
   std::string Describe() const {
-    std::string s = Format("concurrent seed %" PRIu64 ": %d Ps, elem %zu,", seed_, procs_, elem_size_);
-    for (int i = 0; i < k_; i++) s += Format(" c%d cap %zu,", i, cap_[i]);
-    s += Format(" %s close%s%s;", race_ ? "racing" : "after the senders", two_closers_ ? ", two closers" : "",
-                early_stop_ ? ", receivers stop at the first -EPIPE" : "");
+    std::string s = absl::StrFormat("concurrent seed %" PRIu64 ": %d Ps, elem %zu,", seed_, procs_, elem_size_);
+    for (int i = 0; i < k_; i++) s += absl::StrFormat(" c%d cap %zu,", i, cap_[i]);
+    s += absl::StrFormat(" %s close%s%s;", race_ ? "racing" : "after the senders", two_closers_ ? ", two closers" : "",
+                         early_stop_ ? ", receivers stop at the first -EPIPE" : "");
     for (const Worker& w : workers_)
-      s += Format(" %s %d%s%s", w.sender ? "sender" : "receiver", w.index, w.on_thread ? " (thread)" : "",
-                  w.sender ? Format(" %d ops", w.ops).c_str() : "");
+      s += absl::StrFormat(" %s %d%s%s", w.sender ? "sender" : "receiver", w.index, w.on_thread ? " (thread)" : "",
+                           w.sender ? absl::StrFormat(" %d ops", w.ops).c_str() : "");
     return s;
   }
 
@@ -523,6 +518,9 @@ class Concurrent {
       ch_[i] = gort_chan_make(elem_size_, cap_[i]);
       if (ch_[i] == nullptr) return "gort_chan_make failed";
     }
+    // Hand-made waitgroups: they count the plain-thread workers with the
+    // goroutines, and body signals done however the loop (which reports
+    // with Bad, not ASSERT) returns.
     gort_waitgroup wg_send = GORT_WAITGROUP_INIT, wg_recv = GORT_WAITGROUP_INIT, wg_close = GORT_WAITGROUP_INIT;
     gort_waitgroup_add(&wg_send, nsend_);
     gort_waitgroup_add(&wg_recv, nrecv_);
@@ -646,14 +644,14 @@ class Concurrent {
   void Received(Worker& w, int c, int rc, const Elem& e, bool discard, uint64_t t0, uint64_t t1, const char* what) {
     uint64_t v = kDiscarded;
     if (rc == 0) {
-      if (w.drained[c]) Bad(w, Format("%s on c%d got a value after it had got -EPIPE there", what, c));
+      if (w.drained[c]) Bad(w, absl::StrFormat("%s on c%d got a value after it had got -EPIPE there", what, c));
       if (!discard && !Decode(e, elem_size_, &v))
-        Bad(w, Format("%s on c%d: received %s, not an element that was sent", what, c, Hex(e).c_str()));
+        Bad(w, absl::StrFormat("%s on c%d: received %s, not an element that was sent", what, c, Hex(e).c_str()));
       w.recvs.push_back({v, c, rc, t0, t1});
       return;
     }
     if (!discard && !Zeroed(e, elem_size_))
-      Bad(w, Format("%s on c%d: -EPIPE left %s, want it zeroed", what, c, Hex(e).c_str()));
+      Bad(w, absl::StrFormat("%s on c%d: -EPIPE left %s, want it zeroed", what, c, Hex(e).c_str()));
     w.recvs.push_back({v, c, rc, t0, t1});
     w.closed[c] = w.drained[c] = true;
     Elem again;
@@ -661,14 +659,15 @@ class Concurrent {
     int rc2 = gort_chan_recv_timeout(ch_[c], again.b, 0);
     t1 = Tick();
     if (rc2 != -EPIPE || !Zeroed(again, elem_size_)) {
-      Bad(w, Format("c%d: a receive after -EPIPE returned %d, %s", c, rc2, Hex(again).c_str()));
+      Bad(w, absl::StrFormat("c%d: a receive after -EPIPE returned %d, %s", c, rc2, Hex(again).c_str()));
     } else {
       w.recvs.push_back({v, c, rc2, t0, t1});
     }
   }
 
   void Sent(Worker& w, int c, int rc, uint32_t seq, uint64_t t0, uint64_t t1, const char* what) {
-    if (w.closed[c] && rc != -EPIPE) Bad(w, Format("%s on c%d returned %d after it had got -EPIPE there", what, c, rc));
+    if (w.closed[c] && rc != -EPIPE)
+      Bad(w, absl::StrFormat("%s on c%d returned %d after it had got -EPIPE there", what, c, rc));
     if (rc == -EPIPE) w.closed[c] = true;
     w.sends.push_back({seq, c, rc, t0, t1});
   }
@@ -688,18 +687,18 @@ class Concurrent {
     for (int i = 0; i < n; i++) {
       if (cases[i].elem == nullptr || i == rc) continue;
       if (!(*(Elem*)cases[i].elem == orig[i]))
-        Bad(w, Format("select wrote the element of case %d (c%d), which did not win", i, chan[i]));
+        Bad(w, absl::StrFormat("select wrote the element of case %d (c%d), which did not win", i, chan[i]));
     }
     if (rc < 0) {
       if (t < 0 || rc != (t == 0 ? -EAGAIN : -ETIMEDOUT))
-        Bad(w, Format("select (timeout %" PRId64 ") returned %d", t, rc));
-      if (must_win) Bad(w, Format("select returned %d with a case on a channel it knew closed", rc));
+        Bad(w, absl::StrFormat("select (timeout %" PRId64 ") returned %d", t, rc));
+      if (must_win) Bad(w, absl::StrFormat("select returned %d with a case on a channel it knew closed", rc));
       if (t == 0) gort_yield();
       return;
     }
-    if (rc >= n || chan[rc] < 0) return Bad(w, Format("select returned %d, not a case on a channel", rc));
+    if (rc >= n || chan[rc] < 0) return Bad(w, absl::StrFormat("select returned %d, not a case on a channel", rc));
     int r = cases[rc].result, c = chan[rc];
-    if (r != 0 && r != -EPIPE) return Bad(w, Format("select's case %d: result %d", rc, r));
+    if (r != 0 && r != -EPIPE) return Bad(w, absl::StrFormat("select's case %d: result %d", rc, r));
     if (cases[rc].op == GORT_SEND) {
       if (!(*(Elem*)cases[rc].elem == orig[rc])) Bad(w, "select changed the element it sent");
       Sent(w, c, r, seq, t0, t1, "select's send");
@@ -724,9 +723,9 @@ class Concurrent {
         if (rc == 0 || rc == -EPIPE) {
           Sent(w, c, rc, seq, t0, t1, "send");
         } else if (t < 0 || rc != (t == 0 ? -EAGAIN : -ETIMEDOUT)) {
-          Bad(w, Format("send (timeout %" PRId64 ") on c%d returned %d", t, c, rc));
+          Bad(w, absl::StrFormat("send (timeout %" PRId64 ") on c%d returned %d", t, c, rc));
         } else if (w.closed[c]) {
-          Bad(w, Format("send on c%d returned %d after it had got -EPIPE there", c, rc));
+          Bad(w, absl::StrFormat("send on c%d returned %d after it had got -EPIPE there", c, rc));
         } else if (t == 0) {
           gort_yield();
         }
@@ -783,7 +782,7 @@ class Concurrent {
         if (rc == 0 || rc == -EPIPE) {
           Received(w, c, rc, e, discard, t0, t1, "recv");
         } else if (t < 0 || rc != (t == 0 ? -EAGAIN : -ETIMEDOUT)) {
-          Bad(w, Format("recv (timeout %" PRId64 ") on c%d returned %d", t, c, rc));
+          Bad(w, absl::StrFormat("recv (timeout %" PRId64 ") on c%d returned %d", t, c, rc));
         } else if (t == 0) {
           gort_yield();
         }
@@ -815,7 +814,7 @@ class Concurrent {
       if (cl.rng.Chance(30)) gort_yield();
       if (cl.rng.Chance(10)) gort_sleep(1000 * cl.rng.Below(50));
       size_t len = gort_chan_len(ch_[c]);
-      if (len > cap_[c] && cl.error.empty()) cl.error = Format("c%d: len %zu > cap %zu", c, len, cap_[c]);
+      if (len > cap_[c] && cl.error.empty()) cl.error = absl::StrFormat("c%d: len %zu > cap %zu", c, len, cap_[c]);
       uint64_t t0 = Tick();
       int rc = gort_chan_close(ch_[c]);
       uint64_t t1 = Tick();
@@ -834,22 +833,23 @@ class Concurrent {
         int rc = gort_chan_recv_timeout(ch_[c], e.b, 0);
         uint64_t t1 = Tick();
         if (rc != 0 && rc != -EPIPE) {
-          Bad(d, Format("drain: a receive from closed c%d returned %d", c, rc));
+          Bad(d, absl::StrFormat("drain: a receive from closed c%d returned %d", c, rc));
           break;
         }
         Received(d, c, rc, e, false, t0, t1, "drain");
         if (rc == -EPIPE) break;
         got++;
       }
-      if (got != len) Bad(d, Format("drain: c%d had len %zu but gave %zu values", c, len, got));
-      if (gort_chan_len(ch_[c]) != 0) Bad(d, Format("drain: c%d has len %zu after it", c, gort_chan_len(ch_[c])));
-      if (gort_chan_cap(ch_[c]) != cap_[c]) Bad(d, Format("c%d: cap %zu", c, gort_chan_cap(ch_[c])));
+      if (got != len) Bad(d, absl::StrFormat("drain: c%d had len %zu but gave %zu values", c, len, got));
+      if (gort_chan_len(ch_[c]) != 0)
+        Bad(d, absl::StrFormat("drain: c%d has len %zu after it", c, gort_chan_len(ch_[c])));
+      if (gort_chan_cap(ch_[c]) != cap_[c]) Bad(d, absl::StrFormat("c%d: cap %zu", c, gort_chan_cap(ch_[c])));
     }
   }
 
   std::string Check() {
     std::string head = Describe() + "\n  ";
-    auto name = [](const Worker& w) { return Format("%s %d", w.sender ? "sender" : "receiver", w.index); };
+    auto name = [](const Worker& w) { return absl::StrFormat("%s %d", w.sender ? "sender" : "receiver", w.index); };
     for (const Worker& w : workers_)
       if (!w.error.empty()) return head + name(w) + ": " + w.error;
     if (!drainer_.error.empty()) return head + drainer_.error;
@@ -860,12 +860,12 @@ class Concurrent {
     const CloseRec* closed[kMaxChans] = {};
     for (const Closer& cl : closers_)
       for (const CloseRec& r : cl.closes) {
-        if (r.rc == 0 && closed[r.chan] != nullptr) return head + Format("c%d closed twice", r.chan);
-        if (r.rc != 0 && r.rc != -EPIPE) return head + Format("close of c%d returned %d", r.chan, r.rc);
+        if (r.rc == 0 && closed[r.chan] != nullptr) return head + absl::StrFormat("c%d closed twice", r.chan);
+        if (r.rc != 0 && r.rc != -EPIPE) return head + absl::StrFormat("close of c%d returned %d", r.chan, r.rc);
         if (r.rc == 0) closed[r.chan] = &r;
       }
     for (int c = 0; c < k_; c++)
-      if (closed[c] == nullptr) return head + Format("no close of c%d succeeded", c);
+      if (closed[c] == nullptr) return head + absl::StrFormat("no close of c%d succeeded", c);
 
     // The sends, by sender and sequence.
     std::vector<std::vector<const SendRec*>> sent(nsend_);
@@ -879,11 +879,11 @@ class Concurrent {
         if (s.rc == 0) {
           sent_ok[s.chan]++;
           if (s.t0 > cr.t1)
-            return head + Format("sender %d: send of seq %u on c%d succeeded though it began after the close", w.index,
-                                 s.seq, s.chan);
+            return head + absl::StrFormat("sender %d: send of seq %u on c%d succeeded though it began after the close",
+                                          w.index, s.seq, s.chan);
         } else if (s.t1 < cr.t0) {
-          return head +
-                 Format("sender %d: send of seq %u on c%d got -EPIPE before the close began", w.index, s.seq, s.chan);
+          return head + absl::StrFormat("sender %d: send of seq %u on c%d got -EPIPE before the close began", w.index,
+                                        s.seq, s.chan);
         }
       }
     }
@@ -906,7 +906,8 @@ class Concurrent {
       for (const RecvRec& r : rw.first->recvs)
         if (r.rc == -EPIPE) {
           if (r.t1 < closed[r.chan]->t0)
-            return head + Format("%s: a receive on c%d got -EPIPE before the close began", rw.second.c_str(), r.chan);
+            return head +
+                   absl::StrFormat("%s: a receive on c%d got -EPIPE before the close began", rw.second.c_str(), r.chan);
           first_epipe[r.chan] = std::min(first_epipe[r.chan], r.t1);
         }
     for (const auto& rw : receivers) {
@@ -914,8 +915,9 @@ class Concurrent {
       for (const RecvRec& r : rw.first->recvs) {
         if (r.rc != 0) continue;
         if (r.t0 > first_epipe[r.chan])
-          return head + Format("%s: received a value on c%d after a receive there had got -EPIPE (closed and drained)",
-                               who.c_str(), r.chan);
+          return head + absl::StrFormat(
+                            "%s: received a value on c%d after a receive there had got -EPIPE (closed and drained)",
+                            who.c_str(), r.chan);
         if (r.value == kDiscarded) {
           discarded[r.chan]++;
           continue;
@@ -923,9 +925,10 @@ class Concurrent {
         int s = (int)(r.value >> 32) - 1;
         uint32_t seq = (uint32_t)r.value;
         const SendRec* sr = s >= 0 && s < nsend_ && seq < sent[s].size() ? sent[s][seq] : nullptr;
-        std::string what = Format("%s: value (sender %d, seq %u) received on c%d", who.c_str(), s, seq, r.chan);
+        std::string what =
+            absl::StrFormat("%s: value (sender %d, seq %u) received on c%d", who.c_str(), s, seq, r.chan);
         if (sr == nullptr || sr->rc != 0) return head + what + " was never sent successfully";
-        if (sr->chan != r.chan) return head + what + Format(" was sent on c%d", sr->chan);
+        if (sr->chan != r.chan) return head + what + absl::StrFormat(" was sent on c%d", sr->chan);
         if (seen[s][seq]) return head + what + " was received twice";
         seen[s][seq] = true;
         if (r.t1 < sr->t0) return head + what + ": the receive ended before the send began";
@@ -939,8 +942,8 @@ class Concurrent {
         if (sent[s][seq] != nullptr && sent[s][seq]->rc == 0 && !seen[s][seq]) unreceived[sent[s][seq]->chan]++;
     for (int c = 0; c < k_; c++)
       if (unreceived[c] != discarded[c])
-        return head + Format("c%d: %ld values sent and never received, %ld received into NULL (of %ld sent)", c,
-                             unreceived[c], discarded[c], sent_ok[c]);
+        return head + absl::StrFormat("c%d: %ld values sent and never received, %ld received into NULL (of %ld sent)",
+                                      c, unreceived[c], discarded[c], sent_ok[c]);
 
     // FIFO per sender and channel: a receive of seq b may not end before
     // the receive of an earlier seq a began.
@@ -952,8 +955,8 @@ class Concurrent {
         for (size_t i = 1; i < g.size(); i++) {
           if (g[i - 1].t0 > g[latest].t0) latest = i - 1;
           if (g[i].t1 < g[latest].t0)
-            return head + Format("FIFO: from sender %d on c%d, %s received seq %u before %s received seq %u", s, c,
-                                 g[i].who.c_str(), g[i].seq, g[latest].who.c_str(), g[latest].seq);
+            return head + absl::StrFormat("FIFO: from sender %d on c%d, %s received seq %u before %s received seq %u",
+                                          s, c, g[i].who.c_str(), g[i].seq, g[latest].who.c_str(), g[latest].seq);
         }
       }
     return "";
@@ -978,9 +981,9 @@ class ChanModel : public gort_test::Test {};
 TEST_F(ChanModel, SequentialProgramsMatchTheModel) {
   Watchdog dog;
   int failures = 0;
-  std::vector<uint64_t> seeds = Seeds(1, Scale(40000), 200);
+  std::vector<uint64_t> seeds = Seeds(Scale(40000), 200);
   for (uint64_t seed : seeds) {
-    dog.Program(Format("sequential seed %" PRIu64, seed));
+    dog.Program(absl::StrFormat("sequential seed %" PRIu64, seed));
     std::string err;
     Sequential prog(seed);
     if (Rng(~seed).Chance(50)) {
@@ -998,7 +1001,7 @@ TEST_F(ChanModel, SequentialProgramsMatchTheModel) {
 TEST_F(ChanModel, ConcurrentProgramsKeepTheInvariants) {
   Watchdog dog;
   int failures = 0;
-  std::vector<uint64_t> seeds = Seeds(1, Scale(12000), 100);
+  std::vector<uint64_t> seeds = Seeds(Scale(12000), 100);
   Totals t;
   for (uint64_t seed : seeds) {
     Concurrent prog(seed);

@@ -2,12 +2,14 @@
 // unbuffered channels, with random selects and timeouts, on every P and
 // on plain threads: every value is received exactly once (count and sum
 // of distinct values).  Rounds of that run for a few seconds;
-// GORT_TEST_LONG=1 runs ten times as many.
+// GORT_TEST_LONG=1 runs ten times as many.  Each worker's xorshift choices
+// start from gort_test::Seed() (printed; GORT_TEST_SEED=N repeats them).
 
 #include <atomic>
+#include <cerrno>
 #include <functional>
 #include <memory>
-#include <cerrno>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -20,8 +22,10 @@ using gort_test::Main;
 
 class ChanStress : public gort_test::Test {};
 
+// A worker's xorshift state: never 0 (xorshift would stay 0).
+uint64_t Start(std::mt19937_64& rng) { return rng() | 1; }
 
-void OneRound() {
+void OneRound(std::mt19937_64& rng) {
   const int kChans = 4, kProducers = 8, kConsumers = 8;
   const long kEach = gort_test::Scale(20000);
   const long kTotal = kProducers * kEach;
@@ -30,12 +34,15 @@ void OneRound() {
   std::vector<std::atomic<uint8_t>> seen(kTotal);
   std::atomic<long> received{0}, timeouts{0};
   std::atomic<bool> done{false};
+  std::vector<uint64_t> start_p(kProducers), start_c(kConsumers);
+  for (auto& r : start_p) r = Start(rng);
+  for (auto& r : start_c) r = Start(rng);
 
   // Producer p sends values p*kEach .. p*kEach+kEach-1, each on a channel
   // picked by a select over all of them (or a plain send), retrying after
   // a timeout.
   auto produce = [&](int p) {
-    uint64_t r = 0x9E3779B97F4A7C15ull * (p + 1);
+    uint64_t r = start_p[p];
     for (long i = 0; i < kEach; i++) {
       long v = p * kEach + i;
       for (;;) {
@@ -58,7 +65,7 @@ void OneRound() {
     }
   };
   auto consume = [&](int id) {
-    uint64_t r = 0x2545F4914F6CDD1Dull * (id + 1);
+    uint64_t r = start_c[id];
     while (!done) {
       long v = -1;
       r ^= r << 13, r ^= r >> 7, r ^= r << 17;
@@ -100,7 +107,8 @@ void OneRound() {
 
 TEST_F(ChanStress, EveryValueExactlyOnce) {
   const long rounds = gort_test::Scale(10);  // ~1.5 s here; 1 under qemu
-  for (long r = 0; r < rounds && !HasFailure(); r++) OneRound();
+  std::mt19937_64 rng = gort_test::SeededRng(gort_test::Seed());
+  for (long r = 0; r < rounds && !HasFailure(); r++) OneRound(rng);
 }
 
 // ---- The buffered fast path at the empty/full boundary ---------------------
@@ -147,38 +155,36 @@ class Runner {
     if (thread) {
       t_ = std::thread(std::move(fn));
     } else {
-      gort_waitgroup_add(&wg_, 1);
-      Go([this, fn = std::move(fn)] {
-        fn();
-        gort_waitgroup_done(&wg_);
-      });
+      wg_.Go(std::move(fn));
     }
   }
   void join() {
     if (thread_)
       t_.join();
     else
-      gort_waitgroup_wait(&wg_);
+      wg_.Wait();
   }
 
  private:
   bool thread_;
   std::thread t_;
-  gort_waitgroup wg_ = GORT_WAITGROUP_INIT;
+  gort_test::Group wg_;
 };
 
 // One producer, one consumer (each a goroutine or a plain thread): every
 // value arrives once and in order, then -EPIPE with the element zeroed.
 TEST_F(ChanStress, BoundaryOneProducerOneConsumerInOrder) {
   const long n = gort_test::Scale(40000);
+  std::mt19937_64 rng = gort_test::SeededRng(gort_test::Seed());
   for (size_t cap : {1, 2, 3, 128}) {
     for (int mode = 0; mode < 4 && !HasFailure(); mode++) {
       gort_chan* c = gort_chan_make(sizeof(Item), cap);
       ASSERT_NE(c, nullptr);
       std::atomic<long> got{0};
+      const uint64_t start_prod = Start(rng), start_cons = Start(rng);
       Main([&] {
         Runner prod(mode & 1, [&] {
-          uint64_t r = 0x9E3779B97F4A7C15ull + mode + cap;
+          uint64_t r = start_prod;
           for (long i = 0; i < n; i++) {
             Item it = {0, i};
             ASSERT_EQ(SendSome(c, &it, &r), 0);
@@ -187,7 +193,7 @@ TEST_F(ChanStress, BoundaryOneProducerOneConsumerInOrder) {
           ASSERT_EQ(gort_chan_close(c), 0);
         });
         Runner cons(mode & 2, [&] {
-          uint64_t r = 0x2545F4914F6CDD1Dull + mode + cap;
+          uint64_t r = start_cons;
           Item it;
           for (long i = 0;; i++) {
             it = {-1, -1};
@@ -220,8 +226,12 @@ TEST_F(ChanStress, BoundaryOneProducerOneConsumerInOrder) {
 TEST_F(ChanStress, BoundaryManyToManyWithClose) {
   const int kProd = 4, kCons = 4;
   const long rounds = gort_test::Scale(40), kMax = gort_test::Scale(100000);
+  std::mt19937_64 rng = gort_test::SeededRng(gort_test::Seed());
   for (long round = 0; round < rounds && !HasFailure(); round++) {
     size_t cap = 1 + round % 4;
+    std::vector<uint64_t> start_p(kProd), start_c(kCons);
+    for (auto& r : start_p) r = Start(rng);
+    for (auto& r : start_c) r = Start(rng);
     gort_chan* c = gort_chan_make(sizeof(Item), cap);
     ASSERT_NE(c, nullptr);
     std::vector<long> sent(kProd, 0);
@@ -233,7 +243,7 @@ TEST_F(ChanStress, BoundaryManyToManyWithClose) {
       std::vector<std::unique_ptr<Runner>> rs;
       for (int p = 0; p < kProd; p++)
         rs.push_back(std::make_unique<Runner>(p == 0, [&, p] {
-          uint64_t r = 0x9E3779B97F4A7C15ull * (p + 1) + round;
+          uint64_t r = start_p[p];
           for (long i = 0; i < kMax; i++) {
             Item it = {p, i};
             int rc = SendSome(c, &it, &r);
@@ -245,7 +255,7 @@ TEST_F(ChanStress, BoundaryManyToManyWithClose) {
         }));
       for (int k = 0; k < kCons; k++)
         rs.push_back(std::make_unique<Runner>(k == 0, [&, k] {
-          uint64_t r = 0x2545F4914F6CDD1Dull * (k + 1) + round;
+          uint64_t r = start_c[k];
           for (;;) {
             Item it = {-1, -1};
             int rc = RecvSome(c, &it, &r);

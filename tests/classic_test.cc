@@ -37,12 +37,10 @@ TEST_F(Classic, PrimeSieve) {
   Main([&] {
     gort_chan* src = gort_chan_make(sizeof(long), 0);
     chans.push_back(src);
-    gort_waitgroup gen_done = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&gen_done, 1);
-    Go([&] {
+    gort_test::Group gen;
+    gen.Go([&] {
       for (long i = 2;; i++)
         if (gort_chan_send(src, &i) != 0) break;  // closed by the test: stop
-      gort_waitgroup_done(&gen_done);
     });
     gort_chan* in = src;
     for (int i = 0; i < kPrimes; i++) {
@@ -62,7 +60,7 @@ TEST_F(Classic, PrimeSieve) {
     long v;
     while (gort_chan_recv(in, &v) == 0) {
     }
-    gort_waitgroup_wait(&gen_done);
+    gen.Wait();
   });
   // Check against trial division.
   std::vector<long> want;

@@ -89,6 +89,8 @@ TEST(StackDeathTest, CanaryOverflowNamesTheGoroutine) {
 // Overflow on a custom-size stack (its own mapping and guard page).
 void OverflowCustom(void*) {
   gort_go_attr attr = {256 << 10, "custom"};
+  // Hand-made (this file does not use harness.h): a death-test child's
+  // wait, never done; the overflow ends the process.
   gort_waitgroup wg = GORT_WAITGROUP_INIT;
   gort_waitgroup_add(&wg, 1);
   gort_go_with(OverflowForever, nullptr, &attr);

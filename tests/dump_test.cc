@@ -76,26 +76,20 @@ class ParkedReceiver {
  public:
   ParkedReceiver() : c_(gort_chan_make(sizeof(int), 0)) {
     gort_go_attr a = {0, "parked"};
-    gort_waitgroup_add(&wg_, 1);
-    gort_test::Go(
-        [this] {
-          dump_test_parked_in_recv(c_);
-          gort_waitgroup_done(&wg_);
-        },
-        &a);
+    wg_.Go([this] { dump_test_parked_in_recv(c_); }, &a);
     for (int i = 0; i < 1000 && TraceOf(dump_test_dump_here(), "parked").find("[waiting") == std::string::npos; i++)
       gort_sleep(1000000);
   }
   ~ParkedReceiver() {
     int v = 1;
     gort_chan_send(c_, &v);
-    gort_waitgroup_wait(&wg_);
+    wg_.Wait();
     gort_chan_free(c_);
   }
 
  private:
   gort_chan* c_;
-  gort_waitgroup wg_ = GORT_WAITGROUP_INIT;
+  gort_test::Group wg_;
 };
 
 TEST_F(DumpTest, ParkedGoroutinesShowWhereTheyWait) {
@@ -115,6 +109,8 @@ TEST_F(DumpTest, NotStartedGoroutinesShowTheirEntry) {
   gort_test::Procs one(1);
   gort_test::Main([] {
     gort_yield();  // off a P beyond the new limit (retired at a switch): on the only one
+    // A hand-made waitgroup: the goroutine's entry must be the C function
+    // the dump is to show, not a gort_test::Group's wrapper.
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
     gort_go_attr a = {0, "not-started"};
     gort_waitgroup_add(&wg, 1);
@@ -147,17 +143,9 @@ TEST_F(DumpTest, RunningAndPreemptedGoroutinesShowTheirLoop) {
   gort_test::Main([] {
     dump_test_stop = false;
     dump_test_spinning = 0;
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     gort_go_attr a = {0, "spinner"};
-    for (int i = 0; i < 2; i++) {
-      gort_waitgroup_add(&wg, 1);
-      gort_test::Go(
-          [&] {
-            dump_test_spin(nullptr);
-            gort_waitgroup_done(&wg);
-          },
-          &a);
-    }
+    for (int i = 0; i < 2; i++) wg.Go([] { dump_test_spin(nullptr); }, &a);
     while (dump_test_spinning.load() < 2) gort_sleep(1000000);
     bool seen_running = false, seen_preempted = false;
     std::string d;
@@ -174,7 +162,7 @@ TEST_F(DumpTest, RunningAndPreemptedGoroutinesShowTheirLoop) {
     EXPECT_TRUE(seen_running) << d;
     EXPECT_TRUE(seen_preempted) << d;
     dump_test_stop = true;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 
@@ -213,21 +201,19 @@ TEST_F(DumpTest, DumpingUnderLoadLosesNothing) {
     // stops the world for its whole 100 ms wait: fewer rounds.
     const long rounds = gort_test::Scale(gort_test::kTsan ? 2000 : 20000);
     std::atomic<long> done{0};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int pair = 0; pair < 4; pair++) {
       gort_chan* ping = gort_chan_make(sizeof(long), 0);
       gort_chan* pong = gort_chan_make(sizeof(long), 0);
-      gort_waitgroup_add(&wg, 2);
-      gort_test::Go([&, ping, pong] {
+      wg.Go([&, ping, pong] {
         for (long i = 0; i < rounds; i++) {
           long v = 0;
           gort_chan_recv(ping, &v);
           v++;
           gort_chan_send(pong, &v);
         }
-        gort_waitgroup_done(&wg);
       });
-      gort_test::Go([&, ping, pong] {
+      wg.Go([&, ping, pong] {
         long v = 0;
         for (long i = 0; i < rounds; i++) {
           gort_chan_send(ping, &v);
@@ -238,7 +224,6 @@ TEST_F(DumpTest, DumpingUnderLoadLosesNothing) {
         done++;
         gort_chan_free(ping);
         gort_chan_free(pong);
-        gort_waitgroup_done(&wg);
       });
     }
     int dumps = 0;
@@ -248,7 +233,7 @@ TEST_F(DumpTest, DumpingUnderLoadLosesNothing) {
       dumps++;
       gort_sleep(200000);
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_GT(dumps, 0);
   });
 }

@@ -7,7 +7,6 @@
 #include <cfenv>
 #include <cstring>
 #include <atomic>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "runtime/core/runtime.h"
 #include "tests/harness.h"
 
@@ -32,16 +32,11 @@ TEST_F(Goroutines, EveryGoroutineRunsOnce) {
   const long n = Scale(20000);
   std::vector<std::atomic<int>> ran(n);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (long i = 0; i < n; i++) {
-      ASSERT_EQ(gort_waitgroup_add(&wg, 1), 0);
-      ASSERT_EQ(Go([&, i] {
-                  ran[i]++;
-                  gort_waitgroup_done(&wg);
-                }),
-                0);
+      ASSERT_EQ(wg.Go([&, i] { ran[i]++; }), 0);
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   for (long i = 0; i < n; i++) ASSERT_EQ(ran[i].load(), 1) << "goroutine " << i;
 }
@@ -49,22 +44,13 @@ TEST_F(Goroutines, EveryGoroutineRunsOnce) {
 // One million goroutines, spawned by one goroutine, all complete.
 TEST_F(Goroutines, OneMillionComplete) {
   static std::atomic<long> count;
-  static gort_waitgroup wg = GORT_WAITGROUP_INIT;
   count = 0;
   gort_stats before, after;
   gort_stats_get(&before);
   Main([] {
-    for (long i = 0; i < 1000000; i++) {
-      gort_waitgroup_add(&wg, 1);
-      ASSERT_EQ(gort_go(
-                    [](void*) {
-                      count++;
-                      gort_waitgroup_done(&wg);
-                    },
-                    nullptr),
-                0);
-    }
-    gort_waitgroup_wait(&wg);
+    gort_test::Group wg;
+    for (long i = 0; i < 1000000; i++) ASSERT_EQ(wg.Go([] { count++; }), 0);
+    wg.Wait();
   });
   gort_stats_get(&after);
   EXPECT_EQ(count.load(), 1000000);
@@ -78,18 +64,16 @@ TEST_F(Goroutines, StartedFromPlainThreads) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; t++)
     threads.emplace_back([&] {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_test::Group wg;
       EXPECT_EQ(gort_self(), 0u);
       for (int i = 0; i < 500; i++) {
-        gort_waitgroup_add(&wg, 1);
-        EXPECT_EQ(Go([&] {
-                    EXPECT_NE(gort_self(), 0u);
-                    count++;
-                    gort_waitgroup_done(&wg);
-                  }),
+        EXPECT_EQ(wg.Go([&] {
+          EXPECT_NE(gort_self(), 0u);
+          count++;
+        }),
                   0);
       }
-      gort_waitgroup_wait(&wg);  // blocks this thread
+      wg.Wait();  // blocks this thread
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(count.load(), 2000);
@@ -104,17 +88,15 @@ TEST_F(Goroutines, WorkSpreadsToEveryP) {
   gort_stats before, after;
   gort_stats_get(&before);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 400; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         volatile uint64_t x = 1;
         for (int k = 0; k < 200000; k++) x = x * 6364136223846793005ull + 1;
         used[gort_getm()->p->id]++;
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   gort_stats_get(&after);
   for (int p = 0; p < procs; p++) EXPECT_GT(used[p].load(), 0) << "P " << p << " ran nothing";
@@ -129,18 +111,16 @@ TEST_F(Goroutines, YieldTakesTurns) {
   std::vector<int> order;
   order.reserve(kG * kRounds);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < kG; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         for (int r = 0; r < kRounds; r++) {
           order.push_back(g);  // one P: no data race
           gort_yield();
         }
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   ASSERT_EQ(order.size(), size_t{kG * kRounds});
   std::vector<size_t> last(kG, 0);
@@ -159,18 +139,16 @@ TEST_F(Goroutines, YieldTakesTurns) {
 // once) and from plain threads.
 TEST_F(Goroutines, SleepNeverWakesEarly) {
   Main([] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 200; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&wg, i] {
+      wg.Go([i] {
         int64_t want = (i % 20 + 1) * 500000;  // 0.5 .. 10 ms
         int64_t t0 = gort_now();
         gort_sleep(want);
         EXPECT_GE(gort_now() - t0, want);
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   int64_t t0 = gort_now();
   gort_sleep(2000000);  // plain thread
@@ -184,21 +162,18 @@ TEST_F(Goroutines, SleepParksOnlyTheGoroutine) {
   std::atomic<bool> sleeper_done{false};
   std::atomic<long> work{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       gort_sleep(50000000);
       sleeper_done = true;
-      gort_waitgroup_done(&wg);
     });
-    Go([&] {
+    wg.Go([&] {
       while (!sleeper_done) {
         work++;
         gort_yield();
       }
-      gort_waitgroup_done(&wg);
     });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_GT(work.load(), 0);
 }
@@ -208,12 +183,11 @@ TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
   // A gort_mutex, not a thread-owned lock: async preemption may move a
   // goroutine to another thread inside its critical section (README).
   gort_mutex mu = GORT_MUTEX_INIT;
-  std::set<uint64_t> ids;
+  absl::flat_hash_set<uint64_t> ids;
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 1000; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         uint64_t id = gort_self();
         EXPECT_NE(id, 0u);
         gort_yield();
@@ -221,10 +195,9 @@ TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
         gort_mutex_lock(&mu);
         EXPECT_TRUE(ids.insert(id).second) << "duplicate id " << id;
         gort_mutex_unlock(&mu);
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(ids.size(), 1000u);
 }
@@ -239,10 +212,9 @@ TEST_F(Goroutines, ErrnoSurvivesParks) {
   gort_test::Procs procs_scope(2);
   std::atomic<int> bad{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 64; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         for (int r = 0; r < 200; r++) {
           WriteErrno(1000 + g * 1000 + r);
           if (r % 2) {
@@ -252,10 +224,9 @@ TEST_F(Goroutines, ErrnoSurvivesParks) {
           }
           if (ReadErrno() != 1000 + g * 1000 + r) bad++;
         }
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(bad.load(), 0);
 }
@@ -267,10 +238,9 @@ TEST_F(Goroutines, FpControlStateIsPerGoroutine) {
   gort_test::Procs procs_scope(2);
   std::atomic<int> bad{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int g = 0; g < 16; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         int mode = g % 2 ? FE_UPWARD : FE_TONEAREST;
         if (g % 2) fesetround(FE_UPWARD);
         for (int r = 0; r < 500; r++) {
@@ -278,10 +248,9 @@ TEST_F(Goroutines, FpControlStateIsPerGoroutine) {
           if (fegetround() != mode) bad++;
         }
         fesetround(FE_TONEAREST);
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(bad.load(), 0);
 }
@@ -306,15 +275,13 @@ TEST_F(Goroutines, CalleeSavedRegistersSurviveSwitches) {
   gort_test::Procs procs_scope(2);
   std::atomic<int> bad{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (uint64_t g = 1; g <= 32; g++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, g] {
+      wg.Go([&, g] {
         if (Churn(g, true) != Churn(g, false)) bad++;
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(bad.load(), 0);
 }
@@ -338,14 +305,12 @@ TEST_F(Goroutines, RuntimeSeesItsOwnMAfterEveryMigration) {
     }
   });
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
+    gort_test::Group wg;
     std::atomic<bool> done{false};
-    Go([&] {  // keeps the other P busy, so the woken goroutine moves between Ms
+    wg.Go([&] {  // keeps the other P busy, so the woken goroutine moves between Ms
       while (!done) gort_yield();
-      gort_waitgroup_done(&wg);
     });
-    Go([&] {
+    wg.Go([&] {
       uint64_t last = 0;
       for (int r = 0; !stop; r++) {
         gort_sema_acquire(&ping);
@@ -358,9 +323,8 @@ TEST_F(Goroutines, RuntimeSeesItsOwnMAfterEveryMigration) {
         gort_sema_release(&pong);
       }
       done = true;
-      gort_waitgroup_done(&wg);
     });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   waker.join();
   EXPECT_EQ(wrong.load(), 0);
@@ -381,18 +345,16 @@ TEST_F(Goroutines, MaxprocsQueriesAndSetsAtOnce) {
   // Shrinking while goroutines run loses none of them.
   std::atomic<int> done{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < 2000; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&, i] {
+      wg.Go([&, i] {
         gort_yield();
         if (i == 500) gort_maxprocs(1);
         if (i == 1500) gort_maxprocs(2);
         done++;
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(done.load(), 2000);
   int last = gort_maxprocs(old);  // goroutines 500 and 1500 ran in either order
@@ -407,22 +369,19 @@ TEST_F(Goroutines, SleepersOnRetiredPsStillWake) {
   gort_test::Procs procs_scope(4);
   std::atomic<int> started{0}, woke{0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, kSleepers + 1);
+    gort_test::Group wg;
     for (int i = 0; i < kSleepers; i++)
-      Go([&] {
+      wg.Go([&] {
         started++;
         gort_sleep(20 * 1000 * 1000);
         woke++;
-        gort_waitgroup_done(&wg);
       });
     while (started < kSleepers) gort_yield();
     gort_maxprocs(1);
-    Go([&] {  // keeps P0's run queue non-empty until every sleeper woke
+    wg.Go([&] {  // keeps P0's run queue non-empty until every sleeper woke
       while (woke < kSleepers) gort_yield();
-      gort_waitgroup_done(&wg);
     });
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(woke.load(), kSleepers);
 }
@@ -448,21 +407,19 @@ void UseLotsOfStack(void* arg) {
 TEST_F(Goroutines, SystemstackRunsOnTheThreadStack) {
   DeepCall c = {0, 0, true, 0};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
+    gort_test::Group wg;
     gort_go_attr small = {GORT_STACK_MIN, "small-stack"};
-    ASSERT_EQ(Go(
+    ASSERT_EQ(wg.Go(
                   [&] {
                     G* g = gort_getg();
                     c.g_lo = (uintptr_t)g->stack_lo;
                     c.g_hi = c.g_lo + g->stack_size;
                     gort_systemstack(UseLotsOfStack, &c);
                     gort_yield();  // and the goroutine carries on normally
-                    gort_waitgroup_done(&wg);
                   },
                   &small),
               0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_FALSE(c.on_goroutine_stack);
   int want = 0;
@@ -488,19 +445,17 @@ TEST_F(Goroutines, BadArgumentsGetErrnoNotCrash) {
 // A goroutine with its own stack size can use most of it.
 TEST_F(Goroutines, CustomStackSize) {
   Main([] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
+    gort_test::Group wg;
     gort_go_attr attr = {1 << 20, "big-stack"};
-    ASSERT_EQ(Go(
+    ASSERT_EQ(wg.Go(
                   [&] {
                     volatile char buf[768 << 10];
                     for (size_t i = 0; i < sizeof buf; i += 4096) buf[i] = (char)i;
                     EXPECT_EQ(buf[4096], (char)4096);
-                    gort_waitgroup_done(&wg);
                   },
                   &attr),
               0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
 }
 
@@ -511,14 +466,13 @@ TEST_F(Goroutines, CustomStackSize) {
 TEST_F(Goroutines, CustomStackGoroutinesReuseTheirRecords) {
   Main([] {
     auto round = [] {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      gort_test::Group wg;
       gort_go_attr big = {128 << 10, "custom"};
       for (int i = 0; i < 200; i++) {
-        gort_waitgroup_add(&wg, 2);
-        ASSERT_EQ(gort_go_with([](void* w) { gort_waitgroup_done(static_cast<gort_waitgroup*>(w)); }, &wg, &big), 0);
-        ASSERT_EQ(gort_go([](void* w) { gort_waitgroup_done(static_cast<gort_waitgroup*>(w)); }, &wg), 0);
+        ASSERT_EQ(wg.Go([] {}, &big), 0);
+        ASSERT_EQ(wg.Go([] {}), 0);
       }
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
       for (int i = 0; i < 10000 && gort_test::LiveGoroutines() > 1; i++) gort_sleep(100000);  // all but main gone
     };
     round();
@@ -558,15 +512,10 @@ TEST_F(Goroutines, QueuedGoroutinesTakeNoStackUntilTheyRun) {
     gort_yield();  // off a P beyond the new limit (retired at a switch): on the only one
     std::atomic<long> ran{0};
     std::atomic<bool> spawned{false};
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    ASSERT_EQ(gort_waitgroup_add(&wg, n), 0);
+    gort_test::Group wg;
     long before = ResidentKiB();
     std::thread spawner([&] {  // a plain thread: no back-pressure
-      for (long i = 0; i < n; i++)
-        Go([&] {
-          ran++;
-          gort_waitgroup_done(&wg);
-        });
+      for (long i = 0; i < n; i++) wg.Go([&] { ran++; });
       spawned = true;
     });
     // Keep the P until the check is done: as a runtime lock would, refuse
@@ -587,7 +536,7 @@ TEST_F(Goroutines, QueuedGoroutinesTakeNoStackUntilTheyRun) {
     }
     gort_os_lock_release(&gort_sched_g.allg_lock);
     m->locks--;
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     spawner.join();
     long growth = ResidentKiB() - before;
     EXPECT_EQ(ran.load(), n);
@@ -607,13 +556,11 @@ TEST_F(Goroutines, ReadiedGoroutineRunsWhileItsReadierKeepsRunning) {
   gort_chan* c = gort_chan_make(sizeof(int), 0);
   std::atomic<bool> ran{false};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    ASSERT_EQ(gort_waitgroup_add(&wg, 1), 0);
-    Go([&] {
+    gort_test::Group wg;
+    wg.Go([&] {
       int v;
       EXPECT_EQ(gort_chan_recv(c, &v), 0);
       ran = true;
-      gort_waitgroup_done(&wg);
     });
     while (!gort_chan_has_waiters(c)) gort_yield();
     int v = 1;
@@ -623,7 +570,7 @@ TEST_F(Goroutines, ReadiedGoroutineRunsWhileItsReadierKeepsRunning) {
     for (int i = 0; i < 10000 && !ran.load(); i++) gort_os_nanosleep(1000000);  // no switch: 10 s at most
     m->locks--;
     EXPECT_TRUE(ran.load()) << "the readied goroutine waited for its readier";
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   gort_chan_free(c);
 }
@@ -637,17 +584,12 @@ TEST_F(Goroutines, SpawnerThatOutrunsItsPYields) {
   Main([&] {
     std::atomic<long> ran{0};
     long deepest = 0;
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    ASSERT_EQ(gort_waitgroup_add(&wg, n), 0);
+    gort_test::Group wg;
     for (long i = 0; i < n; i++) {
-      ASSERT_EQ(Go([&] {
-                  ran++;
-                  gort_waitgroup_done(&wg);
-                }),
-                0);
+      ASSERT_EQ(wg.Go([&] { ran++; }), 0);
       deepest = std::max(deepest, i + 1 - ran.load());
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_LE(deepest, RUNQ_SIZE + 1);
     EXPECT_GT(deepest, 1);  // it did spawn ahead of them
   });
@@ -668,16 +610,9 @@ TEST_F(Goroutines, MainNestsAndRunsFromManyThreads) {
 
 TEST_F(Goroutines, DumpListsParkedGoroutines) {
   gort_sema hold = GORT_SEMA_INIT(0);
-  gort_waitgroup wg = GORT_WAITGROUP_INIT;
-  gort_waitgroup_add(&wg, 1);
+  gort_test::Group wg;
   gort_go_attr attr = {0, "parked-on-sema"};
-  ASSERT_EQ(Go(
-                [&] {
-                  gort_sema_acquire(&hold);
-                  gort_waitgroup_done(&wg);
-                },
-                &attr),
-            0);
+  ASSERT_EQ(wg.Go([&] { gort_sema_acquire(&hold); }, &attr), 0);
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::string out;
@@ -695,7 +630,7 @@ TEST_F(Goroutines, DumpListsParkedGoroutines) {
   close(fds[1]);
   EXPECT_NE(out.find("\"parked-on-sema\" [waiting: semaphore"), std::string::npos) << out;
   gort_sema_release(&hold);
-  gort_waitgroup_wait(&wg);
+  wg.Wait();
 }
 
 // A goroutine that exits still locked to its thread takes the thread with
@@ -711,31 +646,27 @@ TEST_F(Goroutines, ExitingLockedEndsItsThread) {
   gort_stats_get(&before);
   Main([&] {
     for (int r = 0; r < kRounds; r++) {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      gort_test::Group wg;
+      wg.Go([&] {
         EXPECT_EQ(gort_lock_os_thread(), 0);
         sigset_t s;
         sigemptyset(&s);
         sigaddset(&s, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &s, nullptr);
-        planted = 1;
-        gort_waitgroup_done(&wg);  // and exits locked
+        planted = 1;  // and exits locked
       });
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
     }
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_test::Group wg;
     for (int i = 0; i < kLater; i++) {
-      gort_waitgroup_add(&wg, 1);
-      Go([&] {
+      wg.Go([&] {
         sigset_t cur;
         pthread_sigmask(SIG_BLOCK, nullptr, &cur);
         if (sigismember(&cur, SIGUSR2) || planted != 0) tainted++;
         gort_yield();
-        gort_waitgroup_done(&wg);
       });
     }
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     int fd = open("/dev/null", O_WRONLY);
     gort_dump(fd);  // no thread that ended is asked
     close(fd);

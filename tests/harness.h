@@ -20,16 +20,37 @@
 //                             even when an ASSERT leaves the test early
 //   gort_test::kTsan          built with ThreadSanitizer (--config=tsan);
 //                             kAsan, kSanitizer likewise
+//   gort_test::Seed()         a randomized test's seed: GORT_TEST_SEED if
+//                             set, else a fresh one (absl::BitGen); printed
+//                             as "GORT_TEST_SEED=N to replay" on stderr and
+//                             recorded as the test's gort_test_seed property
+//                             in test.xml.  Call it once per test.
+//   gort_test::SeededRng(s, k) std::mt19937_64 for seed s and stream k (one
+//                             stream per goroutine or thread: a generator
+//                             is not thread-safe): the same numbers for the
+//                             same seed on every build and machine.  Not
+//                             absl::BitGen: abseil salts a BitGen's seed
+//                             sequence with per-process entropy, so a
+//                             seeded BitGen does not repeat across runs
+//                             (absl/random/random.h).  absl::Uniform(rng,
+//                             lo, hi) draws from it without modulo bias.
 #ifndef GORT_TESTS_HARNESS_H
 #define GORT_TESTS_HARNESS_H
 
 #include <gtest/gtest.h>
 
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <random>
+#include <string>
 #include <utility>
 
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
 #include "runtime/gort.h"
 
 namespace gort_test {
@@ -127,6 +148,35 @@ class Group {
   std::shared_ptr<gort_waitgroup> wg_;
   bool waited_ = false;
 };
+
+// GORT_TEST_SEED (decimal, or hex with 0x) if set, else a fresh seed;
+// printed, so a randomized failure can be replayed with
+// GORT_TEST_SEED=N (and --gtest_filter for the one test).  Call it from
+// the test's body, not a goroutine (absl::BitGen's entropy pool takes a
+// spin lock), once per test (each call without the variable is a new
+// seed, so --gtest_repeat runs new programs).
+inline uint64_t Seed() {
+  const char* env = std::getenv("GORT_TEST_SEED");
+  uint64_t seed;
+  if (env != nullptr && *env != '\0') {
+    seed = std::strtoull(env, nullptr, 0);
+  } else {
+    absl::BitGen fresh;  // seeded from the OS's entropy
+    seed = absl::Uniform<uint64_t>(fresh);
+  }
+  const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string test = t != nullptr ? absl::StrCat(" (", t->test_suite_name(), ".", t->name(), ")") : "";
+  fprintf(stderr, "GORT_TEST_SEED=%" PRIu64 " to replay%s\n", seed, test.c_str());
+  if (t != nullptr) ::testing::Test::RecordProperty("gort_test_seed", absl::StrCat(seed));
+  return seed;
+}
+
+// std::mt19937_64 seeded from (seed, stream) through a std::seed_seq: the
+// standard fixes both, so a seed gives the same numbers everywhere.
+inline std::mt19937_64 SeededRng(uint64_t seed, uint64_t stream = 0) {
+  std::seed_seq seq{(uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+  return std::mt19937_64(seq);
+}
 
 inline bool UnderQemu() { return std::getenv("GORT_UNDER_QEMU") != nullptr; }
 

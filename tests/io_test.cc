@@ -83,18 +83,16 @@ void EchoConn(int c) {
   gort_fd_close(c);
 }
 
-// Accept until the listener is closed (-EBADF).
-void Serve(int lfd, gort_waitgroup* wg) {
+// Accept until the listener is closed (-EBADF); return when every
+// connection's goroutine has.
+void Serve(int lfd) {
+  gort_test::Group conns;
   for (;;) {
     int c = gort_accept(lfd, nullptr, nullptr, -1);
     if (c < 0) break;
-    gort_waitgroup_add(wg, 1);
-    Go([c, wg] {
-      EchoConn(c);
-      gort_waitgroup_done(wg);
-    });
+    conns.Go([c] { EchoConn(c); });
   }
-  gort_waitgroup_done(wg);
+  conns.Wait();
 }
 
 TEST_F(Io, EchoThousandConnectionsEveryByteChecked) {
@@ -104,16 +102,13 @@ TEST_F(Io, EchoThousandConnectionsEveryByteChecked) {
     uint16_t port;
     int lfd = Listen(&port);
     ASSERT_GE(lfd, 0);
-    gort_waitgroup server = GORT_WAITGROUP_INIT, clients = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&server, 1);
-    Go([&] { Serve(lfd, &server); });
+    gort_test::Group server, clients;
+    server.Go([&] { Serve(lfd); });
     for (int i = 0; i < kClients; i++) {
-      gort_waitgroup_add(&clients, 1);
-      Go([&, i] {
+      clients.Go([&, i] {
         int fd = Dial(port);
         if (fd < 0) {
           bad++;
-          gort_waitgroup_done(&clients);
           return;
         }
         char out[64], in[64];
@@ -136,12 +131,11 @@ TEST_F(Io, EchoThousandConnectionsEveryByteChecked) {
           echoed++;
         }
         gort_fd_close(fd);
-        gort_waitgroup_done(&clients);
       });
     }
-    gort_waitgroup_wait(&clients);
+    clients.Wait();
     gort_fd_close(lfd);  // wakes Serve's accept with -EBADF
-    gort_waitgroup_wait(&server);
+    server.Wait();
   });
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(echoed.load(), (long)kClients * kMessages);
@@ -394,17 +388,15 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
     gort_sleep(5000000);  // the reader is in read() now
     gort_chan *ping = gort_chan_make(sizeof(int), 0), *pong = gort_chan_make(sizeof(int), 0);
     gort_chan* done = gort_chan_make(sizeof(int), 1);
-    gort_waitgroup pair = GORT_WAITGROUP_INIT;  // both gone before the frees
-    gort_waitgroup_add(&pair, 2);
-    Go([&] {
+    gort_test::Group pair;  // both gone before the frees
+    pair.Go([&] {
       int v;
       for (int i = 0; i < 1000; i++) {
         gort_chan_recv(ping, &v);
         gort_chan_send(pong, &v);
       }
-      gort_waitgroup_done(&pair);
     });
-    Go([&] {
+    pair.Go([&] {
       for (int i = 0; i < 1000; i++) {
         int v = i;
         gort_chan_send(ping, &v);
@@ -412,7 +404,6 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
       }
       int one = 1;
       gort_chan_send(done, &one);
-      gort_waitgroup_done(&pair);
     });
     int v;
     // Generous: without the hand-off this never completes.
@@ -420,7 +411,7 @@ TEST_F(Io, BlockedSystemCallHandsOffItsP) {
     EXPECT_FALSE(reader_done.load());
     ASSERT_EQ(write(p[1], "x", 1), 1);
     wg.Wait();
-    gort_waitgroup_wait(&pair);
+    pair.Wait();
     EXPECT_TRUE(reader_done.load());
     gort_chan_free(ping);
     gort_chan_free(pong);

@@ -287,18 +287,14 @@ TEST_F(Misuse, ChanFree_NullIsEinvalWithABlockedWaiterIsEbusy) {
   gort_chan* c = gort_chan_make(sizeof(int), 0);
   ASSERT_NE(c, nullptr);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
+    gort_test::Group wg;
     int got = 0, rc = 1;
-    Go([&] {
-      rc = gort_chan_recv(c, &got);
-      gort_waitgroup_done(&wg);
-    });
+    wg.Go([&] { rc = gort_chan_recv(c, &got); });
     ASSERT_TRUE(WaitUntilParked("chan receive"));
     EXPECT_EQ(gort_chan_free(c), -EBUSY);  // refused: the receiver is queued on c
     int v = 42;
     EXPECT_EQ(gort_chan_send(c, &v), 0);  // c still works, and the receiver too
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(rc, 0);
     EXPECT_EQ(got, 42);
   });
@@ -348,17 +344,13 @@ TEST_F(Misuse, ChanSend_NullChanOrElemIsEinvalClosedIsEpipe) {
   // Unbuffered, with a receiver waiting: it is not woken with garbage.
   auto u = Make(sizeof(int), 0);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
+    gort_test::Group wg;
     int got = 0;
-    Go([&] {
-      EXPECT_EQ(gort_chan_recv(u.get(), &got), 0);
-      gort_waitgroup_done(&wg);
-    });
+    wg.Go([&] { EXPECT_EQ(gort_chan_recv(u.get(), &got), 0); });
     ASSERT_TRUE(WaitUntilParked("chan receive"));
     EXPECT_EQ(gort_chan_send(u.get(), nullptr), -EINVAL);
     EXPECT_EQ(gort_chan_send(u.get(), &v), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(got, 5);
   });
   auto z = Make(0, 1);
@@ -527,19 +519,17 @@ TEST_F(Misuse, TimerStop_NullIsEinvalWaitedOnIsEbusy) {
   ASSERT_NE(t, nullptr);
   auto release = Make(0, 0);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
+    gort_test::Group wg;
     int which = -100;
-    Go([&] {
+    wg.Go([&] {
       gort_case cases[2] = {{gort_timer_chan(t), GORT_RECV, &at, 0}, {release.get(), GORT_RECV, nullptr, 0}};
-      which = gort_select(cases, 2, -1);
-      gort_waitgroup_done(&wg);  // after the select unlinked itself from the timer's channel
+      which = gort_select(cases, 2, -1);  // the Group's done: after the select unlinked itself
     });
     ASSERT_TRUE(WaitUntilParked("select"));
     EXPECT_EQ(gort_timer_stop(t), -EBUSY);
     EXPECT_NE(gort_timer_chan(t), nullptr);  // t is untouched
     EXPECT_EQ(gort_chan_send(release.get(), nullptr), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(which, 1);
   });
   EXPECT_EQ(gort_timer_stop(t), 0);
@@ -741,7 +731,8 @@ TEST_F(Misuse, OnceDo_NullOnceOrFnIsEinval) {
   EXPECT_EQ(calls, 1);
 }
 
-// wg's counter is n: Wait returns only after n Done calls.
+// wg's counter is n: Wait returns only after n Done calls.  (A hand-made
+// waitgroup, not a gort_test::Group: these tests check gort_waitgroup.)
 void CheckCounterIs(gort_waitgroup* wg, int n) {
   std::atomic<int> done{0};
   Main([&] {
@@ -821,18 +812,14 @@ TEST_F(Misuse, FdOpen_BadFdIsEbadfTwiceIsHarmless) {
   EXPECT_EQ(gort_fd_open(p[0]), 0);
   // Again while a goroutine is parked reading it: the reader is not lost.
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 1);
+    gort_test::Group wg;
     ssize_t got = -100;
     char b = 0;
-    Go([&] {
-      got = gort_read(p[0], &b, 1, -1);
-      gort_waitgroup_done(&wg);
-    });
+    wg.Go([&] { got = gort_read(p[0], &b, 1, -1); });
     ASSERT_TRUE(WaitUntilParked("IO wait read"));
     EXPECT_EQ(gort_fd_open(p[0]), 0);
     ASSERT_EQ(write(p[1], "x", 1), 1);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(got, 1);
     EXPECT_EQ(b, 'x');
   });
@@ -869,23 +856,18 @@ TEST_F(Misuse, FdClose_WhileAnotherCloseRunsIsEbadf) {
   ASSERT_EQ(pipe(p), 0);
   ASSERT_EQ(gort_fd_open(p[0]), 0);
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
+    gort_test::Group wg;
     std::atomic<ssize_t> got{1};
     std::atomic<int> first{1};
-    Go([&] {
+    wg.Go([&] {
       char b;
       got = gort_read(p[0], &b, 1, -1);
-      gort_waitgroup_done(&wg);
     });
     EXPECT_TRUE(WaitUntilParked("IO wait read"));
-    Go([&] {
-      first = gort_fd_close(p[0]);
-      gort_waitgroup_done(&wg);
-    });
+    wg.Go([&] { first = gort_fd_close(p[0]); });
     gort_yield();  // the first close wakes the reader and waits for it
     EXPECT_EQ(gort_fd_close(p[0]), -EBADF);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     EXPECT_EQ(got.load(), -EBADF);
     EXPECT_EQ(first.load(), 0);
     EXPECT_FALSE(IsOpen(p[0]));
@@ -920,13 +902,11 @@ TEST_F(Misuse, Read_ClosedWhileWaitingOrQueuedIsEbadf) {
   ASSERT_EQ(gort_fd_open(sv[0]), 0);
   std::atomic<ssize_t> a{1}, b{1}, t{1};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
+    gort_test::Group wg;
     for (auto* r : {&a, &b}) {
-      Go([&, r] {
+      wg.Go([&, r] {
         char c;
         *r = gort_read(sv[0], &c, 1, -1);
-        gort_waitgroup_done(&wg);
       });
       EXPECT_TRUE(WaitUntilParked(r == &a ? "IO wait read" : "IO queue read"));
     }
@@ -936,7 +916,7 @@ TEST_F(Misuse, Read_ClosedWhileWaitingOrQueuedIsEbadf) {
     });
     gort_sleep(20000000);
     EXPECT_EQ(gort_fd_close(sv[0]), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
     th.join();
   });
   EXPECT_EQ(a.load(), -EBADF);
@@ -970,17 +950,13 @@ void ExpectCloseEndsAParkedAndAQueuedCall(int fd, const std::function<ssize_t()>
                                           const char* queued) {
   std::atomic<ssize_t> a{1}, b{1};
   Main([&] {
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    gort_waitgroup_add(&wg, 2);
+    gort_test::Group wg;
     for (auto* r : {&a, &b}) {
-      Go([&, r] {
-        *r = call();
-        gort_waitgroup_done(&wg);
-      });
+      wg.Go([&, r] { *r = call(); });
       EXPECT_TRUE(WaitUntilParked(r == &a ? parked : queued));
     }
     EXPECT_EQ(gort_fd_close(fd), 0);
-    gort_waitgroup_wait(&wg);
+    wg.Wait();
   });
   EXPECT_EQ(a.load(), -EBADF);  // a write: after some bytes
   EXPECT_EQ(b.load(), -EBADF);

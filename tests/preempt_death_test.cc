@@ -206,6 +206,7 @@ TEST(DeadlockDeathTest, FoundWithSchedtraceOn) {
 }
 
 gort_mutex mu_a = GORT_MUTEX_INIT, mu_b = GORT_MUTEX_INIT;
+// Hand-made waitgroups (no harness.h): the death-test child's own deadlock.
 gort_waitgroup both_locked = GORT_WAITGROUP_INIT, cycle_done = GORT_WAITGROUP_INIT;
 
 void LockAThenB(void*) {

@@ -122,6 +122,7 @@ TEST_F(Preempt, EveryRegisterSurvivesAsyncPreemption) {
   if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
   const uint64_t target = 2000;  // natively and under qemu alike
   std::atomic<long> mismatches{0}, calls{0};
+  const uint64_t seed = gort_test::Seed();
   Main([&] {
     PreemptStorm storm(std::chrono::microseconds(100));
     uint64_t before = Preemptions();
@@ -129,7 +130,7 @@ TEST_F(Preempt, EveryRegisterSurvivesAsyncPreemption) {
     gort_test::Group wg;
     for (int w = 0; w < 6; w++) {
       wg.Go([&, w] {
-        std::mt19937_64 rng(0x5eed + w);
+        std::mt19937_64 rng = gort_test::SeededRng(seed, w);
         uint64_t in[kRegWords], out[kRegWords];
         for (long n = 0; !stop.load(); n++) {
           for (auto& v : in) v = rng();
@@ -168,6 +169,7 @@ TEST_F(Preempt, NoDeadlockInsideMallocAndStdio) {
   const int seconds = std::getenv("GORT_TEST_LONG") != nullptr ? 60 : 10;
   std::atomic<long> progress{0};
   std::atomic<bool> stop{false}, done{false};
+  const uint64_t seed = gort_test::Seed();
   std::thread watchdog([&] {
     long last = -1;
     for (int quiet = 0; !done.load(); std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
@@ -189,7 +191,7 @@ TEST_F(Preempt, NoDeadlockInsideMallocAndStdio) {
     gort_test::Group wg;
     for (int w = 0; w < 2 * gort_maxprocs(0); w++) {
       wg.Go([&, w] {
-        std::mt19937 rng(w);
+        std::mt19937_64 rng = gort_test::SeededRng(seed, w);
         std::vector<void*> keep(64, nullptr);
         char buf[128];
         while (!stop.load(std::memory_order_relaxed)) {

@@ -166,13 +166,11 @@ TEST_F(Select, WokenByExactlyOneCase) {
     auto a = Make(sizeof(int), 0), b = Make(sizeof(int), 0);
     std::atomic<int> sent{0};
     Main([&] {
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      gort_waitgroup_add(&wg, 2);
+      gort_test::Group wg;
       for (gort_chan* c : {a.get(), b.get()})
-        Go([&, c] {
+        wg.Go([&, c] {
           int v = 1;
           if (gort_chan_send(c, &v) == 0) sent++;
-          gort_waitgroup_done(&wg);
         });
       int x = 0, y = 0;
       gort_case cases[] = {{a.get(), GORT_RECV, &x, 9}, {b.get(), GORT_RECV, &y, 9}};
@@ -186,7 +184,7 @@ TEST_F(Select, WokenByExactlyOneCase) {
       EXPECT_EQ(sent.load(), 1) << "the other sender must still be blocked";
       int z;
       EXPECT_EQ(gort_chan_recv(k == 0 ? b.get() : a.get(), &z), 0);
-      gort_waitgroup_wait(&wg);
+      wg.Wait();
       EXPECT_EQ(sent.load(), 2);
     });
   }

@@ -5,7 +5,8 @@
 //   tools/bazel test //tests:soak --test_env=GORT_SOAK_SECONDS=60
 //
 // Environment: GORT_SOAK_SECONDS (default 10), GORT_SOAK_SEED (default:
-// from the clock; printed, so a failing run can be repeated with it),
+// GORT_TEST_SEED, else a fresh one; printed, so a failing run can be
+// repeated with it),
 // GORT_SOAK_PARTS (a comma list of the parts below to run; default all),
 // GORT_SOAK_VERBOSE (a second line per round: each part's time and counts).
 //
@@ -185,7 +186,9 @@ bool AsyncPreemptOff() {
 }
 
 // Start fn as a goroutine counted in wg (added here); a failure to start is
-// a failure of the soak.
+// a failure of the soak.  (Not a gort_test::Group: the soak is no gtest
+// program and reports with Fail(), not ASSERT; done follows fn however it
+// returns, and its waitgroups also count plain threads and gates.)
 void Go(gort_waitgroup* wg, std::function<void()> fn, const gort_go_attr* attr = nullptr) {
   gort_waitgroup_add(wg, 1);
   int rc = gort_test::Go(
@@ -1318,7 +1321,8 @@ int main() {
   const char* s = getenv("GORT_SOAK_SECONDS");
   const double seconds = s != nullptr && *s ? atof(s) : 10.0;
   s = getenv("GORT_SOAK_SEED");
-  const uint64_t seed = s != nullptr && *s ? strtoull(s, nullptr, 0) : (uint64_t)time(nullptr);
+  // GORT_SOAK_SEED, else gort_test::Seed(): GORT_TEST_SEED or a fresh one.
+  const uint64_t seed = s != nullptr && *s ? strtoull(s, nullptr, 0) : gort_test::Seed();
   g_spin = !AsyncPreemptOff();
   const bool verbose = getenv("GORT_SOAK_VERBOSE") != nullptr;
   if (UnderQemu()) g_round_limit *= 5;

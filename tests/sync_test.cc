@@ -1,5 +1,6 @@
 // sync_test.cc — gort_waitgroup and gort_sema, with goroutine and
-// plain-thread users mixed.
+// plain-thread users mixed.  The WaitGroup tests use hand-made waitgroups
+// (they test gort_waitgroup); the rest wait through gort_test::Group.
 
 #include <atomic>
 #include <cerrno>
