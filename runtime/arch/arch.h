@@ -114,6 +114,10 @@ void gort_ctx_regs(const gort_ctx *c, gort_regs *out);
 typedef struct gort_sigctx gort_sigctx;
 void gort_arch_preempt_init(void);
 size_t gort_arch_preempt_room(void);
+/* Does the instruction before pc, code the caller knows is mapped, call
+ * something (so pc may be a return address)?  For scanning the stack of a
+ * thread blocked in a foreign call (traceback.c). */
+bool gort_arch_follows_call(uintptr_t pc);
 void gort_arch_preempt_inject(gort_sigctx *c);
 bool gort_arch_preempt_resume(gort_sigctx *c, void *frame);
 void gort_async_preempt(void);

@@ -10,6 +10,8 @@
  *                         ThreadSanitizer: see gort_env_parse)
  *       schedtrace=MS     one line of scheduler state on stderr every MS ms
  *       deadlock=0        never report "all goroutines are asleep"
+ *       blockwarn=MS      one line on stderr when a goroutine has been
+ *                         blocked in a foreign call for MS ms (preempt.c)
  * Malformed values are ignored, with one line on stderr.
  */
 #include <stdio.h>
@@ -52,6 +54,8 @@ GORT_RUNTIME_TEXT static void parse_debug(const char *list) {
             gort_debug_g.schedtrace = (int)v;
         else if (v >= 0 && strcmp(item, "deadlock") == 0)
             gort_debug_g.deadlock = (int)v;
+        else if (v >= 0 && v <= 3600000 && strcmp(item, "blockwarn") == 0)
+            gort_debug_g.blockwarn = (int)v;
         else {
             char line[160];
             if (eq != NULL) *eq = '='; /* the item as written */

@@ -65,20 +65,75 @@ static struct sysmon_p {
     int64_t resignal;  /* and how long until it may send again    */
     uint32_t syscalltick; /* the system call it saw ...           */
     int64_t syscallwhen;  /* ... since then (0: none)             */
+    M *blocked_m;         /* this slice's M was seen blocked: signal it only once it runs */
+    bool lent;            /* a P is lent while it is (foreign_look) */
+    bool warned;          /* blockwarn has reported this block      */
 } sysmon_ps[GORT_MAXPROCS_LIMIT];
 
 GORT_RUNTIME_TEXT static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Ask the goroutine running slice `tick` on p to yield; signal its M
- * unless signals are off. */
-GORT_RUNTIME_TEXT static void request(P *p, uint32_t tick, bool signal) {
+ * unless signals are off: at once, or (when_running) only once its thread
+ * runs, so a system call it is blocked in never sees EINTR. */
+GORT_RUNTIME_TEXT static void request(P *p, uint32_t tick, bool signal, bool when_running) {
     atomic_store_explicit(&p->preempt_tick, tick + 1, memory_order_relaxed);
     if (!signal || gort_debug_g.asyncpreemptoff) return;
     M *m = atomic_load_explicit(&p->m, memory_order_acquire);
     if (m == NULL) return;
     gort_os_signal_preempt_reclaim();
     atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
-    gort_os_signal_preempt(m->thread);
+    if (when_running)
+        gort_os_signal_preempt_running(m->thread, &m->runsignal);
+    else
+        gort_os_signal_preempt(m->thread);
+}
+
+/* ---- foreign calls --------------------------------------------------------
+ * A goroutine past its slice whose thread is blocked in the kernel is in a
+ * foreign call: C code blocking without telling gort (a pipe read, a DNS
+ * lookup, usleep).  Its M keeps its P: the thread may return at any
+ * instant and go on using it, and taking the P from under it would cost
+ * every runtime entry a fence.  sysmon lends a P instead — one more in use
+ * (gort_procs_lend) — and Ms that find nothing else to do steal the
+ * blocked P's run queue and fire its timers, as they do any busy P's.
+ * When the thread runs again (the P's slice ends, or the thread is seen
+ * running) the P is given back (gort_procs_unlend: the highest P retires,
+ * at its next schedule).  A thread seen blocked in this slice is only
+ * ever signalled once it runs (request's when_running).  Looks follow the
+ * signal backoff (preempt_one): at most one per P per RESIGNAL_NS, and
+ * one per SLICE_NS while the call goes on.  The thread is blocked in the
+ * kernel, or about to be, outside any runtime lock: so the M is never
+ * touched, and a wrong guess costs only a P lent for a while. */
+
+/* The block seen on p (if any) is over. */
+GORT_RUNTIME_TEXT static void foreign_end(struct sysmon_p *s) {
+    if (s->blocked_m != NULL) atomic_store_explicit(&s->blocked_m->foreign_since, 0, memory_order_relaxed);
+    if (s->lent) gort_procs_unlend();
+    s->blocked_m = NULL;
+    s->lent = false;
+    s->warned = false;
+}
+
+/* Is m, running p's slice past its end, blocked in the kernel? */
+GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now) {
+    if (gort_os_thread_blocked(m->thread) <= 0) { /* it runs: the call is over */
+        if (s->lent) gort_procs_unlend();
+        s->lent = false;
+        s->warned = false;
+        atomic_store_explicit(&m->foreign_since, 0, memory_order_relaxed);
+        return false;
+    }
+    s->blocked_m = m;
+    int64_t since = atomic_load_explicit(&m->foreign_since, memory_order_relaxed);
+    if (since == 0) atomic_store_explicit(&m->foreign_since, since = now, memory_order_relaxed);
+    if (!s->lent) s->lent = gort_procs_lend();
+    int64_t warn_ns = (int64_t)gort_debug_g.blockwarn * 1000000;
+    G *g = m->curg;
+    if (warn_ns > 0 && !s->warned && now - since >= warn_ns && g != NULL) {
+        s->warned = true;
+        gort_blockwarn(m, g, now - since);
+    }
+    return true;
 }
 
 /* sysmon's request.  Signals back off, from RESIGNAL_NS doubling to
@@ -91,8 +146,10 @@ GORT_RUNTIME_TEXT static void preempt_one(P *p, uint32_t tick, int64_t now, stru
         s->signalled = now;
         s->resignal = s->resignal < RESIGNAL_NS ? RESIGNAL_NS : s->resignal * 2;
         if (s->resignal > SLICE_NS) s->resignal = SLICE_NS;
+        M *m = atomic_load_explicit(&p->m, memory_order_acquire);
+        if (m != NULL && foreign_look(m, s, now)) signal = false; /* asked again once it runs */
     }
-    request(p, tick, signal);
+    request(p, tick, signal, s->blocked_m != NULL);
 }
 
 /* Deadlock, as Go's checkdead: a gort_main is waiting, no P runs, nothing
@@ -137,7 +194,7 @@ GORT_RUNTIME_TEXT void gort_preempt_all(void) {
     for (int32_t i = 0; i < procs; i++) {
         P *p = sched->allp[i];
         if (p != NULL && atomic_load_explicit(&p->status, memory_order_relaxed) == P_RUNNING)
-            request(p, atomic_load_explicit(&p->schedtick, memory_order_relaxed), true);
+            request(p, atomic_load_explicit(&p->schedtick, memory_order_relaxed), true, false);
     }
 }
 
@@ -248,6 +305,7 @@ GORT_RUNTIME_TEXT static int64_t retake_syscall(P *p, struct sysmon_p *s, int64_
 GORT_RUNTIME_TEXT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool retiring, int64_t now, int64_t next) {
     uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     if (tick != s->tick || s->since == 0) {
+        foreign_end(s);
         s->tick = tick;
         s->since = now;
         s->resignal = 0;
@@ -281,7 +339,10 @@ GORT_RUNTIME_TEXT static int64_t retake(int64_t now, int64_t next) {
         struct sysmon_p *s = &sysmon_ps[i];
         uint32_t status = atomic_load_explicit(&p->status, memory_order_acquire);
         if (status != P_SYSCALL) s->syscallwhen = 0;
-        if (status != P_RUNNING) s->since = 0;
+        if (status != P_RUNNING) {
+            s->since = 0;
+            foreign_end(s);
+        }
         if (status == P_SYSCALL)
             next = retake_syscall(p, s, now, next);
         else if (status == P_RUNNING)

@@ -1354,6 +1354,7 @@ GORT_RUNTIME_TEXT static void mexit(M *m) {
     atomic_store(&m->dead, true);
     while (atomic_load(&sched->dumping)) gort_os_nanosleep(50 * 1000);
     gort_os_sigaltstack_free();
+    gort_os_runsignal_free(&m->runsignal);
     tls_m = NULL;
     gort_lock(&sched->lock);
     m->schedlink = sched->mdead;
@@ -1373,6 +1374,7 @@ GORT_RUNTIME_TEXT static void *mstart(void *arg) {
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
+    if (gort_os_runsignal_init(&m->runsignal) != 0) m->runsignal.valid = false; /* then sent at once */
     /* allm is a push-only list (a dead M's record is reused, not
      * unlinked).  Published only now, with its thread known and a signal
      * stack: a dump signals every live M on it (the CAS, or clearing dead,
@@ -1465,6 +1467,7 @@ GORT_RUNTIME_TEXT static void rt_start(const gort_config *user) {
     sched->timerp = p_new(-1); /* never on a list, never held */
     gort_lock(&sched->lock);
     procs_grow(0, cfg.maxprocs);
+    sched->procs_set = cfg.maxprocs;
     atomic_store(&sched->gomaxprocs, cfg.maxprocs);
     gort_unlock(&sched->lock);
     gort_sysmon_start();
@@ -1501,22 +1504,51 @@ GORT_RUNTIME_TEXT int gort_init(const gort_config *cfg) {
     return 0;
 }
 
+/* Ps in use: the program's count plus those lent; sched.lock held. */
+GORT_RUNTIME_TEXT static void procs_resize(int32_t set, int32_t lent) {
+    int32_t old = atomic_load(&sched->gomaxprocs), n = set + lent;
+    sched->procs_set = set;
+    sched->procs_lent = lent;
+    if (n > old)
+        procs_grow(old, n);
+    else if (n < old)
+        procs_shrink(n);
+    atomic_store(&sched->gomaxprocs, n);
+}
+
 GORT_RUNTIME_TEXT int gort_maxprocs(int n) {
     if (n > GORT_MAXPROCS_LIMIT) return -EINVAL;
     if (gort_forked()) return gort_forked_error();
     gort_lazy_init();
     gort_lock(&sched->lock);
-    int32_t old = atomic_load(&sched->gomaxprocs);
+    int32_t old = sched->procs_set, lent = sched->procs_lent;
     if (n > 0 && n != old) {
-        if (n > old)
-            procs_grow(old, n);
-        else
-            procs_shrink(n);
-        atomic_store(&sched->gomaxprocs, n);
+        if (n + lent > GORT_MAXPROCS_LIMIT) lent = GORT_MAXPROCS_LIMIT - n; /* the program's count first */
+        procs_resize(n, lent);
     }
     gort_unlock(&sched->lock);
     if (n > old) gort_wakep();
     return old;
+}
+
+/* A goroutine's thread is blocked in a foreign call, its P with it: one
+ * more P is in use until gort_procs_unlend (sysmon; preempt.c).  false if
+ * every P there may be is in use. */
+GORT_RUNTIME_TEXT bool gort_procs_lend(void) {
+    gort_lock(&sched->lock);
+    bool ok = sched->procs_set + sched->procs_lent < GORT_MAXPROCS_LIMIT;
+    if (ok) procs_resize(sched->procs_set, sched->procs_lent + 1);
+    gort_unlock(&sched->lock);
+    if (ok) gort_wakep(); /* someone to take the blocked P's work */
+    return ok;
+}
+
+/* The thread came back: the highest P retires (at once if idle, else at
+ * its next schedule). */
+GORT_RUNTIME_TEXT void gort_procs_unlend(void) {
+    gort_lock(&sched->lock);
+    if (sched->procs_lent > 0) procs_resize(sched->procs_set, sched->procs_lent - 1);
+    gort_unlock(&sched->lock);
 }
 
 GORT_RUNTIME_TEXT int64_t gort_now(void) { return gort_os_nanotime(); }
@@ -1630,6 +1662,6 @@ GORT_RUNTIME_TEXT void gort_stats_get(gort_stats *out) {
     out->spawned = spawned;
     out->goroutines = spawned >= exited ? spawned - exited : 0;
     out->threads = (uint64_t)(atomic_load(&sched->mcount) - atomic_load(&sched->nmdead));
-    out->procs = (uint64_t)(atomic_load(&init_state) == 2 ? atomic_load(&sched->gomaxprocs) : 0);
+    out->procs = (uint64_t)(atomic_load(&init_state) == 2 ? sched->procs_set : 0);
 }
 

@@ -178,6 +178,10 @@ struct M {
     gort_os_thread thread;          /* where preemption signals go          */
     gort_os_sigset resume_mask;     /* arm64 async preemption (preempt.c)   */
     _Atomic(uint32_t) preempt_sigs; /* signals sent, not yet handled        */
+    gort_os_runsignal runsignal;    /* a signal that waits for it to run    */
+    /* sysmon saw the thread blocked in the kernel, running its goroutine's
+     * own code (a foreign call), first at this time; 0: not (preempt.c) */
+    _Atomic(int64_t) foreign_since;
     G *refused_g;  /* async preemption refused this G ...  (preempt.c)     */
     int refusals;  /* ... this many times in a row                         */
     gort_note park; /* where an idle M sleeps                                */
@@ -195,6 +199,7 @@ struct M {
     _Atomic(bool) dump_waiting; /* ... and waits for the dump to end       */
     _Atomic(uint32_t) traceback_want, traceback_done; /* dump epoch asked, answered */
     bool traceback_in_switch; /* the answer: caught in_switch, not waiting   */
+    bool traceback_blocked;   /* the answer: given for it, blocked in the kernel */
     G *traceback_g;           /* the answer: the goroutine unwound (or NULL) */
     int traceback_n;
     uintptr_t traceback_pcs[GORT_TRACEBACK_MAX];
@@ -254,7 +259,9 @@ typedef struct gort_sched {
     _Atomic(int32_t) mcount; /* M records ever made ...                   */
     M *mdead;                /* ... of which these have no thread (mexit) */
     _Atomic(int32_t) nmdead;
-    _Atomic(int32_t) gomaxprocs; /* Ps in use: allp[0..gomaxprocs)           */
+    _Atomic(int32_t) gomaxprocs; /* Ps in use: allp[0..gomaxprocs) ...       */
+    int32_t procs_set;           /* ... the program's gort_maxprocs ...      */
+    int32_t procs_lent;          /* ... plus Ps lent for foreign calls       */
     _Atomic(int32_t) nallp;      /* Ps ever created (some may be P_GONE)     */
     P *allp[GORT_MAXPROCS_LIMIT];
     /* The timers no running P owns: those of callers without a P (plain
@@ -320,6 +327,7 @@ typedef struct gort_debug {
     int asyncpreemptoff;  /* 1: preempt only at runtime entries, no signals      */
     int schedtrace;       /* > 0: print scheduler state every this many ms       */
     int deadlock;         /* 0: never report "all goroutines are asleep"         */
+    int blockwarn;        /* > 0: report a foreign call blocked this many ms    */
 } gort_debug;
 extern gort_debug gort_debug_g;
 /* Parse GORT_MAXPROCS / GORT_STACK_SIZE / GORT_DEBUG into cfg/gort_debug_g. */
@@ -450,6 +458,9 @@ void gort_sysmon_wake(void);
 /* Ask every running goroutine to yield now, as sysmon does when a time
  * slice ends (for tests and benchmarks that need many preemptions). */
 void gort_preempt_all(void);
+/* Foreign calls (proc.c): one P more in use, or one less. */
+bool gort_procs_lend(void);
+void gort_procs_unlend(void);
 /* Does sysmon want p's current time slice to end? */
 GORT_RUNTIME_TEXT static inline bool gort_preempt_wanted(P *p) {
     uint32_t req = atomic_load_explicit(&p->preempt_tick, memory_order_relaxed);
@@ -462,6 +473,8 @@ GORT_NORETURN void gort_deadlock_exit(void);
 /* In m's SIGURG (or SIGQUIT) handler: answer a dump's request to unwind
  * the goroutine interrupted at c. */
 void gort_traceback_answer(M *m, gort_sigctx *c);
+/* GORT_DEBUG=blockwarn's line about g, in a foreign call on m for ns. */
+void gort_blockwarn(M *m, G *g, int64_t ns);
 /* run(): wait, before switching to a goroutine, until a dump ends. */
 void gort_dump_wait(M *m);
 /* sysmon, asked by gort_crash_dump: print the report and end the process. */

@@ -31,6 +31,12 @@
  *     (linux), or names them only when the interrupted thread was in the
  *     program's or the runtime's code (not inside libc, where it may hold
  *     malloc's lock), and otherwise prints bare pcs.
+ *   - An M whose thread is blocked in the kernel is never signalled (the
+ *     call would fail with EINTR): the dumper answers for it, from the sp
+ *     and pc of its system call (os.h gort_os_thread_syscall_at) and the
+ *     return addresses into the program's code found above that sp
+ *     (foreign_traceback).  Its goroutine shows as [foreign call, N ms]
+ *     if sysmon has seen it blocked past its slice (preempt.c).
  *   - One fatal report at a time, process-wide (gort_fatal_begin): a
  *     second M that hits a fatal error while one is being printed waits
  *     for it to end the process, and never prints or dumps alongside it
@@ -55,7 +61,7 @@ enum {
 };
 
 static gort_sched *const sched = &gort_sched_g;
-static gort_os_lock dump_lock; /* one gort_dump at a time */
+static gort_os_lock dump_lock; /* one gort_dump (or blockwarn line) at a time */
 
 /* ---- fatal reports: one at a time, with memory to print it ------------ */
 
@@ -159,7 +165,49 @@ GORT_RUNTIME_TEXT void gort_dump_wait(M *m) {
     atomic_store(&m->dump_waiting, false);
 }
 
+/* The traceback of g, whose thread is blocked in the kernel: the system
+ * call's pc, then each word above its sp, up to FOREIGN_SCAN bytes, that
+ * is a return address into the program's code (it follows a call).  A
+ * scan, not an unwind (no registers but sp and pc are known): a stale
+ * return address can appear; the program's frames near the top are right.
+ * 0 if the OS cannot say, or the sp is not on g's stack (qemu-user gives
+ * its own). */
+enum { FOREIGN_SCAN = 16 << 10 };
+GORT_RUNTIME_TEXT static int foreign_traceback(M *m, G *g, uintptr_t *pcs, int max) {
+    uintptr_t sp, pc;
+    uintptr_t lo = (uintptr_t)g->stack_lo, hi = lo + g->stack_size;
+    if (max <= 0 || gort_os_thread_syscall_at(m->thread, &sp, &pc) != 0 || sp < lo || sp >= hi) return 0;
+    int n = 0;
+    pcs[n++] = pc;
+    uintptr_t end = hi - sp > FOREIGN_SCAN ? sp + FOREIGN_SCAN : hi;
+    for (uintptr_t a = (sp + 7) & ~(uintptr_t)7; a + sizeof(uintptr_t) <= end && n < max && n < 8; a += 8) {
+        uintptr_t w = *(const uintptr_t *)a;
+        if (gort_os_pc_is_user(w) && gort_os_pc_is_user(w - 8) && gort_arch_follows_call(w)) pcs[n++] = w;
+    }
+    return n;
+}
+
+/* Answer for m, blocked in the kernel, as its handler would. */
+GORT_RUNTIME_TEXT static void answer_blocked(M *m, uint32_t epoch) {
+    G *g = m->curg;
+    m->traceback_g = NULL;
+    m->traceback_n = 0;
+    if (g != NULL) {
+        m->traceback_n = foreign_traceback(m, g, m->traceback_pcs, GORT_TRACEBACK_MAX);
+        m->traceback_g = g;
+    }
+    m->traceback_blocked = true;
+    m->traceback_in_switch = false;
+    atomic_store_explicit(&m->traceback_want, epoch, memory_order_release);
+    atomic_store_explicit(&m->traceback_done, epoch, memory_order_release);
+}
+
 GORT_RUNTIME_TEXT static void ask(M *m, uint32_t epoch) {
+    m->traceback_blocked = false;
+    if (!atomic_load(&m->in_switch) && gort_os_thread_blocked(m->thread) > 0) {
+        answer_blocked(m, epoch);
+        return;
+    }
     atomic_store_explicit(&m->traceback_want, epoch, memory_order_release);
     gort_os_signal_preempt_reclaim();
     atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
@@ -221,6 +269,17 @@ GORT_RUNTIME_TEXT static void print_header(out *o, G *g, uint32_t st, int64_t no
     p = gort_put_str(p, end, " \"");
     p = gort_put_str(p, end, g->name != NULL ? g->name : "");
     p = gort_put_str(p, end, "\" [");
+    int64_t foreign = m != NULL && st == G_RUNNING ? atomic_load_explicit(&m->foreign_since, memory_order_relaxed) : 0;
+    if (foreign != 0 && m->curg == g) { /* sysmon saw it blocked outside gort: say so, and for how long */
+        int64_t fms = now > foreign ? (now - foreign) / 1000000 : 0;
+        p = gort_put_str(p, end, "foreign call on M");
+        p = gort_put_u64(p, end, (uint64_t)m->id);
+        p = gort_put_str(p, end, ", ");
+        p = gort_put_u64(p, end, (uint64_t)(fms >= 1000 ? fms / 1000 : fms));
+        p = gort_put_str(p, end, fms >= 1000 ? " s]:\n" : " ms]:\n");
+        out_write(o, line, (size_t)(p - line));
+        return;
+    }
     p = gort_put_str(p, end, status_name(st));
     if (st == G_WAITING) {
         p = gort_put_str(p, end, ": ");
@@ -267,8 +326,11 @@ GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now
     print_header(o, g, st, now);
     uintptr_t pcs[GORT_TRACEBACK_MAX];
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
-    if (m != NULL && m->traceback_g == g && m->traceback_n > 0) { /* unwound by its M */
+    if (m != NULL && m->traceback_g == g && m->traceback_n > 0) { /* unwound by its M, or for it */
         print_frames(o, m->traceback_pcs, m->traceback_n, true, names);
+    } else if (m != NULL && m->traceback_g == g && m->traceback_blocked) {
+        static const char blocked[] = "        (blocked in the kernel; no traceback)\n\n";
+        out_write(o, blocked, sizeof blocked - 1);
     } else if (st == G_RUNNABLE && atomic_load_explicit(&g->fresh, memory_order_acquire)) {
         pcs[0] = (uintptr_t)g->fn; /* not started (no stack yet): where it will */
         print_frames(o, pcs, 1, true, names);
@@ -285,6 +347,36 @@ GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now
                                GORT_TRACEBACK_MAX);
         print_frames(o, pcs, n, false, names);
     }
+}
+
+/* GORT_DEBUG=blockwarn: one line about g, blocked in a foreign call on m
+ * for ns (sysmon, where malloc is safe: the names need libdw). */
+GORT_RUNTIME_TEXT void gort_blockwarn(M *m, G *g, int64_t ns) {
+    char line[1024], *p = line, *end = line + sizeof line - 2;
+    uintptr_t pcs[8];
+    int n = foreign_traceback(m, g, pcs, 8);
+    p = gort_put_str(p, end, "gort: goroutine ");
+    p = gort_put_u64(p, end, g->id);
+    p = gort_put_str(p, end, " \"");
+    p = gort_put_str(p, end, g->name != NULL ? g->name : "");
+    p = gort_put_str(p, end, "\" blocked in a foreign call for ");
+    p = gort_put_u64(p, end, (uint64_t)(ns / 1000000));
+    p = gort_put_str(p, end, " ms");
+    gort_lock(&dump_lock); /* libdw is one per process: not beside a gort_dump */
+    bool names = gort_os_symbols_begin();
+    for (int i = 0; i < n && i < 4; i++) {
+        p = gort_put_str(p, end, i == 0 ? ": " : i == 1 ? " called from " : " < ");
+        if (names)
+            gort_os_symbolize(pcs[i], i > 0, p, (size_t)(end - p));
+        else
+            *put_hex(p, end, pcs[i]) = '\0';
+        p += strlen(p);
+    }
+    if (names) gort_os_symbols_end();
+    gort_unlock(&dump_lock);
+    if (n == 0) p = gort_put_str(p, end, " (no traceback)");
+    *p++ = '\n';
+    gort_os_write_all(2, line, (size_t)(p - line));
 }
 
 /* The whole dump.  self: the caller's M, whose goroutine (if any) has

@@ -75,6 +75,26 @@ gort_os_thread gort_os_thread_self(void);
 /* The calling thread's own stack: its lowest address and size. */
 void gort_os_thread_stack(void **lo, size_t *size);
 
+/* ---- foreign calls (os/<os>/blocked.c) ------------------------------- */
+/* Is thread t blocked in the kernel (asleep in a system call, or waiting
+ * on I/O)?  1 yes, 0 it runs or may run, -errno if the OS cannot tell.
+ * A few microseconds: sysmon asks only about Ps past their slice. */
+int gort_os_thread_blocked(gort_os_thread t);
+/* The user sp and pc of the system call thread t is blocked in; -EAGAIN
+ * if it is not in one, -ENOSYS where the OS cannot tell (darwin). */
+int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc);
+/* A preemption signal that reaches thread t only once it runs, so it never
+ * interrupts a system call t is blocked in (linux: a timer on t's CPU
+ * clock, made by t itself with gort_os_runsignal_init; darwin: sent at
+ * once, valid false).  0 or -errno. */
+typedef struct gort_os_runsignal {
+    uintptr_t timer;
+    bool valid;
+} gort_os_runsignal;
+int gort_os_runsignal_init(gort_os_runsignal *rs);
+void gort_os_runsignal_free(gort_os_runsignal *rs);
+int gort_os_signal_preempt_running(gort_os_thread t, const gort_os_runsignal *rs);
+
 /* ---- the runtime lock ------------------------------------------------ */
 /* A mutex for the runtime's short critical sections; zero is unlocked.
  * Unlocked by the thread that locked it (the core guarantees this: a lock
@@ -178,7 +198,7 @@ void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx);
  * may stop the goroutine. */
 bool gort_sig_preempt_claim(bool from_self);
 void gort_sig_preempt(gort_sigctx *ctx);
-/* Send the preemption signal to thread t; 0 or -errno. */
+/* Send the preemption signal to thread t; 0 or -errno (os/<os>/blocked.c). */
 int gort_os_signal_preempt(gort_os_thread t);
 /* Was the signal described by info (a siginfo_t) sent by this process to
  * one of its threads, as gort_os_signal_preempt sends?  darwin cannot

@@ -46,3 +46,17 @@ GORT_RUNTIME_TEXT void gort_arch_preempt_inject(gort_sigctx *c) {
 }
 
 GORT_RUNTIME_TEXT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) { return false; }
+
+/* The call forms compilers emit: e8 rel32; ff 15 disp32 (through the GOT,
+ * -fno-plt); ff /2 through a register (ff d0+r, with REX 41 ff d0+r), or
+ * through memory at a register with an 8- or 32-bit displacement
+ * (ff 50+r d8, ff 90+r d32; ff 54 24 d8 for rsp). */
+GORT_RUNTIME_TEXT bool gort_arch_follows_call(uintptr_t pc) {
+    const uint8_t *c = (const uint8_t *)pc;
+    if (c[-5] == 0xe8) return true;
+    if (c[-6] == 0xff && (c[-5] == 0x15 || (c[-5] & 0xf8) == 0x90)) return true;
+    if (c[-2] == 0xff && (c[-1] & 0xf8) == 0xd0) return true;
+    if (c[-3] == 0xff && (c[-2] & 0xf8) == 0x50) return true;
+    if (c[-4] == 0xff && c[-3] == 0x54 && c[-2] == 0x24) return true;
+    return false;
+}

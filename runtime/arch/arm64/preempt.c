@@ -55,3 +55,9 @@ GORT_RUNTIME_TEXT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) {
     gort_sigctx_set_fp(c, f + PF_Q, fpsr, fpcr);
     return true;
 }
+
+/* BL imm26 (100101 in the top bits) or BLR Xn. */
+GORT_RUNTIME_TEXT bool gort_arch_follows_call(uintptr_t pc) {
+    uint32_t insn = *(const uint32_t *)(pc - 4);
+    return (insn & 0xfc000000u) == 0x94000000u || (insn & 0xfffffc1fu) == 0xd63f0000u;
+}

@@ -95,16 +95,6 @@ GORT_RUNTIME_TEXT void gort_os_thread_stack(void **lo, size_t *size) {
 GORT_RUNTIME_TEXT long gort_os_max_map_count(void) { return 1L << 30; }
 
 
-/* ---- signals (os/unix/signal.c has the rest) ---------------------------- */
-
-GORT_RUNTIME_TEXT int gort_os_signal_preempt(gort_os_thread t) { return -pthread_kill((pthread_t)t, SIGURG); }
-
-/* darwin's siginfo does not say which thread sent a signal. */
-GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
-    (void)info;
-    return true;
-}
-
 /* ---- descriptors (os/unix/fd.c has the rest) ------------------------------ */
 
 /* Sockets get SO_NOSIGPIPE (<sys/socket.h>): their writes answer EPIPE;

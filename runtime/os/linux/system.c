@@ -99,18 +99,6 @@ GORT_RUNTIME_TEXT long gort_os_max_map_count(void) {
     return v;
 }
 
-
-/* ---- signals (os/unix/signal.c has the rest) ---------------------------- */
-
-GORT_RUNTIME_TEXT int gort_os_signal_preempt(gort_os_thread t) {
-    return syscall(SYS_tgkill, getpid(), (pid_t)t, SIGURG) == 0 ? 0 : -errno;
-}
-
-GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
-    const siginfo_t *si = info;
-    return si->si_code == SI_TKILL && si->si_pid == getpid();
-}
-
 /* ---- descriptors (os/unix/fd.c has the rest) ------------------------------ */
 
 GORT_RUNTIME_TEXT int gort_os_fd_prepare(int fd) { return gort_os_set_nonblock(fd); }
