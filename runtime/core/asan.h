@@ -23,6 +23,9 @@
  * Fake frames (detect_stack_use_after_return) belong to the fiber, not the
  * stack: the exit's switch passes NULL as the save, and ASan frees them.
  *
+ * GORT_NO_ASAN marks a function that reads another goroutine's stack
+ * (traceback.c's scan of a blocked thread's): its redzones are poisoned.
+ *
  * Without -fsanitize=address all three are empty.
  */
 #ifndef GORT_CORE_ASAN_H
@@ -44,10 +47,12 @@
 #define asan_leave(save, bottom, size) __sanitizer_start_switch_fiber((save), (bottom), (size))
 #define asan_arrive(save) __sanitizer_finish_switch_fiber((save), NULL, NULL)
 #define asan_unpoison(lo, size) __asan_unpoison_memory_region((lo), (size))
+#define GORT_NO_ASAN __attribute__((no_sanitize_address))
 #else
 #define asan_leave(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #define asan_arrive(save) ((void)(save))
 #define asan_unpoison(lo, size) ((void)(lo), (void)(size))
+#define GORT_NO_ASAN
 #endif
 
 #endif /* GORT_CORE_ASAN_H */

@@ -65,7 +65,7 @@ static struct sysmon_p {
     int64_t resignal;  /* and how long until it may send again    */
     uint32_t syscalltick; /* the system call it saw ...           */
     int64_t syscallwhen;  /* ... since then (0: none)             */
-    M *blocked_m;         /* this slice's M was seen blocked: signal it only once it runs */
+    M *blocked_m;         /* this slice's M blocks now and then: signal it only once it runs */
     bool lent;            /* a P is lent while it is (foreign_look) */
     bool warned;          /* blockwarn has reported this block      */
 } sysmon_ps[GORT_MAXPROCS_LIMIT];
@@ -114,9 +114,18 @@ GORT_RUNTIME_TEXT static void foreign_end(struct sysmon_p *s) {
     s->warned = false;
 }
 
-/* Is m, running p's slice past its end, blocked in the kernel? */
+/* Is m, running p's slice past its end, blocked in the kernel?  If not,
+ * and it has blocked since sysmon last looked at it (or that is not
+ * known), mark the slice: its thread makes blocking calls now and then,
+ * and a signal sent at once could land in one. */
 GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now) {
-    if (gort_os_thread_blocked(m->thread) <= 0) { /* it runs: the call is over */
+    gort_os_thread_state ts;
+    if (gort_os_thread_state_get(m->thread, &ts) != 0) return false; /* cannot tell: as before */
+    bool steady = ts.waits_known && m->looked && ts.waits == m->looked_waits;
+    m->looked = ts.waits_known;
+    m->looked_waits = ts.waits;
+    if (!ts.blocked) { /* it runs: any call is over */
+        if (!steady && ts.waits_known) s->blocked_m = m;
         if (s->lent) gort_procs_unlend();
         s->lent = false;
         s->warned = false;
@@ -128,10 +137,9 @@ GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now
     if (since == 0) atomic_store_explicit(&m->foreign_since, since = now, memory_order_relaxed);
     if (!s->lent) s->lent = gort_procs_lend();
     int64_t warn_ns = (int64_t)gort_debug_g.blockwarn * 1000000;
-    G *g = m->curg;
-    if (warn_ns > 0 && !s->warned && now - since >= warn_ns && g != NULL) {
+    if (warn_ns > 0 && !s->warned && now - since >= warn_ns) {
         s->warned = true;
-        gort_blockwarn(m, g, now - since);
+        gort_blockwarn(m, now - since);
     }
     return true;
 }

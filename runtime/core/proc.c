@@ -80,13 +80,6 @@ GORT_RUNTIME_TEXT int gort_forked_error(void) {
 
 static _Thread_local M *tls_m __attribute__((tls_model("initial-exec")));
 
-/* HACKING.md, hazard 5: a noinline (and, on gcc, no-IPA) accessor, so the caller
- * re-reads TLS after every call that may have moved it to another thread. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define GORT_NOIPA __attribute__((noinline, noipa))
-#else
-#define GORT_NOIPA __attribute__((noinline))
-#endif
 
 GORT_RUNTIME_TEXT GORT_NOIPA M *gort_getm(void) { return tls_m; }
 

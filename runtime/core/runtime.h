@@ -32,6 +32,16 @@
 extern "C" {
 #endif
 
+/* A function the compiler neither inlines nor analyses across (gcc's
+ * noipa): the TLS accessors, so a caller re-reads TLS after every call
+ * that may have moved it to another thread (HACKING.md, hazard 5); and
+ * code whose reads must stay inside it (traceback.c's stack scan). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GORT_NOIPA __attribute__((noinline, noipa))
+#else
+#define GORT_NOIPA __attribute__((noinline))
+#endif
+
 typedef struct G G;
 typedef struct M M;
 typedef struct P P;
@@ -182,6 +192,8 @@ struct M {
     /* sysmon saw the thread blocked in the kernel, running its goroutine's
      * own code (a foreign call), first at this time; 0: not (preempt.c) */
     _Atomic(int64_t) foreign_since;
+    bool looked;           /* sysmon has read its thread's state ...    */
+    uint64_t looked_waits; /* ... and the times it had blocked then     */
     G *refused_g;  /* async preemption refused this G ...  (preempt.c)     */
     int refusals;  /* ... this many times in a row                         */
     gort_note park; /* where an idle M sleeps                                */
@@ -260,7 +272,7 @@ typedef struct gort_sched {
     M *mdead;                /* ... of which these have no thread (mexit) */
     _Atomic(int32_t) nmdead;
     _Atomic(int32_t) gomaxprocs; /* Ps in use: allp[0..gomaxprocs) ...       */
-    int32_t procs_set;           /* ... the program's gort_maxprocs ...      */
+    _Atomic(int32_t) procs_set;  /* ... the program's gort_maxprocs ...      */
     int32_t procs_lent;          /* ... plus Ps lent for foreign calls       */
     _Atomic(int32_t) nallp;      /* Ps ever created (some may be P_GONE)     */
     P *allp[GORT_MAXPROCS_LIMIT];
@@ -473,8 +485,8 @@ GORT_NORETURN void gort_deadlock_exit(void);
 /* In m's SIGURG (or SIGQUIT) handler: answer a dump's request to unwind
  * the goroutine interrupted at c. */
 void gort_traceback_answer(M *m, gort_sigctx *c);
-/* GORT_DEBUG=blockwarn's line about g, in a foreign call on m for ns. */
-void gort_blockwarn(M *m, G *g, int64_t ns);
+/* GORT_DEBUG=blockwarn's line about the goroutine in a foreign call on m. */
+void gort_blockwarn(M *m, int64_t ns);
 /* run(): wait, before switching to a goroutine, until a dump ends. */
 void gort_dump_wait(M *m);
 /* sysmon, asked by gort_crash_dump: print the report and end the process. */

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/core/asan.h"
 #include "runtime/core/runtime.h"
 #include "runtime/core/tsan.h"
 
@@ -171,9 +172,10 @@ GORT_RUNTIME_TEXT void gort_dump_wait(M *m) {
  * scan, not an unwind (no registers but sp and pc are known): a stale
  * return address can appear; the program's frames near the top are right.
  * 0 if the OS cannot say, or the sp is not on g's stack (qemu-user gives
- * its own). */
+ * its own).  The thread may wake and write its stack meanwhile: the reads
+ * race on purpose (not instrumented). */
 enum { FOREIGN_SCAN = 16 << 10 };
-GORT_RUNTIME_TEXT static int foreign_traceback(M *m, G *g, uintptr_t *pcs, int max) {
+GORT_RUNTIME_TEXT GORT_NO_ASAN GORT_NO_TSAN GORT_NOIPA static int foreign_traceback(M *m, G *g, uintptr_t *pcs, int max) {
     uintptr_t sp, pc;
     uintptr_t lo = (uintptr_t)g->stack_lo, hi = lo + g->stack_size;
     if (max <= 0 || gort_os_thread_syscall_at(m->thread, &sp, &pc) != 0 || sp < lo || sp >= hi) return 0;
@@ -187,15 +189,12 @@ GORT_RUNTIME_TEXT static int foreign_traceback(M *m, G *g, uintptr_t *pcs, int m
     return n;
 }
 
-/* Answer for m, blocked in the kernel, as its handler would. */
+/* Answer for m, blocked in the kernel: its goroutine (if any) is
+ * unwound by the printer (foreign_traceback), which finds it through allg
+ * (m->curg is the M's own). */
 GORT_RUNTIME_TEXT static void answer_blocked(M *m, uint32_t epoch) {
-    G *g = m->curg;
     m->traceback_g = NULL;
     m->traceback_n = 0;
-    if (g != NULL) {
-        m->traceback_n = foreign_traceback(m, g, m->traceback_pcs, GORT_TRACEBACK_MAX);
-        m->traceback_g = g;
-    }
     m->traceback_blocked = true;
     m->traceback_in_switch = false;
     atomic_store_explicit(&m->traceback_want, epoch, memory_order_release);
@@ -204,7 +203,8 @@ GORT_RUNTIME_TEXT static void answer_blocked(M *m, uint32_t epoch) {
 
 GORT_RUNTIME_TEXT static void ask(M *m, uint32_t epoch) {
     m->traceback_blocked = false;
-    if (!atomic_load(&m->in_switch) && gort_os_thread_blocked(m->thread) > 0) {
+    gort_os_thread_state ts;
+    if (!atomic_load(&m->in_switch) && gort_os_thread_state_get(m->thread, &ts) == 0 && ts.blocked) {
         answer_blocked(m, epoch);
         return;
     }
@@ -270,7 +270,7 @@ GORT_RUNTIME_TEXT static void print_header(out *o, G *g, uint32_t st, int64_t no
     p = gort_put_str(p, end, g->name != NULL ? g->name : "");
     p = gort_put_str(p, end, "\" [");
     int64_t foreign = m != NULL && st == G_RUNNING ? atomic_load_explicit(&m->foreign_since, memory_order_relaxed) : 0;
-    if (foreign != 0 && m->curg == g) { /* sysmon saw it blocked outside gort: say so, and for how long */
+    if (foreign != 0) { /* sysmon saw it blocked outside gort: say so, and for how long */
         int64_t fms = now > foreign ? (now - foreign) / 1000000 : 0;
         p = gort_put_str(p, end, "foreign call on M");
         p = gort_put_u64(p, end, (uint64_t)m->id);
@@ -328,9 +328,14 @@ GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     if (m != NULL && m->traceback_g == g && m->traceback_n > 0) { /* unwound by its M, or for it */
         print_frames(o, m->traceback_pcs, m->traceback_n, true, names);
-    } else if (m != NULL && m->traceback_g == g && m->traceback_blocked) {
-        static const char blocked[] = "        (blocked in the kernel; no traceback)\n\n";
-        out_write(o, blocked, sizeof blocked - 1);
+    } else if (m != NULL && m != self && m->traceback_blocked && (st == G_RUNNING || st == G_SYSCALL)) {
+        int n = foreign_traceback(m, g, pcs, GORT_TRACEBACK_MAX);
+        if (n > 0) {
+            print_frames(o, pcs, n, true, names);
+        } else {
+            static const char blocked[] = "        (blocked in the kernel; no traceback)\n\n";
+            out_write(o, blocked, sizeof blocked - 1);
+        }
     } else if (st == G_RUNNABLE && atomic_load_explicit(&g->fresh, memory_order_acquire)) {
         pcs[0] = (uintptr_t)g->fn; /* not started (no stack yet): where it will */
         print_frames(o, pcs, 1, true, names);
@@ -349,11 +354,19 @@ GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now
     }
 }
 
-/* GORT_DEBUG=blockwarn: one line about g, blocked in a foreign call on m
- * for ns (sysmon, where malloc is safe: the names need libdw). */
-GORT_RUNTIME_TEXT void gort_blockwarn(M *m, G *g, int64_t ns) {
+/* GORT_DEBUG=blockwarn: one line about the goroutine blocked in a foreign
+ * call on m for ns (sysmon, where malloc is safe: the names need libdw). */
+GORT_RUNTIME_TEXT void gort_blockwarn(M *m, int64_t ns) {
     char line[1024], *p = line, *end = line + sizeof line - 2;
     uintptr_t pcs[8];
+    G *g = NULL;
+    gort_lock(&sched->allg_lock); /* its goroutine: running on m (m->curg is m's own) */
+    for (size_t i = 0; i < sched->nallg && g == NULL; i++) {
+        G *c = sched->allg[i];
+        if (atomic_load(&c->status) == G_RUNNING && atomic_load_explicit(&c->m, memory_order_relaxed) == m) g = c;
+    }
+    gort_unlock(&sched->allg_lock);
+    if (g == NULL) return; /* it has switched since */
     int n = foreign_traceback(m, g, pcs, 8);
     p = gort_put_str(p, end, "gort: goroutine ");
     p = gort_put_u64(p, end, g->id);

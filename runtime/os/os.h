@@ -76,10 +76,17 @@ gort_os_thread gort_os_thread_self(void);
 void gort_os_thread_stack(void **lo, size_t *size);
 
 /* ---- foreign calls (os/<os>/blocked.c) ------------------------------- */
-/* Is thread t blocked in the kernel (asleep in a system call, or waiting
- * on I/O)?  1 yes, 0 it runs or may run, -errno if the OS cannot tell.
- * A few microseconds: sysmon asks only about Ps past their slice. */
-int gort_os_thread_blocked(gort_os_thread t);
+/* Thread t now: blocked in the kernel (asleep in a system call, or
+ * waiting on I/O) or not (it runs or may run); and waits, how many times
+ * it has blocked so far (linux: voluntary context switches; darwin: not
+ * known, waits_known false).  0 or -errno.  About 10 us on linux: sysmon
+ * asks only about Ps past their slice. */
+typedef struct gort_os_thread_state {
+    bool blocked;
+    bool waits_known;
+    uint64_t waits;
+} gort_os_thread_state;
+int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out);
 /* The user sp and pc of the system call thread t is blocked in; -EAGAIN
  * if it is not in one, -ENOSYS where the OS cannot tell (darwin). */
 int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc);

@@ -50,8 +50,9 @@ GORT_RUNTIME_TEXT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) { r
 /* The call forms compilers emit: e8 rel32; ff 15 disp32 (through the GOT,
  * -fno-plt); ff /2 through a register (ff d0+r, with REX 41 ff d0+r), or
  * through memory at a register with an 8- or 32-bit displacement
- * (ff 50+r d8, ff 90+r d32; ff 54 24 d8 for rsp). */
-GORT_RUNTIME_TEXT bool gort_arch_follows_call(uintptr_t pc) {
+ * (ff 50+r d8, ff 90+r d32; ff 54 24 d8 for rsp).  Not instrumented: the
+ * scanned word may point at data next to a poisoned global. */
+__attribute__((no_sanitize_address)) GORT_RUNTIME_TEXT bool gort_arch_follows_call(uintptr_t pc) {
     const uint8_t *c = (const uint8_t *)pc;
     if (c[-5] == 0xe8) return true;
     if (c[-6] == 0xff && (c[-5] == 0x15 || (c[-5] & 0xf8) == 0x90)) return true;

@@ -56,8 +56,9 @@ GORT_RUNTIME_TEXT bool gort_arch_preempt_resume(gort_sigctx *c, void *frame) {
     return true;
 }
 
-/* BL imm26 (100101 in the top bits) or BLR Xn. */
-GORT_RUNTIME_TEXT bool gort_arch_follows_call(uintptr_t pc) {
+/* BL imm26 (100101 in the top bits) or BLR Xn.  Not instrumented: the
+ * scanned word may point at data next to a poisoned global. */
+__attribute__((no_sanitize_address)) GORT_RUNTIME_TEXT bool gort_arch_follows_call(uintptr_t pc) {
     uint32_t insn = *(const uint32_t *)(pc - 4);
     return (insn & 0xfc000000u) == 0x94000000u || (insn & 0xfffffc1fu) == 0xd63f0000u;
 }

@@ -4,8 +4,8 @@
  *
  * A thread's state is thread_info(THREAD_BASIC_INFO)'s run_state
  * (<mach/thread_info.h>): TH_STATE_WAITING or TH_STATE_UNINTERRUPTIBLE is
- * blocked.  darwin has no timer on a thread's CPU clock, so a signal "once
- * it runs" is sent at once: a thread that enters a system call between
+ * blocked; how often a thread has blocked is not known.  darwin has no
+ * timer on a thread's CPU clock, so a signal "once it runs" is sent at once: a thread that enters a system call between
  * sysmon's look and the signal may see EINTR (compiled in CI, never run
  * here).  Nor does it say where a blocked thread's system call is.
  */
@@ -25,12 +25,15 @@ GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
     return true;
 }
 
-GORT_RUNTIME_TEXT int gort_os_thread_blocked(gort_os_thread t) {
+GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out) {
     thread_basic_info_data_t info;
     mach_msg_type_number_t count = THREAD_BASIC_INFO_COUNT;
     mach_port_t port = pthread_mach_thread_np((pthread_t)t);
     if (thread_info(port, THREAD_BASIC_INFO, (thread_info_t)&info, &count) != KERN_SUCCESS) return -ESRCH;
-    return info.run_state == TH_STATE_WAITING || info.run_state == TH_STATE_UNINTERRUPTIBLE;
+    out->blocked = info.run_state == TH_STATE_WAITING || info.run_state == TH_STATE_UNINTERRUPTIBLE;
+    out->waits_known = false;
+    out->waits = 0;
+    return 0;
 }
 
 GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc) {

@@ -2,12 +2,14 @@
  * blocked.c — linux: is a thread blocked in the kernel, and the preemption
  * signals, sent at once or only once a thread runs (os.h "Foreign calls").
  *
- * A thread's state is the third field of /proc/self/task/TID/stat: 'S'
+ * A thread's state is the State line of /proc/self/task/TID/status: 'S'
  * (asleep in a system call, interruptible) or 'D' (waiting on I/O or a
- * page) is blocked; 'R' runs or may run.  One open, read and close: about
- * 4 us (runtime/HACKING.md "Foreign calls"), so sysmon reads it only for
- * Ps whose goroutine has run past its slice.  Under qemu-user the file is
- * the host thread's, which blocks exactly when the guest's call does.
+ * page) is blocked; 'R' runs or may run.  The same file counts the times
+ * it has blocked (voluntary_ctxt_switches).  One open, read and close:
+ * about 11 us (stat alone is 7 us; runtime/HACKING.md "Foreign calls"),
+ * so sysmon reads it only for Ps whose goroutine has run past its slice.
+ * Under qemu-user the file is the host thread's, which blocks exactly when
+ * the guest's call does.
  *
  * The signal that waits for the thread to run is a timer on the thread's
  * own CPU clock, armed to expire after 1 ns of its CPU time: a thread
@@ -23,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -63,13 +66,19 @@ GORT_RUNTIME_TEXT static int read_task_file(gort_os_thread t, const char *name, 
     return (int)r;
 }
 
-GORT_RUNTIME_TEXT int gort_os_thread_blocked(gort_os_thread t) {
-    char buf[512];
-    int n = read_task_file(t, "stat", buf, sizeof buf);
+/* /proc/self/task/TID/status: "State:\tS (sleeping)" and, further on,
+ * "voluntary_ctxt_switches:\tN". */
+GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out) {
+    char buf[2048];
+    int n = read_task_file(t, "status", buf, sizeof buf);
     if (n < 0) return n;
-    const char *p = strrchr(buf, ')'); /* the name may hold anything but not end the line */
-    if (p == NULL || p[1] != ' ') return -EIO;
-    return p[2] == 'S' || p[2] == 'D';
+    const char *st = strstr(buf, "\nState:\t"), *vol = strstr(buf, "\nvoluntary_ctxt_switches:\t");
+    if (st == NULL || vol == NULL) return -EIO;
+    char c = st[sizeof "\nState:\t" - 1];
+    out->blocked = c == 'S' || c == 'D';
+    out->waits = strtoull(vol + sizeof "\nvoluntary_ctxt_switches:\t" - 1, NULL, 10);
+    out->waits_known = true;
+    return 0;
 }
 
 /* "NR ARG1 .. ARG6 SP PC" while in a system call, "running" otherwise. */
