@@ -247,8 +247,18 @@ GORT_API int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int64_t ti
 /* Connect fd; 0 once connected. */
 GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns);
 
-/* Around any other call that may block the thread (a read of a pipe not
- * registered, a lock in a C library, a long computation in C):
+/* Foreign code.  C code that blocks in the kernel without telling gort
+ * (a DNS lookup, a database client, usleep, a read of a pipe not
+ * registered) never stalls the other goroutines: once the goroutine has
+ * run past its time slice (10 ms) and its thread is blocked in the kernel,
+ * sysmon puts one more P to work for as long as the call lasts, so the
+ * blocked P's run queue and timers are taken up elsewhere.  No signal of
+ * gort's is ever sent to a thread blocked in the kernel, so such calls
+ * never fail with EINTR because of gort.  GORT_DEBUG=blockwarn=MS prints a
+ * line when a goroutine has been blocked in a foreign call for MS ms, and
+ * the dump shows it as [foreign call on M, N ms] (docs/goroutines.md).
+ *
+ * The explicit, faster path: around a call that may block the thread,
  *     gort_syscall_enter();  n = read(fd, buf, len);  gort_syscall_exit();
  * If the call lasts longer than sysmon's check (20 us to 10 ms), its P is
  * handed to another thread, so the other goroutines keep running; exit

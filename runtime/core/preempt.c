@@ -13,7 +13,8 @@
  *   - retake: hands off a P stuck in a system call (retake_syscall), and
  *     asks the goroutine on any P whose time slice (schedtick) has lasted
  *     10 ms, or 1 ms while the P's timers are late, to yield
- *     (preempt_slice, preempt_one);
+ *     (preempt_slice, preempt_one) — unless its thread is blocked in a
+ *     foreign call: then it lends a P instead (foreign_look, below);
  *   - check_timers: fires the timers no P owns (sched.timerp), and wakes
  *     an M when a timer is late and a P is idle;
  *   - poll_stale: polls descriptors nobody has polled for 10 ms;
