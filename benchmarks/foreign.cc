@@ -13,6 +13,8 @@
 //               last of them starts it until one round trip between two
 //               other goroutines completes; 10 runs -> stall_ms (mean),
 //                                                     worst_ms
+//               warm:0  the reads start as the main goroutine starts
+//               warm:1  after it has run 2 ms (sysmon watching a busy P)
 //   call_*      1,000,000 calls that return at once, in a goroutine:
 //               getppid() (arg 0) or a read() of an empty O_NONBLOCK pipe,
 //               EAGAIN (arg 1)                     -> ns/call
@@ -159,9 +161,14 @@ BENCHMARK(BM_PingPongNone)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterat
 
 void Stall(benchmark::State& state, Mode mode) {
   const int readers = (int)state.range(0);
+  const bool warm = state.range(1) != 0;
   int64_t ns = 0, worst = 0;
   for (auto _ : state) {
     gort_bench::RunMain([&] {
+      if (warm) {  // sysmon watches a running P (it looks every 1 ms) before the reads
+        int64_t until = gort_now() + 2 * 1000 * 1000;
+        while (gort_now() < until) benchmark::ClobberMemory();
+      }
       Readers rs;
       rs.wrapped = mode == kWrapped;
       std::vector<Reader> rd;
@@ -179,8 +186,18 @@ void Stall(benchmark::State& state, Mode mode) {
 
 void BM_StallForeign(benchmark::State& state) { Stall(state, kForeign); }
 void BM_StallWrapped(benchmark::State& state) { Stall(state, kWrapped); }
-BENCHMARK(BM_StallForeign)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(10);
-BENCHMARK(BM_StallWrapped)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(BM_StallForeign)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->ArgNames({"readers", "warm"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
+BENCHMARK(BM_StallWrapped)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->ArgNames({"readers", "warm"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
 
 // ---- calls that do not block -----------------------------------------------
 
