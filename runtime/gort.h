@@ -250,8 +250,9 @@ GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int6
 /* Foreign code.  C code that blocks in the kernel without telling gort
  * (a DNS lookup, a database client, usleep, a read of a pipe not
  * registered) never stalls the other goroutines: once the goroutine has
- * run past its time slice (10 ms) and its thread is blocked in the kernel,
- * sysmon puts one more P to work for as long as the call lasts, so the
+ * run 1 ms while other work waits for its P (its 10 ms slice otherwise)
+ * and its thread is blocked in the kernel, sysmon puts one more P to
+ * work for as long as the call lasts, so the
  * blocked P's run queue and timers are taken up elsewhere.  No signal of
  * gort's is ever sent to a thread blocked in the kernel, so such calls
  * never fail with EINTR because of gort.  GORT_DEBUG=blockwarn=MS prints a

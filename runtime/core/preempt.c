@@ -54,6 +54,7 @@ enum {
     TIMER_LATE_NS = 100 * 1000,     /* a timer this late on a busy P preempts it, */
     LATE_SLICE_NS = 200 * 1000,     /* once its goroutine has run this long     */
     DEADLOCK_GRACE_NS = 100 * 1000 * 1000, /* asleep this long, unchanged: deadlock */
+    LOOK_NS = 1000 * 1000,          /* work waits this long behind a goroutine: is it in a foreign call? */
 };
 
 static gort_sched *const sched = &gort_sched_g;
@@ -67,6 +68,7 @@ static struct sysmon_p {
     uint32_t syscalltick; /* the system call it saw ...           */
     int64_t syscallwhen;  /* ... since then (0: none)             */
     M *blocked_m;         /* this slice's M blocks now and then: signal it only once it runs */
+    int64_t looked, look_every; /* the last look before the slice's end, and how often */
     bool lent;            /* a P is lent while it is (foreign_look) */
     bool warned;          /* blockwarn has reported this block      */
 } sysmon_ps[GORT_MAXPROCS_LIMIT];
@@ -97,6 +99,8 @@ GORT_RUNTIME_TEXT static void request(P *p, uint32_t tick, bool signal, bool whe
  * every runtime entry a fence.  sysmon lends a P instead — one more in use
  * (gort_procs_lend) — and Ms that find nothing else to do steal the
  * blocked P's run queue and fire its timers, as they do any busy P's.
+ * sysmon looks when the slice ends (10 ms), or from LOOK_NS on while
+ * work waits for the P (its run queue, the global queue, a due timer).
  * When the thread runs again (the P's slice ends, or the thread is seen
  * running) the P is given back (gort_procs_unlend: the highest P retires,
  * at its next schedule).  A thread seen blocked in this slice is only
@@ -105,6 +109,13 @@ GORT_RUNTIME_TEXT static void request(P *p, uint32_t tick, bool signal, bool whe
  * one per SLICE_NS while the call goes on.  The thread is blocked in the
  * kernel, or about to be, outside any runtime lock: so the M is never
  * touched, and a wrong guess costs only a P lent for a while. */
+
+/* Is something waiting for p: its run queue, the global one, a due timer? */
+GORT_RUNTIME_TEXT static bool work_waits(P *p, int64_t now) {
+    int64_t timer = atomic_load_explicit(&p->timers.next, memory_order_relaxed);
+    return !gort_runq_empty(p) || atomic_load_explicit(&sched->runqsize, memory_order_relaxed) > 0 ||
+           (timer != 0 && timer <= now);
+}
 
 /* The block seen on p (if any) is over. */
 GORT_RUNTIME_TEXT static void foreign_end(struct sysmon_p *s) {
@@ -303,7 +314,9 @@ GORT_RUNTIME_TEXT static int64_t retake_syscall(P *p, struct sysmon_p *s, int64_
     if (now - s->syscallwhen >= RETAKE_NS) {
         uint32_t sys = P_SYSCALL;
         if (atomic_compare_exchange_strong(&p->status, &sys, P_IDLE)) gort_handoffp(p);
-        return next;
+        /* the M it went to (if any) is not running it yet: watch it as a
+         * running P, or the next system call on it waits a whole sleep */
+        return min64(next, now + RESIGNAL_NS);
     }
     return min64(next, s->syscallwhen + RETAKE_NS);
 }
@@ -318,6 +331,7 @@ GORT_RUNTIME_TEXT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool re
         s->tick = tick;
         s->since = now;
         s->resignal = 0;
+        s->look_every = LOOK_NS;
     }
     int64_t end = retiring ? now : s->since + SLICE_NS;
     /* A timer may be added to this P at any moment (nobody tells
@@ -334,6 +348,14 @@ GORT_RUNTIME_TEXT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool re
     if (now >= end || late) {
         preempt_one(p, tick, now, s);
         return min64(next, now + RESIGNAL_NS);
+    }
+    /* Work waits behind a goroutine that has run LOOK_NS: if its thread is
+     * blocked in a foreign call, lend a P now rather than at the slice's
+     * end.  Looks back off (LOOK_NS doubling) while it is seen running. */
+    if (now - s->since >= s->look_every && now - s->looked >= s->look_every && work_waits(p, now)) {
+        M *m = atomic_load_explicit(&p->m, memory_order_acquire);
+        s->looked = now;
+        if (m != NULL && !foreign_look(m, s, now)) s->look_every *= 2;
     }
     next = min64(next, end);
     if (timer != 0) next = min64(next, timer_late > started + LATE_SLICE_NS ? timer_late : started + LATE_SLICE_NS);
@@ -400,7 +422,11 @@ GORT_RUNTIME_TEXT static void *sysmon(void *arg) {
             delay = SYSMON_MIN_NS;
             continue;
         }
-        int64_t next = retake(now, now + SYSMON_MAX_NS);
+        /* Nothing seen busy (the last P went idle during the pass): look
+         * again soon, and then sleep in sysmon_idle, which a P leaving the
+         * idle list wakes — a timed sleep here would not be woken, and a
+         * system call begun meanwhile would keep its P until it ended. */
+        int64_t next = retake(now, any_busy() ? now + SYSMON_MAX_NS : now);
         next = check_timers(now, next);
         next = poll_stale(now, next);
         if (trace_ns > 0) {
