@@ -35,6 +35,10 @@
  * untracked, and memcheck reported thousands of errors.  The remaining
  * cases are valgrind's; //tests:valgrind_test runs clean.
  *
+ * vg_running(): under valgrind, which runs the threads one at a time (so
+ * a thread waiting for its turn looks blocked in the kernel: preempt.c
+ * then does not look for foreign calls).
+ *
  * Each macro is one client request: a few register rotations that do
  * nothing unless the program runs under valgrind (safe in a signal
  * handler; a spawn pays one only when it carves or maps a new stack, not
@@ -65,6 +69,7 @@
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 /* The lowest and the highest byte of the stack, both included. */
+#define vg_running() (RUNNING_ON_VALGRIND != 0)
 #define vg_stack_register(lo, size) VALGRIND_STACK_REGISTER((char *)(lo), (char *)(lo) + (size) - 1)
 #define vg_stack_deregister(id) VALGRIND_STACK_DEREGISTER(id)
 /* What memcheck does when it sees sp move down from old_sp to new_sp. */
@@ -72,6 +77,7 @@
     ((void)VALGRIND_MAKE_MEM_UNDEFINED((char *)(new_sp) - GORT_VG_REDZONE,                 \
                                        (size_t)((char *)(old_sp) - (char *)(new_sp))))
 #else
+#define vg_running() false
 #define vg_stack_register(lo, size) ((void)(lo), (void)(size), 0u)
 #define vg_stack_deregister(id) ((void)(id))
 #define vg_stack_grown(new_sp, old_sp) ((void)(new_sp), (void)(old_sp))

@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+#include "runtime/valgrind.h"
 
 enum {
     SLICE_NS = 10 * 1000 * 1000,    /* a goroutine's time slice (Go: forcePreemptNS) */
@@ -84,11 +85,12 @@ GORT_RUNTIME_TEXT static void request(P *p, uint32_t tick, bool signal, bool whe
     M *m = atomic_load_explicit(&p->m, memory_order_acquire);
     if (m == NULL) return;
     gort_os_signal_preempt_reclaim();
+    if (when_running && atomic_load_explicit(&m->runsignal.valid, memory_order_acquire)) {
+        gort_os_signal_preempt_running(m->thread, &m->runsignal); /* known by its sender: not counted */
+        return;
+    }
     atomic_fetch_add_explicit(&m->preempt_sigs, 1, memory_order_relaxed);
-    if (when_running)
-        gort_os_signal_preempt_running(m->thread, &m->runsignal);
-    else
-        gort_os_signal_preempt(m->thread);
+    gort_os_signal_preempt(m->thread);
 }
 
 /* ---- foreign calls --------------------------------------------------------
@@ -126,13 +128,24 @@ GORT_RUNTIME_TEXT static void foreign_end(struct sysmon_p *s) {
     s->warned = false;
 }
 
+/* Every P idle: any P lent is given back (sysmon is about to sleep). */
+GORT_RUNTIME_TEXT static void foreign_end_all(void) {
+    for (int32_t i = 0; i < atomic_load(&sched->nallp); i++) foreign_end(&sysmon_ps[i]);
+}
+
 /* Is m, running p's slice past its end, blocked in the kernel?  If not,
  * and it has blocked since sysmon last looked at it (or that is not
  * known), mark the slice: its thread makes blocking calls now and then,
  * and a signal sent at once could land in one. */
 GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now) {
     gort_os_thread_state ts;
-    if (gort_os_thread_state_get(m->thread, &ts) != 0) return false; /* cannot tell: as before */
+    /* Under valgrind threads run one at a time: one waiting for its turn
+     * looks blocked in the kernel, so nothing can be told.  During a dump
+     * every M waits in gort_dump_wait, holding its P: not a foreign call. */
+    if (m == NULL || vg_running() || atomic_load(&sched->dumping) || atomic_load(&m->dump_waiting) ||
+        gort_os_thread_state_get(m->thread, &ts) != 0)
+        return false;
+    if (s->blocked_m != NULL && s->blocked_m != m) foreign_end(s); /* another M now: that block is over */
     bool steady = ts.waits_known && m->looked && ts.waits == m->looked_waits;
     m->looked = ts.waits_known;
     m->looked_waits = ts.waits;
@@ -167,7 +180,7 @@ GORT_RUNTIME_TEXT static void preempt_one(P *p, uint32_t tick, int64_t now, stru
         s->resignal = s->resignal < RESIGNAL_NS ? RESIGNAL_NS : s->resignal * 2;
         if (s->resignal > SLICE_NS) s->resignal = SLICE_NS;
         M *m = atomic_load_explicit(&p->m, memory_order_acquire);
-        if (m != NULL && foreign_look(m, s, now)) signal = false; /* asked again once it runs */
+        foreign_look(m, s, now); /* blocked: the signal waits for it to run (request) */
     }
     request(p, tick, signal, s->blocked_m != NULL);
 }
@@ -355,7 +368,7 @@ GORT_RUNTIME_TEXT static int64_t preempt_slice(P *p, struct sysmon_p *s, bool re
     if (now - s->since >= s->look_every && now - s->looked >= s->look_every && work_waits(p, now)) {
         M *m = atomic_load_explicit(&p->m, memory_order_acquire);
         s->looked = now;
-        if (m != NULL && !foreign_look(m, s, now)) s->look_every *= 2;
+        if (!foreign_look(m, s, now)) s->look_every *= 2;
     }
     next = min64(next, end);
     if (timer != 0) next = min64(next, timer_late > started + LATE_SLICE_NS ? timer_late : started + LATE_SLICE_NS);
@@ -417,8 +430,10 @@ GORT_RUNTIME_TEXT static void *sysmon(void *arg) {
         atomic_store_explicit(&sched->clock, now, memory_order_relaxed);
         checkdead(now);
         gort_stack_scavenge(now); /* free stacks' pages back to the OS, when a pass is due (stack.c) */
+        bool busy = any_busy();
+        if (!busy) foreign_end_all(); /* nothing runs: no call goes on either */
         /* schedtrace keeps sysmon awake */
-        if (trace_ns == 0 && !any_busy() && sysmon_idle()) {
+        if (trace_ns == 0 && !busy && sysmon_idle()) {
             delay = SYSMON_MIN_NS;
             continue;
         }
@@ -503,12 +518,15 @@ GORT_RUNTIME_TEXT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
            !errno_address_live(m, g, c);
 }
 
-/* Is this SIGURG the runtime's?  One of the signals sysmon sent this M
- * (each handled signal counts one down; signals that arrive together
- * merge, which only makes us count fewer), or the arm64 trampoline's. */
-GORT_RUNTIME_TEXT bool gort_sig_preempt_claim(bool from_self) {
+/* Is this SIGURG the runtime's?  The run-signal timer's always; else one
+ * of the signals sysmon sent this M (each handled signal counts one down;
+ * signals that arrive together merge, which only makes us count fewer),
+ * or the arm64 trampoline's. */
+GORT_RUNTIME_TEXT bool gort_sig_preempt_claim(int sender) {
     M *m = gort_getm();
     if (m == NULL) return false; /* not an M: the program's signal */
+    if (sender == GORT_SIG_OURS) return true;
+    bool from_self = sender == GORT_SIG_SELF;
     if (m->curg != NULL && m->curg->resume_frame != NULL && from_self) return true;
     uint32_t n = atomic_load_explicit(&m->preempt_sigs, memory_order_relaxed);
     while (n > 0 && !atomic_compare_exchange_weak(&m->preempt_sigs, &n, n - 1)) {

@@ -291,8 +291,10 @@ GORT_RUNTIME_TEXT static M *m_alloc(void) {
     m->p = m->oldp = NULL;
     m->watch_looks = 0;
     m->asan_fake = NULL;
-    m->traceback_in_switch = false;
+    m->traceback_in_switch = m->traceback_blocked = false;
     atomic_store(&m->preempt_sigs, 0);
+    atomic_store(&m->foreign_since, 0);
+    m->looked = false; /* the new thread's counts are its own */
     return m;
 }
 
@@ -408,12 +410,10 @@ GORT_RUNTIME_TEXT static void switch_arrive(void) {
     if (prev == NULL) return;
     m->handoff_from = NULL;
     gort_stack_check(prev);
-    /* The parked G's action runs on this G's thread after its errno was
-     * restored (switch_to); what the action's calls do to errno (a timer's
-     * wakeup may start a thread) must not reach this G. */
-    int saved_errno = *m->errno_at;
+    /* The parked G's action runs after this G's errno was restored
+     * (switch_to): actions keep errno (the OS calls they can reach — a
+     * thread's start, the poller's wakeup — preserve it: os.h). */
     G *again = m->after_switch(m, prev);
-    *m->errno_at = saved_errno;
     if (again != NULL) gort_wakep_after(gort_runq_put(m->p, again, false)); /* a cancelled park */
 }
 
@@ -1038,7 +1038,6 @@ GORT_RUNTIME_TEXT static void check_timers(P *p) {
  * also taking runnext and firing due timers.  *cycling: a victim is
  * cycling through the Gs it readies (gort_runq_steal). */
 GORT_RUNTIME_TEXT static G *steal_work(M *m, P *p, bool *cycling) {
-    int32_t procs = atomic_load(&sched->gomaxprocs);
     int32_t nallp = atomic_load(&sched->nallp);
     for (int round = 0; round < 4; round++) {
         bool last = round == 3;
@@ -1053,8 +1052,10 @@ GORT_RUNTIME_TEXT static G *steal_work(M *m, P *p, bool *cycling) {
                 G *g = gort_runq_get(p, &inherit);
                 if (g != NULL) return g;
             }
+            /* a running P beyond gort_maxprocs too: it may be blocked in a
+             * foreign call, its queue waiting (it drains when it retires) */
             uint32_t vs = atomic_load_explicit(&v->status, memory_order_relaxed);
-            if (v->id >= procs || (vs != P_RUNNING && vs != P_SYSCALL)) continue;
+            if (vs != P_RUNNING && vs != P_SYSCALL) continue;
             G *g = gort_runq_steal(p, v, last, cycling);
             if (g != NULL) {
                 p_count(&p->n_steals);
@@ -1346,8 +1347,8 @@ GORT_RUNTIME_TEXT static void mexit(M *m) {
      * waited out, so it never signals a thread that is gone. */
     atomic_store(&m->dead, true);
     while (atomic_load(&sched->dumping)) gort_os_nanosleep(50 * 1000);
+    gort_os_runsignal_free(&m->runsignal); /* no late timer signal without an alt stack */
     gort_os_sigaltstack_free();
-    gort_os_runsignal_free(&m->runsignal);
     tls_m = NULL;
     gort_lock(&sched->lock);
     m->schedlink = sched->mdead;
@@ -1497,9 +1498,12 @@ GORT_RUNTIME_TEXT int gort_init(const gort_config *cfg) {
     return 0;
 }
 
-/* Ps in use: the program's count plus those lent; sched.lock held. */
+/* Ps in use: the program's count plus those lent (at most the limit: a
+ * count the limit cuts stays counted, so every unlend has its lend);
+ * sched.lock held. */
 GORT_RUNTIME_TEXT static void procs_resize(int32_t set, int32_t lent) {
     int32_t old = atomic_load(&sched->gomaxprocs), n = set + lent;
+    if (n > GORT_MAXPROCS_LIMIT) n = GORT_MAXPROCS_LIMIT;
     sched->procs_set = set;
     sched->procs_lent = lent;
     if (n > old)
@@ -1514,11 +1518,8 @@ GORT_RUNTIME_TEXT int gort_maxprocs(int n) {
     if (gort_forked()) return gort_forked_error();
     gort_lazy_init();
     gort_lock(&sched->lock);
-    int32_t old = sched->procs_set, lent = sched->procs_lent;
-    if (n > 0 && n != old) {
-        if (n + lent > GORT_MAXPROCS_LIMIT) lent = GORT_MAXPROCS_LIMIT - n; /* the program's count first */
-        procs_resize(n, lent);
-    }
+    int32_t old = sched->procs_set;
+    if (n > 0 && n != old) procs_resize(n, sched->procs_lent);
     gort_unlock(&sched->lock);
     if (n > old) gort_wakep();
     return old;

@@ -171,19 +171,22 @@ GORT_RUNTIME_TEXT void gort_dump_wait(M *m) {
  * is a return address into the program's code (it follows a call).  A
  * scan, not an unwind (no registers but sp and pc are known): a stale
  * return address can appear; the program's frames near the top are right.
- * 0 if the OS cannot say, or the sp is not on g's stack (qemu-user gives
- * its own).  The thread may wake and write its stack meanwhile: the reads
- * race on purpose (not instrumented). */
-enum { FOREIGN_SCAN = 16 << 10 };
+ * The window is copied first (gort_os_read_memory), since the thread may
+ * wake, and its goroutine exit and a stack of its own size be unmapped,
+ * meanwhile.  0 if the OS cannot say, or the sp is not on g's stack
+ * (qemu-user gives its own).  Async-signal-safe: a fatal report's dump. */
+enum { FOREIGN_SCAN = 4096 };
 GORT_RUNTIME_TEXT GORT_NO_ASAN GORT_NO_TSAN GORT_NOIPA static int foreign_traceback(M *m, G *g, uintptr_t *pcs, int max) {
-    uintptr_t sp, pc;
+    uintptr_t sp, pc, window[FOREIGN_SCAN / sizeof(uintptr_t)];
     uintptr_t lo = (uintptr_t)g->stack_lo, hi = lo + g->stack_size;
-    if (max <= 0 || gort_os_thread_syscall_at(m->thread, &sp, &pc) != 0 || sp < lo || sp >= hi) return 0;
+    if (max <= 0 || lo == 0 || gort_os_thread_syscall_at(m->thread, &sp, &pc) != 0 || sp < lo || sp >= hi) return 0;
+    sp &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    size_t want = hi - sp > FOREIGN_SCAN ? FOREIGN_SCAN : hi - sp;
+    long got = gort_os_read_memory(window, sp, want);
     int n = 0;
     pcs[n++] = pc;
-    uintptr_t end = hi - sp > FOREIGN_SCAN ? sp + FOREIGN_SCAN : hi;
-    for (uintptr_t a = (sp + 7) & ~(uintptr_t)7; a + sizeof(uintptr_t) <= end && n < max && n < 8; a += 8) {
-        uintptr_t w = *(const uintptr_t *)a;
+    for (long i = 0; got > 0 && i < got / (long)sizeof(uintptr_t) && n < max && n < 8; i++) {
+        uintptr_t w = window[i];
         if (gort_os_pc_is_user(w) && gort_os_pc_is_user(w - 8) && gort_arch_follows_call(w)) pcs[n++] = w;
     }
     return n;
@@ -204,7 +207,8 @@ GORT_RUNTIME_TEXT static void answer_blocked(M *m, uint32_t epoch) {
 GORT_RUNTIME_TEXT static void ask(M *m, uint32_t epoch) {
     m->traceback_blocked = false;
     gort_os_thread_state ts;
-    if (!atomic_load(&m->in_switch) && gort_os_thread_state_get(m->thread, &ts) == 0 && ts.blocked) {
+    /* the state first: in_switch as the blocked thread left it */
+    if (gort_os_thread_state_get(m->thread, &ts) == 0 && ts.blocked && !atomic_load(&m->in_switch)) {
         answer_blocked(m, epoch);
         return;
     }

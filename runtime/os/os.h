@@ -66,6 +66,9 @@ void gort_os_heap_trim(void);
 /* ---- threads --------------------------------------------------------- */
 /* Start a detached thread running fn(arg); 0 or -errno. */
 int gort_os_thread_start(void *(*fn)(void *), void *arg);
+/* It, gort_os_poll_break and the note wakeups leave errno as it was: a
+ * parked goroutine's action calls them on the thread of the goroutine
+ * taking over, whose errno is in place (proc.c switch_arrive). */
 /* The kernel's id of the calling thread (gettid / pthread_threadid_np). */
 uint64_t gort_os_thread_id(void);
 /* A handle another thread can signal the calling thread by: the thread id
@@ -90,13 +93,19 @@ int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out);
 /* The user sp and pc of the system call thread t is blocked in; -EAGAIN
  * if it is not in one, -ENOSYS where the OS cannot tell (darwin). */
 int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc);
+/* Copy n bytes at src of this process's memory to dst without faulting
+ * (linux: process_vm_readv): the bytes copied, or -errno (-EFAULT where
+ * src is not mapped; -ENOSYS on darwin). */
+long gort_os_read_memory(void *dst, uintptr_t src, size_t n);
 /* A preemption signal that reaches thread t only once it runs, so it never
  * interrupts a system call t is blocked in (linux: a timer on t's CPU
- * clock, made by t itself with gort_os_runsignal_init; darwin: sent at
- * once, valid false).  0 or -errno. */
+ * clock, made by t itself with gort_os_runsignal_init; arming it again
+ * before it fires sends one signal; darwin: sent at once, valid false).
+ * 0 or -errno.  Async-signal-safe, as are the state and syscall reads
+ * above (a fatal report's dump calls them from a handler). */
 typedef struct gort_os_runsignal {
-    uintptr_t timer;
-    bool valid;
+    _Atomic(uintptr_t) timer;
+    _Atomic(bool) valid;
 } gort_os_runsignal;
 int gort_os_runsignal_init(gort_os_runsignal *rs);
 void gort_os_runsignal_free(gort_os_runsignal *rs);
@@ -198,19 +207,21 @@ void gort_sig_fault(int sig, void *addr, gort_sigctx *ctx);
 /* Preemption requests travel as SIGURG, as in Go: rarely used by programs,
  * ignored by default, and gdb passes it silently.  The handler runs on the
  * M's sigaltstack.  It first asks the core's gort_sig_preempt_claim
- * (from_self: the signal may have been sent by this process to this
- * thread, as gort_os_signal_preempt does) whether the signal is the
+ * (sender: gort_os_signal_sender's answer) whether the signal is the
  * runtime's; if not, the handler the program installed gets it (or it is
  * ignored, SIGURG's default).  Then, either way, gort_sig_preempt(ctx)
  * may stop the goroutine. */
-bool gort_sig_preempt_claim(bool from_self);
+bool gort_sig_preempt_claim(int sender);
 void gort_sig_preempt(gort_sigctx *ctx);
 /* Send the preemption signal to thread t; 0 or -errno (os/<os>/blocked.c). */
 int gort_os_signal_preempt(gort_os_thread t);
-/* Was the signal described by info (a siginfo_t) sent by this process to
- * one of its threads, as gort_os_signal_preempt sends?  darwin cannot
- * tell: always true. */
-bool gort_os_signal_from_self(const void *info);
+/* Who sent the signal described by info (a siginfo_t): GORT_SIG_OURS, the
+ * runtime for certain (gort_os_signal_preempt_running's timer, linux);
+ * GORT_SIG_SELF, this process to one of its threads (as
+ * gort_os_signal_preempt sends: the runtime's, or the program's own);
+ * GORT_SIG_OTHER, anyone else.  darwin cannot tell: always SELF. */
+enum { GORT_SIG_OTHER, GORT_SIG_SELF, GORT_SIG_OURS };
+int gort_os_signal_sender(const void *info);
 /* Make sure the runtime's SIGURG handler is the installed one: a handler
  * the program installed after gort_init replaces it, so before sending a
  * preemption signal the core calls this, which puts the runtime's back

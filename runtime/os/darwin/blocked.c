@@ -20,9 +20,9 @@
 GORT_RUNTIME_TEXT int gort_os_signal_preempt(gort_os_thread t) { return -pthread_kill((pthread_t)t, SIGURG); }
 
 /* darwin's siginfo does not say which thread sent a signal. */
-GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
+GORT_RUNTIME_TEXT int gort_os_signal_sender(const void *info) {
     (void)info;
-    return true;
+    return GORT_SIG_SELF;
 }
 
 GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out) {
@@ -43,8 +43,15 @@ GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp,
     return -ENOSYS;
 }
 
+GORT_RUNTIME_TEXT long gort_os_read_memory(void *dst, uintptr_t src, size_t n) {
+    (void)dst;
+    (void)src;
+    (void)n;
+    return -ENOSYS;
+}
+
 GORT_RUNTIME_TEXT int gort_os_runsignal_init(gort_os_runsignal *rs) {
-    rs->valid = false;
+    atomic_store(&rs->valid, false);
     return 0;
 }
 

@@ -63,7 +63,9 @@ GORT_RUNTIME_TEXT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int,
 GORT_RUNTIME_TEXT void gort_os_poll_break(void) {
     struct kevent ev;
     EV_SET(&ev, BREAK_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    int saved = errno; /* a park's action may get here: keep the goroutine's (os.h) */
     kevent(kq, &ev, 1, NULL, 0, NULL);
+    errno = saved;
 }
 
 GORT_RUNTIME_TEXT int gort_os_wake_open(gort_os_wake *w) {

@@ -24,9 +24,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,57 +42,120 @@ GORT_RUNTIME_TEXT int gort_os_signal_preempt(gort_os_thread t) {
     return syscall(SYS_tgkill, getpid(), (pid_t)t, SIGURG) == 0 ? 0 : -errno;
 }
 
-GORT_RUNTIME_TEXT bool gort_os_signal_from_self(const void *info) {
+GORT_RUNTIME_TEXT int gort_os_signal_sender(const void *info) {
     const siginfo_t *si = info;
-    if (si->si_code == SI_TIMER) return si->si_value.sival_ptr == &cookie;
-    return si->si_code == SI_TKILL && si->si_pid == getpid();
+    if (si->si_code == SI_TIMER) return si->si_value.sival_ptr == &cookie ? GORT_SIG_OURS : GORT_SIG_OTHER;
+    return si->si_code == SI_TKILL && si->si_pid == getpid() ? GORT_SIG_SELF : GORT_SIG_OTHER;
 }
 
-/* "/proc/self/task/" TID "/" name, read into buf (NUL-terminated); its
- * length or -errno. */
+/* Everything below may run in a signal handler (a fatal report's dump):
+ * no stdio, no locale, no malloc; paths and numbers by hand. */
+
+GORT_RUNTIME_TEXT static char *put_str(char *p, const char *s) {
+    while (*s) *p++ = *s++;
+    return p;
+}
+
+GORT_RUNTIME_TEXT static char *put_dec(char *p, unsigned long v) {
+    char tmp[24];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    while (n > 0) *p++ = tmp[--n];
+    return p;
+}
+
+/* The number at *s in base 10 or 16, advancing *s past it and one blank. */
+GORT_RUNTIME_TEXT static bool get_num(const char **s, int base, unsigned long *out) {
+    const char *p = *s;
+    unsigned long v = 0;
+    bool any = false;
+    if (base == 16 && p[0] == '0' && p[1] == 'x') p += 2;
+    for (;; p++, any = true) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0'
+                : base == 16 && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                                                        : -1;
+        if (d < 0) break;
+        v = v * (unsigned long)base + (unsigned long)d;
+    }
+    if (!any) return false;
+    if (*p == ' ' || *p == '\t') p++;
+    *s = p;
+    *out = v;
+    return true;
+}
+
+/* "/proc/self/task/" TID "/" name, read whole into buf (NUL-terminated,
+ * truncated at n - 1 bytes); its length or -errno. */
 GORT_RUNTIME_TEXT static int read_task_file(gort_os_thread t, const char *name, char *buf, size_t n) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%lu/%s", (unsigned long)t, name);
+    char path[64], *p = put_str(path, "/proc/self/task/");
+    p = put_dec(p, (unsigned long)t);
+    *p++ = '/';
+    *put_str(p, name) = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
-    ssize_t r;
-    while ((r = read(fd, buf, n - 1)) < 0 && errno == EINTR) {
+    size_t got = 0;
+    int err = 0;
+    while (got < n - 1) {
+        ssize_t r = read(fd, buf + got, n - 1 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) err = -errno;
+        if (r <= 0) break;
+        got += (size_t)r;
     }
-    int err = r < 0 ? -errno : 0;
     close(fd);
     if (err != 0) return err;
-    buf[r] = '\0';
-    return (int)r;
+    buf[got] = '\0';
+    return (int)got;
+}
+
+GORT_RUNTIME_TEXT static const char *find(const char *hay, const char *needle) {
+    for (; *hay; hay++) {
+        const char *h = hay, *n = needle;
+        while (*n && *h == *n) h++, n++;
+        if (*n == '\0') return hay;
+    }
+    return NULL;
 }
 
 /* /proc/self/task/TID/status: "State:\tS (sleeping)" and, further on,
  * "voluntary_ctxt_switches:\tN". */
 GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out) {
-    char buf[2048];
+    static const char state[] = "\nState:\t", vol[] = "\nvoluntary_ctxt_switches:\t";
+    char buf[4096];
     int n = read_task_file(t, "status", buf, sizeof buf);
     if (n < 0) return n;
-    const char *st = strstr(buf, "\nState:\t"), *vol = strstr(buf, "\nvoluntary_ctxt_switches:\t");
-    if (st == NULL || vol == NULL) return -EIO;
-    char c = st[sizeof "\nState:\t" - 1];
+    const char *st = find(buf, state), *v = find(buf, vol);
+    unsigned long waits;
+    if (st == NULL || v == NULL) return -EIO;
+    v += sizeof vol - 1;
+    if (!get_num(&v, 10, &waits)) return -EIO;
+    char c = st[sizeof state - 1];
     out->blocked = c == 'S' || c == 'D';
-    out->waits = strtoull(vol + sizeof "\nvoluntary_ctxt_switches:\t" - 1, NULL, 10);
+    out->waits = waits;
     out->waits_known = true;
     return 0;
 }
 
-/* "NR ARG1 .. ARG6 SP PC" while in a system call, "running" otherwise. */
+/* "NR ARG1 .. ARG6 SP PC" while in a system call (numbers in hex after
+ * NR), "running" otherwise. */
 GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc) {
     char buf[256];
     int n = read_task_file(t, "syscall", buf, sizeof buf);
     if (n < 0) return n;
-    long nr;
-    unsigned long a[6], s, p;
-    if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &s,
-               &p) != 9)
-        return -EAGAIN; /* running again */
-    *sp = (uintptr_t)s;
-    *pc = (uintptr_t)p;
+    const char *p = buf;
+    unsigned long v[9];
+    if (*p == '-') p++; /* -1: blocked, not in a system call */
+    for (int i = 0; i < 9; i++)
+        if (!get_num(&p, i == 0 ? 10 : 16, &v[i])) return -EAGAIN; /* "running" */
+    *sp = (uintptr_t)v[7];
+    *pc = (uintptr_t)v[8];
     return 0;
+}
+
+GORT_RUNTIME_TEXT long gort_os_read_memory(void *dst, uintptr_t src, size_t n) {
+    struct iovec local = {dst, n}, remote = {(void *)src, n};
+    ssize_t r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    return r >= 0 ? (long)r : -errno;
 }
 
 GORT_RUNTIME_TEXT int gort_os_runsignal_init(gort_os_runsignal *rs) {
@@ -108,20 +170,21 @@ GORT_RUNTIME_TEXT int gort_os_runsignal_init(gort_os_runsignal *rs) {
     ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
     timer_t timer;
     if (timer_create(clock, &ev, &timer) != 0) return -errno;
-    rs->timer = (uintptr_t)timer;
-    rs->valid = true;
+    atomic_store(&rs->timer, (uintptr_t)timer);
+    atomic_store_explicit(&rs->valid, true, memory_order_release);
     return 0;
 }
 
 GORT_RUNTIME_TEXT void gort_os_runsignal_free(gort_os_runsignal *rs) {
-    if (!rs->valid) return;
-    timer_delete((timer_t)rs->timer);
-    rs->valid = false;
+    if (!atomic_exchange(&rs->valid, false)) return;
+    timer_delete((timer_t)atomic_load(&rs->timer));
 }
 
+/* A stale timer id (the M has just ended) arms nothing, or another M's
+ * timer: a signal that M's handler treats as a request it may ignore. */
 GORT_RUNTIME_TEXT int gort_os_signal_preempt_running(gort_os_thread t, const gort_os_runsignal *rs) {
-    if (!rs->valid) return gort_os_signal_preempt(t);
+    if (!atomic_load_explicit(&rs->valid, memory_order_acquire)) return gort_os_signal_preempt(t);
     struct itimerspec in = {{0, 0}, {0, 1}}; /* once, after 1 ns of its CPU time */
-    return timer_settime((timer_t)rs->timer, 0, &in, NULL) == 0 ? 0 : -errno;
+    return timer_settime((timer_t)atomic_load(&rs->timer), 0, &in, NULL) == 0 ? 0 : -errno;
 }
 #endif

@@ -15,12 +15,18 @@
 
 #include "runtime/os/os.h"
 
+/* Both leave errno alone (EAGAIN, EINTR, ETIMEDOUT mean "look again" to
+ * every caller): a contended lock or a wakeup in a parked goroutine's
+ * action runs with the next goroutine's errno in place (os.h). */
 GORT_RUNTIME_TEXT static int futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *ts) {
-    return (int)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ts, NULL, 0);
+    int saved = errno;
+    int r = (int)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ts, NULL, 0);
+    errno = saved;
+    return r;
 }
 
 GORT_RUNTIME_TEXT static void futex_wake(_Atomic uint32_t *addr, int n) {
-    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0); /* cannot fail: errno untouched */
 }
 
 GORT_RUNTIME_TEXT void gort_os_lock_acquire(gort_os_lock *l) {

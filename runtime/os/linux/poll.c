@@ -71,8 +71,10 @@ GORT_RUNTIME_TEXT void gort_os_poll_break(void) {
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&break_pending, &zero, 1)) return;
     uint64_t one = 1;
+    int saved = errno; /* a park's action may get here: keep the goroutine's */
     while (write(breakfd, &one, sizeof one) < 0 && errno == EINTR) {
     }
+    errno = saved;
 }
 
 GORT_RUNTIME_TEXT int gort_os_wake_open(gort_os_wake *w) {

@@ -64,9 +64,9 @@ GORT_RUNTIME_TEXT static void on_fault(int sig, siginfo_t *info, void *uctx) {
 
 GORT_RUNTIME_TEXT static void on_urg(int sig, siginfo_t *info, void *uctx) {
     int saved = errno;
-    bool from_self = gort_os_signal_from_self(info);
+    int sender = gort_os_signal_sender(info);
     /* The program's handler first, on the context as it was. */
-    if (!gort_sig_preempt_claim(from_self))
+    if (!gort_sig_preempt_claim(sender))
         call_handler(&prev_urg[atomic_load_explicit(&prev_urg_idx, memory_order_acquire)], sig, info, uctx);
     gort_sig_preempt((gort_sigctx *)uctx);
     errno = saved;

@@ -26,6 +26,7 @@ GORT_RUNTIME_TEXT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
     pthread_t t;
     int err;
 
+    int saved = errno; /* a park's action may get here: keep the goroutine's (os.h) */
     if ((err = pthread_attr_init(&attr)) != 0) return -err;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     /* g0 runs the scheduler and signal-free runtime code only: 256 KiB is
@@ -40,6 +41,7 @@ GORT_RUNTIME_TEXT int gort_os_thread_start(void *(*fn)(void *), void *arg) {
      * goroutine under asyncpreemptoff=1: preempt_death_test, 4 of 6.) */
     err = pthread_create(&t, &attr, fn, arg);
     pthread_attr_destroy(&attr);
+    errno = saved;
     return -err;
 }
 
