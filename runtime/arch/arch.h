@@ -60,7 +60,6 @@ void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
  * Registers for an unwinder to start from (the goroutine dump), indexed by
  * DWARF register number: amd64 rax..r15 = 0..15 (rsp 7, rbp 6) and the
  * return address column 16 = rip; arm64 x0..x30 = 0..30, sp 31, pc 32.
- * GORT_REG_RET is where a function returns its result (rax, x0).
  * pc_exact: pc is the interrupted instruction (a signal), not a return
  * address (a suspended context), so unwinders look it up as is.
  *
@@ -69,9 +68,9 @@ void gort_ctx_call_on(void *sp, void (*fn)(void *), void *arg);
  *                           rest 0.
  */
 #if defined(__x86_64__)
-enum { GORT_REG_RET = 0, GORT_REG_FP = 6, GORT_REG_SP = 7, GORT_REG_PC = 16, GORT_NREGS = 17 };
+enum { GORT_REG_FP = 6, GORT_REG_SP = 7, GORT_REG_PC = 16, GORT_NREGS = 17 };
 #elif defined(__aarch64__)
-enum { GORT_REG_RET = 0, GORT_REG_FP = 29, GORT_REG_SP = 31, GORT_REG_PC = 32, GORT_NREGS = 33 };
+enum { GORT_REG_FP = 29, GORT_REG_SP = 31, GORT_REG_PC = 32, GORT_NREGS = 33 };
 #endif
 typedef struct gort_regs {
     uintptr_t r[GORT_NREGS];
@@ -121,8 +120,13 @@ bool gort_arch_follows_call(uintptr_t pc);
 void gort_arch_preempt_inject(gort_sigctx *c);
 bool gort_arch_preempt_resume(gort_sigctx *c, void *frame);
 void gort_async_preempt(void);
-/* Implemented by the core, called by the trampoline on the goroutine. */
-void gort_async_preempt_park(void);
+/* Implemented by the core, called by the trampoline on the goroutine with
+ * its saved general registers (amd64: the GPR block; arm64: the frame). */
+void gort_async_preempt_park(void *frame);
+/* In the trampoline's saved general registers, replace every one equal to
+ * from with to (errno's address, when the goroutine resumes on another
+ * thread: preempt.c). */
+void gort_arch_preempt_relocate(void *frame, uintptr_t from, uintptr_t to);
 void gort_async_preempt_resuming(void *frame);
 
 #ifdef __cplusplus

@@ -70,6 +70,9 @@ static struct sysmon_p {
     int64_t syscallwhen;  /* ... since then (0: none)             */
     M *blocked_m;         /* this slice's M blocks now and then: signal it only once it runs */
     int64_t looked, look_every; /* the last look before the slice's end, and how often */
+    M *looked_m;                /* the M the last look saw ...                     */
+    gort_os_thread looked_thread;
+    uint64_t looked_waits;      /* ... and the times its thread had blocked then   */
     bool lent;            /* a P is lent while it is (foreign_look) */
     bool warned;          /* blockwarn has reported this block      */
 } sysmon_ps[GORT_MAXPROCS_LIMIT];
@@ -142,13 +145,17 @@ GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now
     /* Under valgrind threads run one at a time: one waiting for its turn
      * looks blocked in the kernel, so nothing can be told.  During a dump
      * every M waits in gort_dump_wait, holding its P: not a foreign call. */
-    if (m == NULL || vg_running() || atomic_load(&sched->dumping) || atomic_load(&m->dump_waiting) ||
-        gort_os_thread_state_get(m->thread, &ts) != 0)
-        return false;
+    if (m == NULL || vg_running() || atomic_load(&sched->dumping) || atomic_load(&m->dump_waiting)) return false;
+    gort_lock(&sched->probe_lock);
+    int err = gort_os_thread_state_get(&m->probe, &ts);
+    gort_os_thread thread = m->probe.thread;
+    gort_unlock(&sched->probe_lock);
+    if (err != 0) return false;
     if (s->blocked_m != NULL && s->blocked_m != m) foreign_end(s); /* another M now: that block is over */
-    bool steady = ts.waits_known && m->looked && ts.waits == m->looked_waits;
-    m->looked = ts.waits_known;
-    m->looked_waits = ts.waits;
+    bool steady = ts.waits_known && s->looked_m == m && s->looked_thread == thread && ts.waits == s->looked_waits;
+    s->looked_m = ts.waits_known ? m : NULL;
+    s->looked_thread = thread; /* a dead M's record may carry a new thread */
+    s->looked_waits = ts.waits;
     if (!ts.blocked) { /* it runs: any call is over */
         if (!steady && ts.waits_known) s->blocked_m = m;
         if (s->lent) gort_procs_unlend();
@@ -479,30 +486,6 @@ GORT_RUNTIME_TEXT void gort_sysmon_wake(void) {
 
 /* ---- asynchronous --------------------------------------------------------- */
 
-/* errno's address, just returned by __errno_location (or __error) and not
- * yet loaded or stored through: stopped there, the goroutine could resume
- * on another thread and use the first thread's errno.  So a goroutine is
- * not stopped while the return register points into the 4 KiB page
- * holding its thread's errno or a page either side (libc's thread-locals).
- * A stale copy can sit there for long (a loop that never touches that
- * register): after REFUSALS_MAX refusals in a row the goroutine stops
- * anyway.  An address moved to another register or the stack is not seen
- * (docs/goroutines.md "A goroutine changes threads"). */
-enum { REFUSALS_MAX = 8 };
-GORT_RUNTIME_TEXT static bool errno_address_live(M *m, G *g, gort_sigctx *c) {
-    const uintptr_t page = 4096, lo = ((uintptr_t)m->errno_at & ~(page - 1)) - page;
-    gort_regs r;
-    gort_sigctx_regs(c, &r);
-    if (m->refused_g != g) m->refusals = 0;
-    if (r.r[GORT_REG_RET] - lo >= 3 * page || m->refusals >= REFUSALS_MAX) {
-        m->refused_g = NULL;
-        return false;
-    }
-    m->refused_g = g;
-    m->refusals++;
-    return true;
-}
-
 /* May the goroutine g, interrupted at c, stop here? (the design note) */
 GORT_RUNTIME_TEXT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
     if (gort_debug_g.asyncpreemptoff || m->locks != 0) return false;
@@ -514,8 +497,7 @@ GORT_RUNTIME_TEXT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
      * user code: the runtime uses none (-fno-plt, -mno-outline-atomics, no
      * libgcc helpers: //tests:text_section_test; darwin's stub sections
      * are excluded by the OS layer). */
-    return sp <= lo + g->stack_size && sp >= lo + gort_arch_preempt_room() &&
-           !errno_address_live(m, g, c);
+    return sp <= lo + g->stack_size && sp >= lo + gort_arch_preempt_room();
 }
 
 /* Is this SIGURG the runtime's?  The run-signal timer's always; else one
@@ -549,8 +531,20 @@ GORT_RUNTIME_TEXT void gort_sig_preempt(gort_sigctx *c) {
     if (async_safe_point(m, g, c)) gort_arch_preempt_inject(c);
 }
 
-/* The trampoline, on the goroutine's stack, with every register saved. */
-GORT_RUNTIME_TEXT void gort_async_preempt_park(void) { gort_preempt_park(); }
+/* The trampoline, on the goroutine's stack, with every register saved in
+ * frame.  C code may hold errno's address in a register between
+ * instructions (returned by __errno_location, not yet loaded or stored
+ * through; or kept across a loop): resumed on another thread, that would
+ * be the first thread's errno.  So a saved register equal to this thread's
+ * errno address is moved to the new thread's (an address, not a value:
+ * nothing else equals it).  Other thread-locals are not moved
+ * (docs/goroutines.md "A goroutine changes threads"). */
+GORT_RUNTIME_TEXT void gort_async_preempt_park(void *frame) {
+    uintptr_t before = (uintptr_t)gort_getm()->errno_at;
+    gort_preempt_park();
+    uintptr_t after = (uintptr_t)gort_getm()->errno_at; /* another thread's, perhaps */
+    if (after != before) gort_arch_preempt_relocate(frame, before, after);
+}
 
 /* The arm64 trampoline is about to raise SIGURG at itself: make sure our
  * handler is the one installed, and that no other handler can run first

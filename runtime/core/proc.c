@@ -281,6 +281,8 @@ GORT_RUNTIME_TEXT static M *m_alloc(void) {
         if ((m = calloc(1, sizeof *m)) == NULL) gort_fatal("gort: out of memory creating a thread (M)");
         m->id = atomic_fetch_add(&sched->mcount, 1);
         gort_note_init(&m->park);
+        atomic_store(&m->probe.status_fd, -1); /* until its thread opens it (mstart) */
+        atomic_store(&m->probe.syscall_fd, -1);
         return m;
     }
     /* A dump may walk through the record (it stays dead until mstart):
@@ -294,7 +296,6 @@ GORT_RUNTIME_TEXT static M *m_alloc(void) {
     m->traceback_in_switch = m->traceback_blocked = false;
     atomic_store(&m->preempt_sigs, 0);
     atomic_store(&m->foreign_since, 0);
-    m->looked = false; /* the new thread's counts are its own */
     return m;
 }
 
@@ -1348,6 +1349,9 @@ GORT_RUNTIME_TEXT static void mexit(M *m) {
     atomic_store(&m->dead, true);
     while (atomic_load(&sched->dumping)) gort_os_nanosleep(50 * 1000);
     gort_os_runsignal_free(&m->runsignal); /* no late timer signal without an alt stack */
+    gort_lock(&sched->probe_lock);
+    gort_os_probe_close(&m->probe);
+    gort_unlock(&sched->probe_lock);
     gort_os_sigaltstack_free();
     tls_m = NULL;
     gort_lock(&sched->lock);
@@ -1369,6 +1373,9 @@ GORT_RUNTIME_TEXT static void *mstart(void *arg) {
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
     if (gort_os_runsignal_init(&m->runsignal) != 0) m->runsignal.valid = false; /* then sent at once */
+    gort_lock(&sched->probe_lock); /* also orders the record's making before any look at it */
+    gort_os_probe_open(&m->probe); /* failing, sysmon cannot see foreign calls on this M */
+    gort_unlock(&sched->probe_lock);
     /* allm is a push-only list (a dead M's record is reused, not
      * unlinked).  Published only now, with its thread known and a signal
      * stack: a dump signals every live M on it (the CAS, or clearing dead,

@@ -192,10 +192,7 @@ struct M {
     /* sysmon saw the thread blocked in the kernel, running its goroutine's
      * own code (a foreign call), first at this time; 0: not (preempt.c) */
     _Atomic(int64_t) foreign_since;
-    bool looked;           /* sysmon has read its thread's state ...    */
-    uint64_t looked_waits; /* ... and the times it had blocked then     */
-    G *refused_g;  /* async preemption refused this G ...  (preempt.c)     */
-    int refusals;  /* ... this many times in a row                         */
+    gort_os_probe probe;   /* how sysmon and the dump see its thread (sched.probe_lock) */
     gort_note park; /* where an idle M sleeps                                */
     M *schedlink;   /* idle M list                                          */
     uint64_t rand;  /* xorshift state for steal order and select            */
@@ -274,6 +271,9 @@ typedef struct gort_sched {
     _Atomic(int32_t) gomaxprocs; /* Ps in use: allp[0..gomaxprocs) ...       */
     _Atomic(int32_t) procs_set;  /* ... the program's gort_maxprocs ...      */
     int32_t procs_lent;          /* ... plus Ps lent for foreign calls       */
+    /* held while an M's probe is read or closed: a look never reads a
+     * descriptor mexit closes (and the program may be reusing) */
+    gort_os_lock probe_lock;
     _Atomic(int32_t) nallp;      /* Ps ever created (some may be P_GONE)     */
     P *allp[GORT_MAXPROCS_LIMIT];
     /* The timers no running P owns: those of callers without a P (plain

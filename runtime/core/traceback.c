@@ -179,7 +179,11 @@ enum { FOREIGN_SCAN = 4096 };
 GORT_RUNTIME_TEXT GORT_NO_ASAN GORT_NO_TSAN GORT_NOIPA static int foreign_traceback(M *m, G *g, uintptr_t *pcs, int max) {
     uintptr_t sp, pc, window[FOREIGN_SCAN / sizeof(uintptr_t)];
     uintptr_t lo = (uintptr_t)g->stack_lo, hi = lo + g->stack_size;
-    if (max <= 0 || lo == 0 || gort_os_thread_syscall_at(m->thread, &sp, &pc) != 0 || sp < lo || sp >= hi) return 0;
+    if (max <= 0 || lo == 0) return 0;
+    gort_lock(&sched->probe_lock);
+    int err = gort_os_thread_syscall_at(&m->probe, &sp, &pc);
+    gort_unlock(&sched->probe_lock);
+    if (err != 0 || sp < lo || sp >= hi) return 0;
     sp &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
     size_t want = hi - sp > FOREIGN_SCAN ? FOREIGN_SCAN : hi - sp;
     long got = gort_os_read_memory(window, sp, want);
@@ -208,7 +212,10 @@ GORT_RUNTIME_TEXT static void ask(M *m, uint32_t epoch) {
     m->traceback_blocked = false;
     gort_os_thread_state ts;
     /* the state first: in_switch as the blocked thread left it */
-    if (gort_os_thread_state_get(m->thread, &ts) == 0 && ts.blocked && !atomic_load(&m->in_switch)) {
+    gort_lock(&sched->probe_lock);
+    bool blocked = gort_os_thread_state_get(&m->probe, &ts) == 0 && ts.blocked;
+    gort_unlock(&sched->probe_lock);
+    if (blocked && !atomic_load(&m->in_switch)) {
         answer_blocked(m, epoch);
         return;
     }
@@ -263,7 +270,10 @@ GORT_RUNTIME_TEXT static const char *status_name(uint32_t s) {
     }
 }
 
-GORT_RUNTIME_TEXT static void print_header(out *o, G *g, uint32_t st, int64_t now) {
+/* Not instrumented under TSan: it reads M records reached through g->m,
+ * made by another thread before that thread started (pthread_create
+ * orders it; the relaxed g->m does not tell TSan so). */
+GORT_RUNTIME_TEXT GORT_NO_TSAN static void print_header(out *o, G *g, M *self, uint32_t st, int64_t now) {
     char line[256], *p = line, *end = line + sizeof line - 1;
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     int64_t since = atomic_load_explicit(&g->since, memory_order_relaxed);
@@ -274,7 +284,8 @@ GORT_RUNTIME_TEXT static void print_header(out *o, G *g, uint32_t st, int64_t no
     p = gort_put_str(p, end, g->name != NULL ? g->name : "");
     p = gort_put_str(p, end, "\" [");
     int64_t foreign = m != NULL && st == G_RUNNING ? atomic_load_explicit(&m->foreign_since, memory_order_relaxed) : 0;
-    if (foreign != 0) { /* sysmon saw it blocked outside gort: say so, and for how long */
+    if (foreign != 0 && m != self) { /* sysmon saw it blocked outside gort: say so, and for how long (not the dumper:
+                                       * it may have waited for the dump's lock) */
         int64_t fms = now > foreign ? (now - foreign) / 1000000 : 0;
         p = gort_put_str(p, end, "foreign call on M");
         p = gort_put_u64(p, end, (uint64_t)m->id);
@@ -327,7 +338,7 @@ GORT_RUNTIME_TEXT static void print_frames(out *o, const uintptr_t *pcs, int n, 
 GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now, bool names) {
     uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
     if (st == G_DEAD) return;
-    print_header(o, g, st, now);
+    print_header(o, g, self, st, now);
     uintptr_t pcs[GORT_TRACEBACK_MAX];
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     if (m != NULL && m->traceback_g == g && m->traceback_n > 0) { /* unwound by its M, or for it */

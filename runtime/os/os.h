@@ -79,7 +79,19 @@ gort_os_thread gort_os_thread_self(void);
 void gort_os_thread_stack(void **lo, size_t *size);
 
 /* ---- foreign calls (os/<os>/blocked.c) ------------------------------- */
-/* Thread t now: blocked in the kernel (asleep in a system call, or
+/* What another thread may learn of a thread: made by the thread itself
+ * (gort_os_probe_open, at its start; -errno if it cannot be, and then
+ * the queries below fail), closed by it (gort_os_probe_close).  linux:
+ * its /proc/self/task/TID status and syscall files, opened once and moved
+ * to high descriptor numbers, so a look never takes a number the program
+ * might be about to reuse; darwin: its thread port. */
+typedef struct gort_os_probe {
+    _Atomic(int) status_fd, syscall_fd;
+    gort_os_thread thread;
+} gort_os_probe;
+int gort_os_probe_open(gort_os_probe *pr);
+void gort_os_probe_close(gort_os_probe *pr);
+/* The thread now: blocked in the kernel (asleep in a system call, or
  * waiting on I/O) or not (it runs or may run); and waits, how many times
  * it has blocked so far (linux: voluntary context switches; darwin: not
  * known, waits_known false).  0 or -errno.  About 10 us on linux: sysmon
@@ -89,10 +101,10 @@ typedef struct gort_os_thread_state {
     bool waits_known;
     uint64_t waits;
 } gort_os_thread_state;
-int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out);
-/* The user sp and pc of the system call thread t is blocked in; -EAGAIN
+int gort_os_thread_state_get(const gort_os_probe *pr, gort_os_thread_state *out);
+/* The user sp and pc of the system call the thread is blocked in; -EAGAIN
  * if it is not in one, -ENOSYS where the OS cannot tell (darwin). */
-int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc);
+int gort_os_thread_syscall_at(const gort_os_probe *pr, uintptr_t *sp, uintptr_t *pc);
 /* Copy n bytes at src of this process's memory to dst without faulting
  * (linux: process_vm_readv): the bytes copied, or -errno (-EFAULT where
  * src is not mapped; -ENOSYS on darwin). */

@@ -94,6 +94,7 @@ GORT_FUNC(gort_async_preempt)
     movl    $-1, %eax                           /* save every enabled component */
     movl    $-1, %edx
     xsave64 (%rsp)
+    movq    %rbp, %rdi                          /* the GPR block: errno's address may move */
     CALL_C(gort_async_preempt_park)             /* park; back when rescheduled */
     xorl    %ecx, %ecx                          /* restore only what this thread */
     xgetbv                                      /* has enabled (darwin enables */
@@ -105,6 +106,7 @@ GORT_FUNC(gort_async_preempt)
     jmp     3f
 2:  subq    $PF_FXSAVE_SIZE, %rsp
     fxsave64 (%rsp)                             /* x87, MXCSR, xmm0-15 */
+    movq    %rbp, %rdi
     CALL_C(gort_async_preempt_park)
     fxrstor64 (%rsp)
 3:  movq    %rbp, %rsp                          /* back to the GPR block */

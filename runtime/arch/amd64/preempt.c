@@ -61,3 +61,10 @@ __attribute__((no_sanitize_address)) GORT_RUNTIME_TEXT bool gort_arch_follows_ca
     if (c[-4] == 0xff && c[-3] == 0x54 && c[-2] == 0x24) return true;
     return false;
 }
+
+/* The GPR block: r15 at +0 up to rax at +14 words (rflags above). */
+GORT_RUNTIME_TEXT void gort_arch_preempt_relocate(void *frame, uintptr_t from, uintptr_t to) {
+    uint64_t *r = frame;
+    for (int i = 0; i < PF_NGPRS - 1; i++)
+        if (r[i] == from) r[i] = to;
+}

@@ -68,6 +68,7 @@ GORT_FUNC(gort_async_preempt)
     .cfi_def_cfa x29, PF_SIZE - PF_X29 + PF_PUSHED + PF_RED_ZONE
     .cfi_offset x29, -(PF_SIZE - PF_X29 + PF_PUSHED + PF_RED_ZONE)
     .cfi_offset x30, -(PF_SIZE - PF_PC + PF_PUSHED + PF_RED_ZONE)
+    mov     x0, sp                              /* the frame: errno's address may move */
     CALL_C(gort_async_preempt_park)             /* park; back when rescheduled */
     mov     x0, sp
     CALL_C(gort_async_preempt_resuming)         /* the handler will find the frame */

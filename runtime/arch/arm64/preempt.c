@@ -62,3 +62,11 @@ __attribute__((no_sanitize_address)) GORT_RUNTIME_TEXT bool gort_arch_follows_ca
     uint32_t insn = *(const uint32_t *)(pc - 4);
     return (insn & 0xfc000000u) == 0x94000000u || (insn & 0xfffffc1fu) == 0xd63f0000u;
 }
+
+/* x0 ... x28 at the frame's start (x29 is the frame record's, the pc and
+ * the interrupted x30 are not data). */
+GORT_RUNTIME_TEXT void gort_arch_preempt_relocate(void *frame, uintptr_t from, uintptr_t to) {
+    uint64_t *x = frame;
+    for (int i = 0; i <= 28; i++)
+        if (x[i] == from) x[i] = to;
+}

@@ -25,10 +25,20 @@ GORT_RUNTIME_TEXT int gort_os_signal_sender(const void *info) {
     return GORT_SIG_SELF;
 }
 
-GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out) {
+GORT_RUNTIME_TEXT int gort_os_probe_open(gort_os_probe *pr) {
+    pr->thread = (gort_os_thread)pthread_self();
+    atomic_store(&pr->status_fd, 0); /* "open": the thread's port is looked up at each query */
+    atomic_store(&pr->syscall_fd, -1);
+    return 0;
+}
+
+GORT_RUNTIME_TEXT void gort_os_probe_close(gort_os_probe *pr) { atomic_store(&pr->status_fd, -1); }
+
+GORT_RUNTIME_TEXT int gort_os_thread_state_get(const gort_os_probe *pr, gort_os_thread_state *out) {
     thread_basic_info_data_t info;
     mach_msg_type_number_t count = THREAD_BASIC_INFO_COUNT;
-    mach_port_t port = pthread_mach_thread_np((pthread_t)t);
+    if (atomic_load(&pr->status_fd) < 0) return -EBADF;
+    mach_port_t port = pthread_mach_thread_np((pthread_t)pr->thread);
     if (thread_info(port, THREAD_BASIC_INFO, (thread_info_t)&info, &count) != KERN_SUCCESS) return -ESRCH;
     out->blocked = info.run_state == TH_STATE_WAITING || info.run_state == TH_STATE_UNINTERRUPTIBLE;
     out->waits_known = false;
@@ -36,8 +46,8 @@ GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_
     return 0;
 }
 
-GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc) {
-    (void)t;
+GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(const gort_os_probe *pr, uintptr_t *sp, uintptr_t *pc) {
+    (void)pr;
     (void)sp;
     (void)pc;
     return -ENOSYS;

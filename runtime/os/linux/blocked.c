@@ -5,9 +5,10 @@
  * A thread's state is the State line of /proc/self/task/TID/status: 'S'
  * (asleep in a system call, interruptible) or 'D' (waiting on I/O or a
  * page) is blocked; 'R' runs or may run.  The same file counts the times
- * it has blocked (voluntary_ctxt_switches).  One open, read and close:
- * about 11 us (stat alone is 7 us; runtime/HACKING.md "Foreign calls"),
- * so sysmon reads it only for Ps whose goroutine has run past its slice.
+ * it has blocked (voluntary_ctxt_switches).  Each thread opens its files
+ * once (the probe); a look is one pread, about 10 us (runtime/HACKING.md
+ * "Foreign calls"), so sysmon reads it only for Ps whose goroutine has
+ * run a while.
  * Under qemu-user the file is the host thread's, which blocks exactly when
  * the guest's call does.
  *
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -84,26 +86,54 @@ GORT_RUNTIME_TEXT static bool get_num(const char **s, int base, unsigned long *o
     return true;
 }
 
-/* "/proc/self/task/" TID "/" name, read whole into buf (NUL-terminated,
- * truncated at n - 1 bytes); its length or -errno. */
-GORT_RUNTIME_TEXT static int read_task_file(gort_os_thread t, const char *name, char *buf, size_t n) {
+/* The probe's files: /proc/self/task/TID/{status,syscall}, opened by the
+ * thread and moved to descriptors at or above PROBE_FD_MIN (half the soft
+ * limit, at most 4096), so they never hold the low numbers a program
+ * expects its next open or socket to get.  Each look reads one whole with
+ * pread at offset 0 (a /proc file is made again at every read from 0). */
+GORT_RUNTIME_TEXT static int probe_fd(const char *name) {
     char path[64], *p = put_str(path, "/proc/self/task/");
-    p = put_dec(p, (unsigned long)t);
+    p = put_dec(p, (unsigned long)syscall(SYS_gettid));
     *p++ = '/';
     *put_str(p, name) = '\0';
+    struct rlimit rl;
+    long base = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur / 2 : 4096;
+    if (base > 4096) base = 4096;
+    if (base < 64) return -EMFILE;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+    int err = high < 0 ? -errno : 0;
+    close(fd);
+    return high >= 0 ? high : err;
+}
+
+GORT_RUNTIME_TEXT int gort_os_probe_open(gort_os_probe *pr) {
+    int st = probe_fd("status"), sc = st >= 0 ? probe_fd("syscall") : -1;
+    pr->thread = (gort_os_thread)syscall(SYS_gettid);
+    atomic_store(&pr->status_fd, st);
+    atomic_store(&pr->syscall_fd, sc);
+    return st < 0 ? st : 0;
+}
+
+GORT_RUNTIME_TEXT void gort_os_probe_close(gort_os_probe *pr) {
+    int st = atomic_exchange(&pr->status_fd, -1), sc = atomic_exchange(&pr->syscall_fd, -1);
+    if (st >= 0) close(st);
+    if (sc >= 0) close(sc);
+}
+
+/* The whole file at fd into buf (NUL-terminated, truncated at n - 1
+ * bytes); its length or -errno. */
+GORT_RUNTIME_TEXT static int read_probe(int fd, char *buf, size_t n) {
+    if (fd < 0) return -EBADF;
     size_t got = 0;
-    int err = 0;
     while (got < n - 1) {
-        ssize_t r = read(fd, buf + got, n - 1 - got);
+        ssize_t r = pread(fd, buf + got, n - 1 - got, (off_t)got);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) err = -errno;
-        if (r <= 0) break;
+        if (r < 0) return -errno;
+        if (r == 0) break;
         got += (size_t)r;
     }
-    close(fd);
-    if (err != 0) return err;
     buf[got] = '\0';
     return (int)got;
 }
@@ -119,10 +149,10 @@ GORT_RUNTIME_TEXT static const char *find(const char *hay, const char *needle) {
 
 /* /proc/self/task/TID/status: "State:\tS (sleeping)" and, further on,
  * "voluntary_ctxt_switches:\tN". */
-GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_state *out) {
+GORT_RUNTIME_TEXT int gort_os_thread_state_get(const gort_os_probe *pr, gort_os_thread_state *out) {
     static const char state[] = "\nState:\t", vol[] = "\nvoluntary_ctxt_switches:\t";
     char buf[4096];
-    int n = read_task_file(t, "status", buf, sizeof buf);
+    int n = read_probe(atomic_load(&pr->status_fd), buf, sizeof buf);
     if (n < 0) return n;
     const char *st = find(buf, state), *v = find(buf, vol);
     unsigned long waits;
@@ -138,9 +168,9 @@ GORT_RUNTIME_TEXT int gort_os_thread_state_get(gort_os_thread t, gort_os_thread_
 
 /* "NR ARG1 .. ARG6 SP PC" while in a system call (numbers in hex after
  * NR), "running" otherwise. */
-GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(gort_os_thread t, uintptr_t *sp, uintptr_t *pc) {
+GORT_RUNTIME_TEXT int gort_os_thread_syscall_at(const gort_os_probe *pr, uintptr_t *sp, uintptr_t *pc) {
     char buf[256];
-    int n = read_task_file(t, "syscall", buf, sizeof buf);
+    int n = read_probe(atomic_load(&pr->syscall_fd), buf, sizeof buf);
     if (n < 0) return n;
     const char *p = buf;
     unsigned long v[9];
