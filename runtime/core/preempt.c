@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "runtime/core/runtime.h"
+#include "runtime/core/tsan.h"
 #include "runtime/valgrind.h"
 
 enum {
@@ -142,10 +143,14 @@ GORT_RUNTIME_TEXT static void foreign_end_all(void) {
  * and a signal sent at once could land in one. */
 GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now) {
     gort_os_thread_state ts;
-    /* Under valgrind threads run one at a time: one waiting for its turn
-     * looks blocked in the kernel, so nothing can be told.  During a dump
-     * every M waits in gort_dump_wait, holding its P: not a foreign call. */
-    if (m == NULL || vg_running() || atomic_load(&sched->dumping) || atomic_load(&m->dump_waiting)) return false;
+    /* Under valgrind threads run one at a time, and under ThreadSanitizer
+     * its runtime waits on locks of its own inside every goroutine switch:
+     * a thread waiting for either looks blocked in the kernel, so nothing
+     * can be told (and a P lent then would run a second goroutine beside
+     * one that never left its own code).  During a dump every M waits in
+     * gort_dump_wait, holding its P: not a foreign call either. */
+    if (m == NULL || vg_running() || GORT_TSAN_ON || atomic_load(&sched->dumping) || atomic_load(&m->dump_waiting))
+        return false;
     gort_lock(&sched->probe_lock);
     int err = gort_os_thread_state_get(&m->probe, &ts);
     gort_os_thread thread = m->probe.thread;

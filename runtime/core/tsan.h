@@ -95,6 +95,7 @@ GORT_RUNTIME_TEXT static inline void tsan_fiber_start_(void **fiber, uint64_t id
 #define tsan_switch(fiber) __tsan_switch_to_fiber((fiber), 0)
 #define tsan_func_exit() __tsan_func_exit()
 #define GORT_TSAN_NOINLINE __attribute__((noinline))
+#define GORT_TSAN_ON 1
 #define GORT_NO_TSAN __attribute__((no_sanitize_thread)) /* reads racing on purpose */
 #define gort_fence(order) __tsan_atomic_thread_fence((int)(order))
 #else
@@ -104,6 +105,7 @@ GORT_RUNTIME_TEXT static inline void tsan_fiber_start_(void **fiber, uint64_t id
 #define tsan_switch(fiber) ((void)(fiber))
 #define tsan_func_exit() ((void)0)
 #define GORT_TSAN_NOINLINE
+#define GORT_TSAN_ON 0
 #define GORT_NO_TSAN
 #define gort_fence(order) atomic_thread_fence(order)
 #endif
