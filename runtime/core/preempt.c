@@ -73,6 +73,7 @@ static struct sysmon_p {
     int64_t looked, look_every; /* the last look before the slice's end, and how often */
     M *looked_m;                /* the M the last look saw ...                     */
     gort_os_thread looked_thread;
+    bool unseen;                /* that look was the first at its thread, running  */
     uint64_t looked_waits;      /* ... and the times its thread had blocked then   */
     bool lent;            /* a P is lent while it is (foreign_look) */
     bool warned;          /* blockwarn has reported this block      */
@@ -157,12 +158,14 @@ GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now
     gort_unlock(&sched->probe_lock);
     if (err != 0) return false;
     if (s->blocked_m != NULL && s->blocked_m != m) foreign_end(s); /* another M now: that block is over */
-    bool steady = ts.waits_known && s->looked_m == m && s->looked_thread == thread && ts.waits == s->looked_waits;
+    bool seen = ts.waits_known && s->looked_m == m && s->looked_thread == thread;
+    bool steady = seen && ts.waits == s->looked_waits;
+    s->unseen = !seen && ts.waits_known && !ts.blocked;
     s->looked_m = ts.waits_known ? m : NULL;
     s->looked_thread = thread; /* a dead M's record may carry a new thread */
     s->looked_waits = ts.waits;
     if (!ts.blocked) { /* it runs: any call is over */
-        if (!steady && ts.waits_known) s->blocked_m = m;
+        if (!steady && seen) s->blocked_m = m;
         if (s->lent) gort_procs_unlend();
         s->lent = false;
         s->warned = false;
@@ -193,6 +196,12 @@ GORT_RUNTIME_TEXT static void preempt_one(P *p, uint32_t tick, int64_t now, stru
         if (s->resignal > SLICE_NS) s->resignal = SLICE_NS;
         M *m = atomic_load_explicit(&p->m, memory_order_acquire);
         foreign_look(m, s, now); /* blocked: the signal waits for it to run (request) */
+        /* A thread never looked at before, running: whether it blocks now
+         * and then is not known yet.  Ask without a signal; the next look,
+         * RESIGNAL_NS on, knows.  (The timer's signal is not sent: it would
+         * come late, perhaps to a handler the program installed meanwhile.) */
+        if (s->unseen) signal = false;
+        s->unseen = false;
     }
     request(p, tick, signal, s->blocked_m != NULL);
 }
