@@ -30,18 +30,16 @@
 namespace {
 
 using gort_test::Main;
+using gort_test::Preemptions;
 using gort_test::Procs;
+using gort_test::ReadErrno;
+using gort_test::SpinUntil;
+using gort_test::WriteErrno;
 using gort_test::Scale;
 using gort_test::UnderQemu;
 
 class Foreign : public gort_test::Test {};
 class ForeignProcs : public gort_test::Test, public ::testing::WithParamInterface<int> {};
-
-uint64_t Preemptions() {
-  gort_stats s;
-  gort_stats_get(&s);
-  return s.preemptions;
-}
 
 struct Pipe {
   Pipe() { EXPECT_EQ(pipe(fd), 0); }
@@ -66,11 +64,6 @@ void ExpectPsGivenBack(int procs) {
 __attribute__((noinline)) ssize_t BlockedReader(int fd) {
   char c;
   return read(fd, &c, 1);
-}
-
-void SpinUntil(const std::atomic<bool>* stop) {
-  while (!stop->load(std::memory_order_relaxed)) {
-  }
 }
 
 // One goroutine per P blocks in a plain read() of an empty pipe; the rest
@@ -194,10 +187,6 @@ TEST_F(Foreign, PlainBlockingCallsNeverSeeEintr) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(Preemptions(), before) << "the spinners were never preempted: no signals were tested";
 }
-
-// errno through non-inlined accessors (gort.h, thread-locals).
-__attribute__((noinline)) int ReadErrno() { return errno; }
-__attribute__((noinline)) void WriteErrno(int v) { errno = v; }
 
 // Goroutines come back from blocking calls while a spinner holds every P
 // and preemption signals fly: each waits for a P, then goes on with its

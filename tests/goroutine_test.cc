@@ -205,8 +205,8 @@ TEST_F(Goroutines, SelfIsUniqueAndZeroOnThreads) {
 // errno is per goroutine: the value set before a park is there after it,
 // whichever thread the goroutine resumes on.  (errno is read through a
 // non-inlined function: see the thread-local rule in gort.h.)
-__attribute__((noinline)) int ReadErrno() { return errno; }
-__attribute__((noinline)) void WriteErrno(int v) { errno = v; }
+using gort_test::ReadErrno;
+using gort_test::WriteErrno;
 
 TEST_F(Goroutines, ErrnoSurvivesParks) {
   gort_test::Procs procs_scope(2);

@@ -20,6 +20,9 @@
 //                             even when an ASSERT leaves the test early
 //   gort_test::kTsan          built with ThreadSanitizer (--config=tsan);
 //                             kAsan, kSanitizer likewise
+//   gort_test::Preemptions(), SpinUntil(&stop), ReadErrno(), WriteErrno(v)
+//                             the preemption count; a call-free spin; errno
+//                             through non-inlined accessors
 //   gort_test::Seed()         a randomized test's seed: GORT_TEST_SEED if
 //                             set, else a fresh one (absl::BitGen); printed
 //                             as "GORT_TEST_SEED=N to replay" on stderr and
@@ -39,6 +42,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -193,6 +198,23 @@ inline uint64_t LiveGoroutines() {
   gort_stats_get(&s);
   return s.goroutines;
 }
+
+inline uint64_t Preemptions() {
+  gort_stats s;
+  gort_stats_get(&s);
+  return s.preemptions;
+}
+
+// A loop with no calls at all: only a signal can stop it.
+inline void SpinUntil(const std::atomic<bool>* stop) {
+  while (!stop->load(std::memory_order_relaxed)) {
+  }
+}
+
+// errno through non-inlined accessors (gort.h, thread-locals): each call
+// looks errno's address up afresh, on whatever thread it runs.
+__attribute__((noinline)) inline int ReadErrno() { return errno; }
+__attribute__((noinline)) inline void WriteErrno(int v) { errno = v; }
 
 // Goroutines that signalled a waitgroup may still be on their way out:
 // wait (bounded) for the count to reach zero.

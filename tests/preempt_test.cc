@@ -35,16 +35,14 @@ namespace {
 
 using gort_test::Go;
 using gort_test::Main;
+using gort_test::Preemptions;
 using gort_test::Procs;
+using gort_test::ReadErrno;
+using gort_test::SpinUntil;
+using gort_test::WriteErrno;
 using gort_test::Scale;
 
 class Preempt : public gort_test::Test {};
-
-uint64_t Preemptions() {
-  gort_stats s;
-  gort_stats_get(&s);
-  return s.preemptions;
-}
 
 // A plain thread that asks every running goroutine to yield every
 // `period`, until stopped: preemption far more often than sysmon's 10 ms.
@@ -66,12 +64,6 @@ class PreemptStorm {
   std::atomic<bool> stop_{false};
   std::thread t_;
 };
-
-// A loop with no calls at all: only a signal can stop it.
-void SpinUntil(const std::atomic<bool>* stop) {
-  while (!stop->load(std::memory_order_relaxed)) {
-  }
-}
 
 // Every P busy in a call-free loop: a sleeping goroutine still wakes, and
 // the spinners themselves are preempted (its latency is
@@ -260,11 +252,8 @@ TEST_F(Preempt, UserSigurgHandlerInstalledAfterInitGetsItsSignals) {
 // errno through an accessor stays the goroutine's under a storm of
 // asynchronous preemptions: a stop between __errno_location's return and
 // the load or store through its result would resume the code on another
-// thread with the first thread's errno address (the runtime does not stop
-// a goroutine while a register points at its thread's errno).
-__attribute__((noinline)) int ReadErrno() { return errno; }
-__attribute__((noinline)) void WriteErrno(int v) { errno = v; }
-
+// thread with the first thread's errno address (the runtime moves a saved
+// register holding it to the new thread's errno: preempt.c).
 TEST_F(Preempt, ErrnoSurvivesAsyncPreemption) {
   if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
   Procs two(2);
