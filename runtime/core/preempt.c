@@ -164,7 +164,7 @@ GORT_RUNTIME_TEXT static bool foreign_look(M *m, struct sysmon_p *s, int64_t now
     s->looked_m = ts.waits_known ? m : NULL;
     s->looked_thread = thread; /* a dead M's record may carry a new thread */
     s->looked_waits = ts.waits;
-    if (!ts.blocked) { /* it runs: any call is over */
+    if (!ts.blocked) { /* it runs: any call is over (the slice keeps its mark) */
         if (!steady && seen) s->blocked_m = m;
         if (s->lent) gort_procs_unlend();
         s->lent = false;
@@ -458,11 +458,12 @@ GORT_RUNTIME_TEXT static void *sysmon(void *arg) {
             delay = SYSMON_MIN_NS;
             continue;
         }
-        /* Nothing seen busy (the last P went idle during the pass): look
-         * again soon, and then sleep in sysmon_idle, which a P leaving the
-         * idle list wakes — a timed sleep here would not be woken, and a
-         * system call begun meanwhile would keep its P until it ended. */
-        int64_t next = retake(now, any_busy() ? now + SYSMON_MAX_NS : now);
+        /* Nothing seen busy (the last P went idle): look again soon, and
+         * then sleep in sysmon_idle, which a P leaving the idle list wakes
+         * — a timed sleep here would not be woken, and a system call begun
+         * meanwhile would keep its P until it ended.  (schedtrace's sleeps
+         * are its own.) */
+        int64_t next = retake(now, busy || trace_ns > 0 ? now + SYSMON_MAX_NS : now);
         next = check_timers(now, next);
         next = poll_stale(now, next);
         if (trace_ns > 0) {

@@ -1372,7 +1372,7 @@ GORT_RUNTIME_TEXT static void *mstart(void *arg) {
     gort_os_thread_stack(&m->g0_lo, &m->g0_size);
     if (gort_os_sigaltstack_alloc((size_t)64 << 10) != 0)
         gort_fatal("gort: cannot allocate a signal stack for a new thread");
-    if (gort_os_runsignal_init(&m->runsignal) != 0) m->runsignal.valid = false; /* then sent at once */
+    gort_os_runsignal_init(&m->runsignal); /* failing (valid false), its signals are sent at once */
     gort_lock(&sched->probe_lock); /* also orders the record's making before any look at it */
     gort_os_probe_open(&m->probe); /* failing, sysmon cannot see foreign calls on this M */
     gort_unlock(&sched->probe_lock);

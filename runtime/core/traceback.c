@@ -343,7 +343,7 @@ GORT_RUNTIME_TEXT static void print_goroutine(out *o, G *g, M *self, int64_t now
     M *m = st == G_RUNNING || st == G_SYSCALL ? atomic_load_explicit(&g->m, memory_order_relaxed) : NULL;
     if (m != NULL && m->traceback_g == g && m->traceback_n > 0) { /* unwound by its M, or for it */
         print_frames(o, m->traceback_pcs, m->traceback_n, true, names);
-    } else if (m != NULL && m != self && m->traceback_blocked && (st == G_RUNNING || st == G_SYSCALL)) {
+    } else if (m != NULL && m != self && m->traceback_blocked) { /* m: running or in a system call */
         int n = foreign_traceback(m, g, pcs, GORT_TRACEBACK_MAX);
         if (n > 0) {
             print_frames(o, pcs, n, true, names);
