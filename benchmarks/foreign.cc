@@ -194,20 +194,14 @@ void Stall(benchmark::State& state, Mode mode) {
 
 [[maybe_unused]] void BM_StallForeign(benchmark::State& state) { Stall(state, kForeign); }
 void BM_StallWrapped(benchmark::State& state) { Stall(state, kWrapped); }
+// Both stall cases: 1 and 2 readers, reads started at once or after 2 ms.
+void StallArgs(benchmark::internal::Benchmark* b) {
+  b->ArgsProduct({{1, 2}, {0, 1}})->ArgNames({"readers", "warm"})->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+}
 #if defined(FOREIGN_CASES)
-BENCHMARK(BM_StallForeign)
-    ->ArgsProduct({{1, 2}, {0, 1}})
-    ->ArgNames({"readers", "warm"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(10);
+BENCHMARK(BM_StallForeign)->Apply(StallArgs);
 #endif
-BENCHMARK(BM_StallWrapped)
-    ->ArgsProduct({{1, 2}, {0, 1}})
-    ->ArgNames({"readers", "warm"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(10);
+BENCHMARK(BM_StallWrapped)->Apply(StallArgs);
 
 // ---- calls that do not block -----------------------------------------------
 
