@@ -246,6 +246,20 @@ GORT_API ssize_t gort_write(int fd, const void *buf, size_t n, int64_t timeout_n
 GORT_API int gort_accept(int fd, struct sockaddr *sa, socklen_t *len, int64_t timeout_ns);
 /* Connect fd; 0 once connected. */
 GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int64_t timeout_ns);
+/* Wait until fd is ready for one direction (GORT_FD_READ or
+ * GORT_FD_WRITE: a read or write would not block, or the descriptor has
+ * an error or hang-up), without reading or writing it and without
+ * changing its mode: O_NONBLOCK stays as the program set it, so a
+ * descriptor shared with another process or with code that expects it
+ * blocking is safe to wait on.  For a library with a non-blocking API
+ * (hiredis async, libpq, c-ares): want, wait, call.  0 once ready (a
+ * regular file always is); -EAGAIN (timeout 0, not ready); -ETIMEDOUT;
+ * -EBADF if fd is not open or gort_fd_close closes it meanwhile; -EINVAL
+ * for another events value.  Waiters of a direction queue, as callers of
+ * gort_read do.  It is what the libc hooks park in (docs/blocking.md). */
+#define GORT_FD_READ 1
+#define GORT_FD_WRITE 2
+GORT_API int gort_fd_wait(int fd, int events, int64_t timeout_ns);
 
 /* Foreign code.  C code that blocks in the kernel without telling gort
  * (a DNS lookup, a database client, usleep, a read of a pipe not

@@ -63,6 +63,14 @@
  *
  * Descriptors must be closed with gort_fd_close: a plain close() leaves
  * gort believing the number is still registered.
+ *
+ * gort_fd_wait (and through it runtime/hooks, which parks goroutines in
+ * libc's blocking calls) registers a descriptor held, not owned: in the
+ * poller, but with its O_NONBLOCK as the program set it (a description
+ * shared with another process or thread keeps its mode).  It stats the
+ * descriptor at every wait, so a number closed behind gort's back and
+ * reused is registered afresh.  A gort call on a held descriptor makes it
+ * owned (non-blocking) in place; waiters stay parked.
  */
 #include <errno.h>
 #include <limits.h>
@@ -97,7 +105,7 @@ typedef struct io_waiter {
 struct pdesc {
     gort_os_lock lock;             /* registration, close, rthr/wthr    */
     _Atomic(uint32_t) seq;         /* bumped at registration and close  */
-    _Atomic(bool) open;            /* registered with the poller        */
+    _Atomic(int) open;             /* OPEN_NONE, OPEN_HELD, OPEN_OWNED   */
     _Atomic(bool) closing;         /* a gort_fd_close is running        */
     bool pollable;                 /* false: a regular file or directory */
     uint64_t dev;                  /* the file registered (fstat), so a  */
@@ -109,6 +117,15 @@ struct pdesc {
     gort_os_wake *rthr, *wthr;
     _Atomic(int32_t) ops;          /* operations in flight: close waits */
 };
+
+/* pdesc.open: not registered; registered as the program left it
+ * (gort_fd_wait); registered and made the runtime's (non-blocking). */
+enum { OPEN_NONE, OPEN_HELD, OPEN_OWNED };
+
+/* fd_register's modes: a gort call (owned, registered once); a number the
+ * kernel just handed out, or gort_fd_open (owned, stat again); a wait
+ * (held at least, stat again). */
+enum { REG_USE, REG_FRESH, REG_HOLD };
 
 enum { CHUNK = 1024, NCHUNKS = 4096 }; /* descriptors 0 .. 4M-1 */
 static _Atomic(pdesc *) chunks[NCHUNKS];
@@ -161,30 +178,38 @@ GORT_RUNTIME_TEXT bool gort_netpoll_waiting(void) { return atomic_load_explicit(
 
 GORT_RUNTIME_TEXT int64_t gort_netpoll_last(void) { return atomic_load_explicit(&last_poll, memory_order_relaxed); }
 
-/* Register fd (once; again if force: a number the kernel just handed out
- * cannot still be registered; the same file stays as it is).  -EBADF
- * while a gort_fd_close of it runs. */
-GORT_RUNTIME_TEXT static int fd_register(int fd, bool force, pdesc **out) {
+/* Register fd for mode (REG_*; REG_USE registers once, the others stat
+ * the descriptor again: the same file stays as it is, another file that
+ * reused the number is registered afresh).  -EBADF while a gort_fd_close
+ * of it runs. */
+GORT_RUNTIME_TEXT static int fd_register(int fd, int mode, pdesc **out) {
     pdesc *pd = pd_get(fd, true);
     int err;
     if (pd == NULL) return fd < 0 || fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
     *out = pd;
-    if (!force && atomic_load_explicit(&pd->open, memory_order_acquire)) return 0;
+    if (mode == REG_USE && atomic_load_explicit(&pd->open, memory_order_acquire) == OPEN_OWNED) return 0;
     if ((err = poller_start()) != 0) return err;
     gort_lock(&pd->lock);
     if (atomic_load(&pd->closing)) { /* still the file being closed */
         err = -EBADF;
         goto out;
     }
-    if (force || !atomic_load(&pd->open)) {
+    int was = atomic_load(&pd->open);
+    if (mode != REG_USE || was != OPEN_OWNED) {
         gort_os_fd_info st;
         if ((err = gort_os_fd_stat(fd, &st)) != 0) goto out;
-        /* gort_fd_open of a descriptor already registered: nothing to do
-         * (starting over would strand a goroutine parked on it).  A number
-         * reused after a plain close() holds another file: register it. */
-        if (atomic_load(&pd->open) && st.dev == pd->dev && st.ino == pd->ino && (!pd->pollable || st.nonblocking))
+        /* The file already registered: nothing to do (starting over would
+         * strand a goroutine parked on it), unless it is held and a gort
+         * call wants it owned.  A number reused after a plain close()
+         * holds another file: register it. */
+        bool same = was != OPEN_NONE && st.dev == pd->dev && st.ino == pd->ino;
+        if (same && (mode == REG_HOLD || (was == OPEN_OWNED && (!pd->pollable || st.nonblocking)))) goto out;
+        if (same && was == OPEN_HELD) {
+            if (pd->pollable && (err = gort_os_fd_prepare(fd)) != 0) goto out;
+            atomic_store_explicit(&pd->open, OPEN_OWNED, memory_order_release);
             goto out;
-        if (atomic_load(&pd->open) && pd->pollable) gort_os_poll_del(fd);
+        }
+        if (was != OPEN_NONE && pd->pollable) gort_os_poll_del(fd);
         uint32_t seq = atomic_load(&pd->seq) + 1;
         atomic_store(&pd->seq, seq);
         atomic_store(&pd->rg, 0);
@@ -193,12 +218,12 @@ GORT_RUNTIME_TEXT static int fd_register(int fd, bool force, pdesc **out) {
         pd->dev = st.dev;
         pd->ino = st.ino;
         if (pd->pollable) {
-            if ((err = gort_os_fd_prepare(fd)) != 0) goto out; /* non-blocking, no SIGPIPE */
+            if (mode != REG_HOLD && (err = gort_os_fd_prepare(fd)) != 0) goto out; /* non-blocking, no SIGPIPE */
             err = gort_os_poll_add(fd, key_of(fd, seq));
             if (err == -EPERM) pd->pollable = false, err = 0; /* cannot be polled: block */
             if (err != 0) goto out;
         }
-        atomic_store_explicit(&pd->open, true, memory_order_release);
+        atomic_store_explicit(&pd->open, mode == REG_HOLD ? OPEN_HELD : OPEN_OWNED, memory_order_release);
     }
 out:
     gort_unlock(&pd->lock);
@@ -384,12 +409,12 @@ GORT_RUNTIME_TEXT static ssize_t op_once(int op, int fd, void *buf, size_t n, st
  * the call sees closing and looks again under the lock, where it is
  * -EBADF while the close runs (never registering the descriptor anew), or
  * registers afresh the file that reused the number once close(2) is done. */
-GORT_RUNTIME_TEXT static int op_begin(int fd, pdesc **out) {
+GORT_RUNTIME_TEXT static int op_begin(int fd, int mode, pdesc **out) {
     pdesc *pd = pd_get(fd, true);
     int err;
     if (pd == NULL) return fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
     atomic_fetch_add(&pd->ops, 1);
-    err = fd_register(fd, atomic_load(&pd->closing), &pd);
+    err = fd_register(fd, mode == REG_USE && atomic_load(&pd->closing) ? REG_FRESH : mode, &pd);
     if (err != 0) {
         atomic_fetch_sub(&pd->ops, 1);
         return err;
@@ -436,7 +461,7 @@ GORT_RUNTIME_TEXT static ssize_t do_io(int op, int fd, void *buf, size_t n, stru
     if (n > SSIZE_MAX) return -EINVAL; /* the count would not fit the result */
     if (gort_forked()) return gort_forked_error();
     gort_preempt_check();
-    if ((err = op_begin(fd, &pd)) != 0) return err;
+    if ((err = op_begin(fd, REG_USE, &pd)) != 0) return err;
     return op_end(pd, do_io_on(pd, op, fd, buf, n, sa, len, timeout_ns));
 }
 
@@ -489,7 +514,7 @@ GORT_RUNTIME_TEXT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, 
     io_unlock(lk);
     if (op == OP_ACCEPT && r >= 0) { /* the new descriptor is ours too */
         pdesc *npd;
-        if ((err = fd_register((int)r, true, &npd)) != 0) {
+        if ((err = fd_register((int)r, REG_FRESH, &npd)) != 0) {
             gort_os_close((int)r);
             return err;
         }
@@ -501,7 +526,7 @@ GORT_RUNTIME_TEXT int gort_fd_open(int fd) {
     pdesc *pd;
     if (fd < 0) return -EBADF;
     gort_lazy_init();
-    return fd_register(fd, true, &pd);
+    return fd_register(fd, REG_FRESH, &pd);
 }
 
 GORT_RUNTIME_TEXT int gort_fd_close(int fd) {
@@ -517,9 +542,9 @@ GORT_RUNTIME_TEXT int gort_fd_close(int fd) {
     /* From here until close(2) every call on fd, parked, queued or
      * arriving, ends with -EBADF; none registers it again. */
     atomic_store(&pd->closing, true);
-    if (atomic_load(&pd->open)) {
+    if (atomic_load(&pd->open) != OPEN_NONE) {
         atomic_store(&pd->seq, atomic_load(&pd->seq) + 1); /* drop events in flight */
-        atomic_store(&pd->open, false);
+        atomic_store(&pd->open, OPEN_NONE);
         if (pd->pollable) gort_os_poll_del(fd);
     }
     /* Plain threads in poll: their wake handles are published under this
@@ -569,7 +594,7 @@ GORT_RUNTIME_TEXT int gort_connect(int fd, const struct sockaddr *sa, socklen_t 
     if (sa == NULL) return -EFAULT;
     if (gort_forked()) return gort_forked_error();
     gort_preempt_check();
-    if ((err = op_begin(fd, &pd)) != 0) return err;
+    if ((err = op_begin(fd, REG_USE, &pd)) != 0) return err;
     return (int)op_end(pd, connect_on(pd, fd, sa, len, deadline_of(timeout_ns)));
 }
 
@@ -590,4 +615,39 @@ GORT_RUNTIME_TEXT static int connect_on(pdesc *pd, int fd, const struct sockaddr
     }
     io_unlock(&pd->wl);
     return err;
+}
+
+GORT_RUNTIME_TEXT int gort_fd_wait(int fd, int events, int64_t timeout_ns) {
+    pdesc *pd;
+    int err;
+    if (fd < 0) return -EBADF;
+    if (events != GORT_FD_READ && events != GORT_FD_WRITE) return -EINVAL;
+    if (gort_forked()) return gort_forked_error();
+    gort_lazy_init();
+    gort_preempt_check();
+    if ((err = op_begin(fd, REG_HOLD, &pd)) != 0) return err;
+    if (!pd->pollable) return (int)op_end(pd, 0); /* a regular file is always ready */
+    bool writing = events == GORT_FD_WRITE;
+    int64_t deadline = deadline_of(timeout_ns);
+    io_lock *lk = writing ? &pd->wl : &pd->rl;
+    /* Under the direction's lock, as a gort_read: the slot has one waiter,
+     * and the look before each park finds what an earlier waiter's edge
+     * left unread. */
+    if ((err = io_lock_take(lk, deadline, writing ? "IO queue write" : "IO queue read")) != 0) return (int)op_end(pd, err);
+    for (;;) {
+        if (atomic_load(&pd->closing)) {
+            err = -EBADF;
+            break;
+        }
+        int r = gort_os_poll_fd(fd, writing ? GORT_POLL_WRITE : GORT_POLL_READ, NULL, 0);
+        if (r != 0) {
+            err = r < 0 ? r : 0;
+            break;
+        }
+        err = gort_getg() != NULL ? io_wait(pd, writing ? &pd->wg : &pd->rg, deadline, writing ? "IO wait write" : "IO wait read")
+                                  : thread_wait(pd, fd, writing, deadline);
+        if (err != 0) break;
+    }
+    io_unlock(lk);
+    return (int)op_end(pd, err);
 }

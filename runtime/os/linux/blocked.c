@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "runtime/os/os.h"
+#include "runtime/os/sys.h"
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -104,7 +105,7 @@ GORT_RUNTIME_TEXT static int probe_fd(const char *name) {
     if (fd < 0) return -errno;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
     int err = high < 0 ? -errno : 0;
-    close(fd);
+    sys_close(fd);
     return high >= 0 ? high : err;
 }
 
@@ -118,8 +119,8 @@ GORT_RUNTIME_TEXT int gort_os_probe_open(gort_os_probe *pr) {
 
 GORT_RUNTIME_TEXT void gort_os_probe_close(gort_os_probe *pr) {
     int st = atomic_exchange(&pr->status_fd, -1), sc = atomic_exchange(&pr->syscall_fd, -1);
-    if (st >= 0) close(st);
-    if (sc >= 0) close(sc);
+    if (st >= 0) sys_close(st);
+    if (sc >= 0) sys_close(sc);
 }
 
 /* The whole file at fd into buf (NUL-terminated, truncated at n - 1

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "runtime/os/os.h"
+#include "runtime/os/sys.h"
 
 static int epfd = -1, breakfd = -1;
 static _Atomic(uint32_t) break_pending; /* one write until the wait drains it */
@@ -51,7 +52,7 @@ GORT_RUNTIME_TEXT int gort_os_poll_wait(int64_t ns, void (*ready)(uint64_t, int,
              * sleeper, and the eventfd stays readable until drained. */
             if (ns != 0) {
                 uint64_t v;
-                while (read(breakfd, &v, sizeof v) < 0 && errno == EINTR) {
+                while (sys_read(breakfd, &v, sizeof v) < 0 && errno == EINTR) {
                 }
                 atomic_store(&break_pending, 0);
             }
@@ -72,7 +73,7 @@ GORT_RUNTIME_TEXT void gort_os_poll_break(void) {
     if (!atomic_compare_exchange_strong(&break_pending, &zero, 1)) return;
     uint64_t one = 1;
     int saved = errno; /* a park's action may get here: keep the goroutine's */
-    while (write(breakfd, &one, sizeof one) < 0 && errno == EINTR) {
+    while (sys_write(breakfd, &one, sizeof one) < 0 && errno == EINTR) {
     }
     errno = saved;
 }
@@ -86,11 +87,11 @@ GORT_RUNTIME_TEXT int gort_os_wake_open(gort_os_wake *w) {
 
 GORT_RUNTIME_TEXT void gort_os_wake_signal(const gort_os_wake *w) {
     uint64_t one = 1; /* never blocks: non-blocking, and far from the counter's limit */
-    while (write(w->wfd, &one, sizeof one) < 0 && errno == EINTR) {
+    while (sys_write(w->wfd, &one, sizeof one) < 0 && errno == EINTR) {
     }
 }
 
 GORT_RUNTIME_TEXT void gort_os_wake_close(gort_os_wake *w) {
-    close(w->rfd);
+    sys_close(w->rfd);
     w->rfd = w->wfd = -1;
 }

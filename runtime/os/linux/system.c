@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "runtime/os/os.h"
+#include "runtime/os/sys.h"
 
 /* ceil(quota / period) from a cgroup v2 "cpu.max" ("max 100000" or
  * "150000 100000"), or 0 when there is no quota. */
@@ -104,14 +105,14 @@ GORT_RUNTIME_TEXT long gort_os_max_map_count(void) {
 GORT_RUNTIME_TEXT int gort_os_fd_prepare(int fd) { return gort_os_set_nonblock(fd); }
 
 GORT_RUNTIME_TEXT ssize_t gort_os_write(int fd, const void *buf, size_t n) {
-    ssize_t r = send(fd, buf, n, MSG_NOSIGNAL); /* a socket: EPIPE, not SIGPIPE */
+    ssize_t r = sys_send(fd, buf, n, MSG_NOSIGNAL); /* a socket: EPIPE, not SIGPIPE */
     if (r >= 0) return r;
     if (errno != ENOTSOCK) return -errno;
     return gort_os_write_nosigpipe(fd, buf, n); /* a pipe: EPIPE too */
 }
 
 GORT_RUNTIME_TEXT int gort_os_accept(int fd, struct sockaddr *sa, socklen_t *len) {
-    int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int c = sys_accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     return c >= 0 ? c : -errno;
 }
 

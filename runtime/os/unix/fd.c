@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime/os/os.h"
+#include "runtime/os/sys.h"
 
 /* Set O_NONBLOCK (os/<os>/system.c's gort_os_fd_prepare). */
 GORT_RUNTIME_TEXT int gort_os_set_nonblock(int fd) {
@@ -36,12 +37,12 @@ GORT_RUNTIME_TEXT int gort_os_fd_stat(int fd, gort_os_fd_info *out) {
 }
 
 GORT_RUNTIME_TEXT ssize_t gort_os_read(int fd, void *buf, size_t n) {
-    ssize_t r = read(fd, buf, n);
+    ssize_t r = sys_read(fd, buf, n);
     return r >= 0 ? r : -errno;
 }
 
 GORT_RUNTIME_TEXT int gort_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
-    return connect(fd, sa, len) == 0 ? 0 : -errno;
+    return sys_connect(fd, sa, len) == 0 ? 0 : -errno;
 }
 
 GORT_RUNTIME_TEXT int gort_os_connect_result(int fd) {
@@ -57,7 +58,7 @@ GORT_RUNTIME_TEXT int gort_os_connect_result(int fd) {
     return so == EINPROGRESS || so == EALREADY || so == EINTR ? -EINPROGRESS : -so;
 }
 
-GORT_RUNTIME_TEXT int gort_os_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
+GORT_RUNTIME_TEXT int gort_os_close(int fd) { return sys_close(fd) == 0 ? 0 : -errno; }
 
 /* The usual way (as libcurl, git): block, write, and if the write raised
  * SIGPIPE (it was not already pending), consume it before unblocking.
@@ -70,7 +71,7 @@ GORT_RUNTIME_TEXT ssize_t gort_os_write_nosigpipe(int fd, const void *buf, size_
     pthread_sigmask(SIG_BLOCK, &pipe, &old);
     sigpending(&pending);
     bool was_pending = sigismember(&pending, SIGPIPE);
-    ssize_t r = write(fd, buf, n);
+    ssize_t r = sys_write(fd, buf, n);
     int err = errno;
     if (r < 0 && err == EPIPE && !was_pending) gort_os_sigpipe_drop();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -82,7 +83,7 @@ GORT_RUNTIME_TEXT int gort_os_poll_fd(int fd, int modes, const gort_os_wake *w, 
                           {w != NULL ? w->rfd : -1, POLLIN, 0}};
     /* poll counts milliseconds: round up, so a wait never ends early. */
     int ms = ns < 0 ? -1 : ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX : (int)((ns + 999999) / 1000000);
-    int n = poll(p, w != NULL ? 2 : 1, ms);
+    int n = sys_poll(p, w != NULL ? 2 : 1, ms);
     if (n < 0) return errno == EINTR || errno == EAGAIN ? 0 : -errno;
     if (p[0].revents & POLLNVAL) return -EBADF;
     return p[0].revents != 0 ? 1 : 0;

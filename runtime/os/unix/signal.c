@@ -27,6 +27,7 @@
 #include <sys/ucontext.h>
 
 #include "runtime/os/os.h"
+#include "runtime/os/sys.h"
 
 static struct sigaction prev_segv, prev_bus;
 
@@ -207,11 +208,11 @@ GORT_RUNTIME_TEXT int gort_os_sigwake_init(void) {
 
 GORT_RUNTIME_TEXT void gort_os_sigwake_post(void) {
     char b = 0;
-    (void)!write(wake_pipe[1], &b, 1); /* EAGAIN: a wakeup is pending already */
+    (void)!sys_write(wake_pipe[1], &b, 1); /* EAGAIN: a wakeup is pending already */
 }
 
 GORT_RUNTIME_TEXT void gort_os_sigwake_wait(void) {
     char buf[64];
-    while (read(wake_pipe[0], buf, sizeof buf) < 0 && errno == EINTR) {
+    while (sys_read(wake_pipe[0], buf, sizeof buf) < 0 && errno == EINTR) {
     }
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "runtime/os/os.h"
+#include "runtime/os/sys.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define GORT_G0_STACK_KIB 1024
@@ -56,7 +57,7 @@ GORT_RUNTIME_TEXT void gort_os_nanosleep(int64_t ns) {
     int64_t end = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
     while (ns > 0) {
         struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-        nanosleep(&ts, NULL); /* EINTR: sleep again for what is left */
+        sys_nanosleep(&ts, NULL); /* EINTR: sleep again for what is left */
         ns = end - gort_os_nanotime();
     }
 }
@@ -66,7 +67,7 @@ GORT_RUNTIME_TEXT void gort_os_thread_yield(void) { sched_yield(); }
 GORT_RUNTIME_TEXT void gort_os_write_all(int fd, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = sys_write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return;
         p += w;
