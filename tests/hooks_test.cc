@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <resolv.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -405,6 +406,48 @@ TEST_F(Hooks, ErrnoAddressInARegisterFollowsTheThread) {
   if (moved == 0) GTEST_SKIP() << "no read resumed on another thread: nothing was checked";
 }
 
+// The errno a hook sets after its goroutine parked is the caller's, on
+// the thread it returns on; it is not written to the thread it parked
+// on, where another goroutine runs now (watchers keep errno at 777 while
+// they yield, and look).
+TEST_F(Hooks, ErrnoAfterAParkReachesOnlyTheCaller) {
+  Procs scope(2);
+  std::atomic<bool> stop{false};
+  std::atomic<int> clobbered{0}, wrong{0};
+  Main([&] {
+    gort_test::Group watchers;
+    for (int i = 0; i < 4; i++) {
+      watchers.Go([&] {
+        while (!stop) {
+          gort_test::WriteErrno(777);
+          for (int64_t end = gort_now() + 20 * 1000; gort_now() < end;) {
+          }
+          if (gort_test::ReadErrno() != 777) clobbered++;
+          gort_yield();
+        }
+      });
+    }
+    gort_test::Group readers;
+    for (int i = 0; i < 4; i++) {
+      readers.Go([&] {
+        Fds s;
+        MakeSocketPair(&s);
+        timeval tv = {0, 200};
+        setsockopt(s.fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        for (int k = 0; k < gort_test::Scale(300); k++) {
+          char c;
+          if (read(s.fd[0], &c, 1) != -1 || gort_test::ReadErrno() != EAGAIN) wrong++;
+        }
+      });
+    }
+    readers.Wait();
+    stop = true;
+    watchers.Wait();
+  });
+  EXPECT_EQ(wrong.load(), 0) << "timed-out reads whose errno was not EAGAIN";
+  EXPECT_EQ(clobbered.load(), 0) << "another goroutine's errno overwritten";
+}
+
 // A close through the hooks wakes a goroutine parked on the descriptor
 // (EBADF), and the number is free for the next file.
 TEST_F(Hooks, CloseWakesTheParkedCall) {
@@ -576,6 +619,7 @@ TEST_F(Hooks, BlockingTcpAtOneP) {
 // Hooks make no call end with EINTR while preemption signals fly: socket
 // reads with SO_RCVTIMEO beside spinning goroutines.
 TEST_F(Hooks, NoEintrFromTheRuntime) {
+  if (gort_test::kTsan) GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer: the spinners would keep both Ps";
   Procs scope(2);
   Main([&] {
     std::atomic<bool> stop{false};
@@ -600,6 +644,77 @@ TEST_F(Hooks, NoEintrFromTheRuntime) {
     spin.Wait();
     EXPECT_EQ(eintr.load(), 0);
     EXPECT_EQ(timeouts.load(), 8 * gort_test::Scale(100));
+  });
+}
+
+// A DNS answer for one A query (header and question copied, one answer
+// 10.1.2.3), or the question with no answer for other types.
+size_t DnsAnswer(unsigned char* b, size_t n) {
+  size_t q = 12;
+  while (q < n && b[q] != 0) q += b[q] + 1u;
+  q += 5;
+  if (q > n) return 0;
+  bool a_query = b[q - 4] == 0 && b[q - 3] == 1;
+  b[2] = 0x81, b[3] = 0x80;                   // a response, recursion available
+  b[6] = 0, b[7] = a_query ? 1 : 0;           // answers
+  b[8] = b[9] = b[10] = b[11] = 0;            // no authority, no additional
+  static const unsigned char kAnswer[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 2, 3};
+  if (!a_query) return q;
+  memcpy(b + q, kAnswer, sizeof kAnswer);
+  return q + sizeof kAnswer;
+}
+
+// Name resolution: glibc's getaddrinfo sends its queries through libc's
+// internal socket calls, which no interposer sees, so it cannot park; the
+// hook runs it between gort_syscall_enter/exit instead.  With one P, the
+// DNS server here — a goroutine, on 127.0.0.1, made the resolver's only
+// name server through _res (thread-local: the asking goroutine is locked
+// to its thread) — can answer only because the lookup's P moved on.
+TEST_F(Hooks, GetaddrinfoLeavesItsPToOthers) {
+  Procs scope(1);
+  int us = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(us, 0);
+  sockaddr_in server = Loopback(0);
+  socklen_t len = sizeof server;
+  ASSERT_EQ(bind(us, (sockaddr*)&server, sizeof server), 0);
+  ASSERT_EQ(getsockname(us, (sockaddr*)&server, &len), 0);
+  std::atomic<int> queries{0};
+  Main([&] {
+    gort_test::Group g;
+    g.Go([&] {  // the DNS server: one answer per query, until the test closes it
+      unsigned char b[512];
+      for (;;) {
+        sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(us, b, sizeof b, 0, (sockaddr*)&from, &fl);
+        if (n < 0) return;  // closed (EBADF)
+        size_t out = n >= 12 ? DnsAnswer(b, (size_t)n) : 0;
+        if (out == 0) continue;
+        queries++;
+        sendto(us, b, out, 0, (sockaddr*)&from, fl);
+      }
+    });
+    ASSERT_EQ(gort_lock_os_thread(), 0);
+    ASSERT_EQ(res_init(), 0);
+    _res.nsaddr_list[0] = server;
+    _res.nscount = 1;
+    _res.retrans = 2;
+    _res.retry = 2;
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    int err = getaddrinfo("gort-hooks-test.invalid.", "80", &hints, &res);
+    EXPECT_EQ(gort_unlock_os_thread(), 0);
+    EXPECT_EQ(err, 0) << gai_strerror(err);
+    if (err == 0) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &((sockaddr_in*)res->ai_addr)->sin_addr, text, sizeof text);
+      EXPECT_STREQ(text, "10.1.2.3");
+      freeaddrinfo(res);
+    }
+    EXPECT_GE(queries.load(), 1);
+    close(us);  // the server's recvfrom ends with EBADF
+    g.Wait();
   });
 }
 

@@ -95,6 +95,12 @@ static inline void *libc_fn(int i) {
 /* libc's NAME, typed as ours. */
 #define LIBC(name) ((__typeof__(name) *)libc_fn(LIBC_##name))
 
+/* errno through a fresh lookup, everywhere in this file: a hook that
+ * parked may have moved to another thread, and compilers keep errno's
+ * address across calls (__errno_location is const). */
+__attribute__((noipa)) static int get_errno(void) { return errno; }
+__attribute__((noipa)) static void set_errno(int e) { errno = e; }
+
 /* ---- when a hook may park -------------------------------------------------- */
 
 static __thread int handler_depth __attribute__((tls_model("initial-exec")));
@@ -171,13 +177,13 @@ static int await(waiter *w) {
     }
     int64_t left = -1;
     if (w->deadline > 0 && (left = w->deadline - now_ns()) <= 0) {
-        errno = EAGAIN;
+        set_errno(EAGAIN);
         return AWAIT_FAIL;
     }
     int r = gort_fd_wait(w->fd, w->events, left);
     if (r == 0) return AWAIT_RETRY;
     if (r == -ETIMEDOUT || r == -EBADF) {
-        errno = r == -EBADF ? EBADF : EAGAIN;
+        set_errno(r == -EBADF ? EBADF : EAGAIN);
         return AWAIT_FAIL;
     }
     return AWAIT_LIBC; /* -ENOMEM and the like: block as without hooks */
@@ -207,7 +213,7 @@ struct op {
 
 static ssize_t run(op *o) {
     if (!parkable()) return o->libc(o);
-    int saved = errno;
+    int saved = get_errno();
     waiter w = {o->fd, o->events, 0};
     for (;;) {
         ssize_t r = o->attempt(o);
@@ -219,21 +225,21 @@ static ssize_t run(op *o) {
             r = (ssize_t)o->done; /* end of stream */
         }
         if (r >= 0) {
-            errno = saved;
+            set_errno(saved);
             return r;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+        if (get_errno() != EAGAIN && get_errno() != EWOULDBLOCK) break;
         int a = await(&w);
         if (a == AWAIT_RETRY) continue;
         if (a == AWAIT_LIBC && o->done == 0) return o->libc(o);
         if (a == AWAIT_LIBC) { /* non-blocking after all: a partial count */
-            errno = saved;
+            set_errno(saved);
             return (ssize_t)o->done;
         }
         break;
     }
     if (o->done > 0) { /* what was done counts: the error comes next time */
-        errno = saved;
+        set_errno(saved);
         return (ssize_t)o->done;
     }
     return -1;
@@ -246,11 +252,11 @@ static ssize_t read_libc(op *o) { return LIBC(read)(o->fd, o->buf, o->n); }
 static ssize_t read_attempt(op *o) {
     if (!known_not_socket(o->fd)) {
         ssize_t r = LIBC(recv)(o->fd, o->buf, o->n, MSG_DONTWAIT);
-        if (r >= 0 || errno != ENOTSOCK) return r;
+        if (r >= 0 || get_errno() != ENOTSOCK) return r;
         mark_socket(o->fd, false);
     }
     if (ready_now(o->fd, POLLIN)) return read_libc(o);
-    errno = EAGAIN;
+    set_errno(EAGAIN);
     return -1;
 }
 
@@ -258,11 +264,11 @@ static ssize_t write_libc(op *o) { return LIBC(write)(o->fd, at(o), o->n - o->do
 static ssize_t write_attempt(op *o) {
     if (!known_not_socket(o->fd)) {
         ssize_t r = LIBC(send)(o->fd, at(o), o->n - o->done, MSG_DONTWAIT);
-        if (r >= 0 || errno != ENOTSOCK) return r;
+        if (r >= 0 || get_errno() != ENOTSOCK) return r;
         mark_socket(o->fd, false);
     }
     if (ready_now(o->fd, POLLOUT)) return write_libc(o);
-    errno = EAGAIN;
+    set_errno(EAGAIN);
     return -1;
 }
 
@@ -300,11 +306,11 @@ static ssize_t readv_attempt(op *o) {
     if (!known_not_socket(o->fd)) {
         struct msghdr m = {.msg_iov = (struct iovec *)o->iov, .msg_iovlen = (size_t)o->iovcnt};
         ssize_t r = LIBC(recvmsg)(o->fd, &m, MSG_DONTWAIT);
-        if (r >= 0 || errno != ENOTSOCK) return r;
+        if (r >= 0 || get_errno() != ENOTSOCK) return r;
         mark_socket(o->fd, false);
     }
     if (ready_now(o->fd, POLLIN)) return readv_libc(o);
-    errno = EAGAIN;
+    set_errno(EAGAIN);
     return -1;
 }
 
@@ -312,25 +318,25 @@ static ssize_t writev_each(op *o, bool attempt) {
     struct iovec *copy;
     int cnt;
     const struct iovec *iov = iov_from(o, &copy, &cnt);
-    if (iov == NULL) return errno = ENOMEM, -1;
+    if (iov == NULL) return set_errno(ENOMEM), -1;
     ssize_t r;
     if (attempt && !known_not_socket(o->fd)) {
         struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         r = LIBC(sendmsg)(o->fd, &m, MSG_DONTWAIT);
-        if (r >= 0 || errno != ENOTSOCK) goto out;
+        if (r >= 0 || get_errno() != ENOTSOCK) goto out;
         mark_socket(o->fd, false);
     }
     if (attempt && !ready_now(o->fd, POLLOUT)) {
-        errno = EAGAIN;
+        set_errno(EAGAIN);
         r = -1;
     } else {
         r = LIBC(writev)(o->fd, iov, cnt);
     }
 out:
     if (copy != NULL) {
-        int e = errno;
+        int e = get_errno();
         free(copy);
-        errno = e;
+        set_errno(e);
     }
     return r;
 }
@@ -384,16 +390,16 @@ static ssize_t sendmsg_each(op *o, int flags) {
     struct iovec *copy;
     int cnt;
     const struct iovec *iov = iov_from(&rest, &copy, &cnt);
-    if (iov == NULL) return errno = ENOMEM, -1;
+    if (iov == NULL) return set_errno(ENOMEM), -1;
     struct msghdr m = *o->msg;
     m.msg_iov = (struct iovec *)iov;
     m.msg_iovlen = (size_t)cnt;
     m.msg_control = NULL;
     m.msg_controllen = 0;
     ssize_t r = LIBC(sendmsg)(o->fd, &m, flags);
-    int e = errno;
+    int e = get_errno();
     free(copy);
-    errno = e;
+    set_errno(e);
     return r;
 }
 static ssize_t sendmsg_libc(op *o) { return sendmsg_each(o, o->flags); }
@@ -447,7 +453,7 @@ ENTRY ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags) {
 static ssize_t accept_libc(op *o) { return LIBC(accept4)(o->fd, o->sa, o->salen, o->flags); }
 static ssize_t accept_attempt(op *o) {
     if (ready_now(o->fd, POLLIN)) return accept_libc(o);
-    errno = EAGAIN;
+    set_errno(EAGAIN);
     return -1;
 }
 
@@ -468,45 +474,45 @@ ENTRY int hook_accept(int fd, struct sockaddr *sa, socklen_t *salen) {
  * is connected), then a wait for writable, within SO_SNDTIMEO. */
 ENTRY int hook_connect(int fd, const struct sockaddr *sa, socklen_t len) {
     if (!parkable()) return LIBC(connect)(fd, sa, len);
-    int saved = errno;
+    int saved = get_errno();
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (fl & O_NONBLOCK)) return LIBC(connect)(fd, sa, len);
     if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return LIBC(connect)(fd, sa, len);
     int r = LIBC(connect)(fd, sa, len);
-    int err = r == 0 ? 0 : errno;
+    int err = r == 0 ? 0 : get_errno();
     fcntl(fd, F_SETFL, fl);
     mark_socket(fd, true);
     if (err == 0) {
-        errno = saved;
+        set_errno(saved);
         return 0;
     }
     if (err == EAGAIN) return LIBC(connect)(fd, sa, len); /* a unix socket's full backlog: wait as libc does */
     if (err != EINPROGRESS) {
-        errno = err;
+        set_errno(err);
         return -1;
     }
     int64_t deadline = socket_deadline(fd, GORT_FD_WRITE);
     for (;;) {
         int64_t left = -1;
         if (deadline > 0 && (left = deadline - now_ns()) <= 0) {
-            errno = EINPROGRESS; /* as the kernel answers a connect past SO_SNDTIMEO */
+            set_errno(EINPROGRESS); /* as the kernel answers a connect past SO_SNDTIMEO */
             return -1;
         }
         int w = gort_fd_wait(fd, GORT_FD_WRITE, left);
         if (w == -ETIMEDOUT) continue;
         if (w != 0) {
-            errno = -w;
+            set_errno(-w);
             return -1;
         }
         int so = 0;
         socklen_t sl = sizeof so;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0) return -1;
         if (so == 0) {
-            errno = saved;
+            set_errno(saved);
             return 0;
         }
         if (so != EINPROGRESS && so != EALREADY) {
-            errno = so;
+            set_errno(so);
             return -1;
         }
     }
@@ -534,9 +540,9 @@ static int park_until(int64_t deadline, int (*check)(void *), int (*add)(int ep,
         r = check(arg); /* after a timeout too: what is ready now counts */
         if (w == -ETIMEDOUT) break;
     }
-    int e = errno;
+    int e = get_errno();
     gort_fd_close(ep);
-    errno = e;
+    set_errno(e);
     return r;
 }
 
@@ -563,7 +569,7 @@ static int poll_add(int ep, void *arg) {
 
 /* poll(2) parked: timeout_ns < 0 waits for ever. */
 static int poll_parked(struct pollfd *fds, nfds_t n, int64_t timeout_ns, bool *done) {
-    int saved = errno;
+    int saved = get_errno();
     *done = true;
     int r = LIBC(poll)(fds, n, 0);
     if (r != 0 || timeout_ns == 0) return r;
@@ -573,7 +579,7 @@ static int poll_parked(struct pollfd *fds, nfds_t n, int64_t timeout_ns, bool *d
         *done = false;
         return -1;
     }
-    if (r >= 0) errno = saved;
+    if (r >= 0) set_errno(saved);
     return r;
 }
 
@@ -629,7 +635,7 @@ ENTRY int hook_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timev
     if (!parkable() || nfds < 0 || nfds > FD_SETSIZE ||
         (tv != NULL && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000 || (tv->tv_sec == 0 && tv->tv_usec == 0))))
         return LIBC(select)(nfds, rd, wr, ex, tv);
-    int saved = errno;
+    int saved = get_errno();
     select_args *a = malloc(sizeof *a); /* 3 sets: too big for a small goroutine stack */
     if (a == NULL) return LIBC(select)(nfds, rd, wr, ex, tv);
     *a = (select_args){.nfds = nfds, .in = {rd, wr, ex}};
@@ -644,7 +650,7 @@ ENTRY int hook_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timev
     if (r >= 0) {
         for (int i = 0; i < 3; i++)
             if (a->in[i] != NULL) *a->in[i] = a->out[i];
-        errno = saved;
+        set_errno(saved);
     }
     if (tv != NULL) { /* linux leaves the time not slept in *tv */
         int64_t left = deadline - now_ns();
@@ -685,7 +691,7 @@ ENTRY int hook_close(int fd) {
     mark_socket(fd, true);
     int r = gort_fd_close(fd);
     if (r == 0) return 0;
-    errno = -r;
+    set_errno(-r);
     return -1;
 }
 
