@@ -1035,6 +1035,34 @@ TEST_F(Misuse, Connect_BadFdIsEbadfNullAddressIsEfault) {
   for (int fd : {conn, c, l, p[0], p[1]}) EXPECT_EQ(gort_fd_close(fd), 0);
 }
 
+TEST_F(Misuse, FdWait_BadFdOrEventsTimeoutsAndCloses) {
+  ASSERT_FALSE(IsOpen(kNotOpen));
+  EXPECT_EQ(gort_fd_wait(-1, GORT_FD_READ, 0), -EBADF);
+  EXPECT_EQ(gort_fd_wait(kNotOpen, GORT_FD_READ, 0), -EBADF);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  for (int bad : {0, 3, -1, 4}) EXPECT_EQ(gort_fd_wait(p[0], bad, 0), -EINVAL) << bad;
+  EXPECT_EQ(gort_fd_wait(p[0], GORT_FD_READ, 0), -EAGAIN);
+  EXPECT_EQ(gort_fd_wait(p[0], GORT_FD_READ, 1000000), -ETIMEDOUT);
+  EXPECT_EQ(gort_fd_wait(p[1], GORT_FD_WRITE, -1), 0);
+  EXPECT_EQ(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0) << "the wait changed the descriptor's mode";
+  char path[] = "/tmp/gort-misuse-XXXXXX";
+  int f = mkstemp(path);
+  unlink(path);
+  EXPECT_EQ(gort_fd_wait(f, GORT_FD_READ, -1), 0);  // a regular file is always ready
+  close(f);
+  std::atomic<int> r{1};
+  Main([&] {
+    gort_test::Group g;
+    g.Go([&] { r = gort_fd_wait(p[0], GORT_FD_READ, -1); });
+    gort_sleep(10 * 1000 * 1000);
+    EXPECT_EQ(gort_fd_close(p[0]), 0);
+    g.Wait();
+  });
+  EXPECT_EQ(r.load(), -EBADF);
+  EXPECT_EQ(gort_fd_close(p[1]), 0);
+}
+
 // gort_fd_close ends a connect that waits (for a listener whose backlog is
 // full: the SYN goes unanswered) with -EBADF.
 TEST_F(Misuse, Connect_ClosedWhileWaitingIsEbadf) {
