@@ -279,7 +279,20 @@ GORT_API int gort_fd_wait(int fd, int events, int64_t timeout_ns);
  * handed to another thread, so the other goroutines keep running; exit
  * takes a P back, or waits for one.  Between the two, call nothing of
  * gort's (a call that parks ends the section first, as exit would).
- * No-ops on a plain thread. */
+ * No-ops on a plain thread.
+ *
+ * Unmodified blocking libraries (linux): link //runtime:gort_hooks, or
+ * `pkg-config --libs gort-hooks`, or run with LD_PRELOAD=libgort-hooks.so.
+ * These define libc's read, write, readv, writev, recv, recvfrom, recvmsg,
+ * send, sendto, sendmsg, accept, accept4, connect, poll, ppoll, select,
+ * nanosleep, usleep, sleep and close (and getaddrinfo, sigaction, signal
+ * and the _FORTIFY_SOURCE forms): from a goroutine, a call that would
+ * block parks it in gort_fd_wait, then completes, with libc's result and
+ * errno.  The descriptor's O_NONBLOCK is never changed (a call is made
+ * non-blocking by MSG_DONTWAIT or a poll first); SO_RCVTIMEO/SO_SNDTIMEO
+ * are the park's timeout.  On a plain thread, on a descriptor the program
+ * made non-blocking, on regular files, in signal handlers and in a fork's
+ * child they are libc's.  What still blocks a thread: docs/blocking.md. */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
 
