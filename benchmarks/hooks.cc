@@ -1,0 +1,199 @@
+// hooks — what the libc hooks (//runtime:gort_hooks) buy a program that
+// uses a blocking library: requests/s of C clients each doing blocking
+// libcurl GETs (curl_easy_perform, one easy handle each, keep-alive)
+// against a local HTTP server of goroutines (tests/http_server.h) on
+// 127.0.0.1, all clients in flight at once, 20 GETs each, and a 1 ms
+// server delay per response, so that calls block.
+//
+//   BM_CurlGoroutines   clients/goroutines.  Built as //benchmarks:hooks,
+//                       the hooks linked: each blocked call parks.  Built
+//                       as //benchmarks:hooks_off: no hooks, each blocked
+//                       call holds its thread and, from its first ms, a
+//                       lent P (foreign calls).  There it runs 100 and 250
+//                       clients only: Ps are lent up to GORT_MAXPROCS_LIMIT
+//                       (256), and with more calls blocked than that the
+//                       server's goroutines get no P, so 1,000 clients
+//                       never finish (docs/blocking.md).
+//   BM_CurlThreads      clients as plain threads (the thread-per-request
+//                       design a C programmer writes otherwise).
+// Counters: requests/s, and the most OS threads the run added (sampled
+// every ms; the runtime's idle threads from an earlier case not counted).
+#include <curl/curl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchmarks/bench_main.h"
+#include "tests/http_server.h"
+
+namespace {
+
+int OsThreads() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+size_t Collect(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+struct Run {
+  gort_test::HttpServer* server;
+  int per_client;
+  std::atomic<int64_t> bad{0};
+};
+
+// One client: per_client GETs of its own paths on one easy handle.
+void Client(Run* run, int id) {
+  CURL* h = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  for (int i = 0; i < run->per_client; i++) {
+    std::string path = "/item/" + std::to_string(id) + "/" + std::to_string(i);
+    curl_easy_setopt(h, CURLOPT_URL, run->server->Url(path).c_str());
+    body.clear();
+    if (curl_easy_perform(h) != CURLE_OK || body != gort_test::HttpServer::Body(path)) run->bad++;
+  }
+  curl_easy_cleanup(h);
+}
+
+void Report(benchmark::State& state, int64_t requests, int64_t ns, int most_threads, const Run& run) {
+  if (run.bad != 0) state.SkipWithError("a response was wrong");
+  state.counters["requests/s"] = ns > 0 ? (double)requests * 1e9 / (double)ns : 0;
+  state.counters["threads_added"] = most_threads;
+}
+
+// Samples the thread count every ms until stop.
+struct ThreadSampler {
+  const int before = OsThreads();
+  std::atomic<bool> stop{false};
+  std::atomic<int> most{0};
+  std::thread t{[this] {
+    while (!stop) {
+      int n = OsThreads();
+      if (n > most) most = n;
+      usleep(1000);
+    }
+  }};
+  int Finish() {
+    stop = true;
+    t.join();
+    return most - before;
+  }
+};
+
+void BM_CurlGoroutines(benchmark::State& state) {
+  const int clients = (int)gort_bench::Size(state.range(0));
+  int64_t ns = 0, requests = 0;
+  int most = 0;
+  Run run{};
+  for (auto _ : state) {
+    gort_bench::RunMain([&] {
+      gort_test::HttpServer server;
+      server.set_delay_ns(1000 * 1000);
+      if (server.Start() != 0) std::abort();
+      run.server = &server;
+      run.per_client = (int)state.range(1);
+      ThreadSampler sampler;
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      struct Arg {
+        Run* run;
+        int id;
+        gort_waitgroup* wg;
+      };
+      std::vector<Arg> args(clients);
+      int64_t t0 = gort_now();
+      gort_waitgroup_add(&wg, clients);
+      for (int i = 0; i < clients; i++) {
+        args[i] = {&run, i, &wg};
+        gort_go([](void* p) {
+          auto* a = static_cast<Arg*>(p);
+          Client(a->run, a->id);
+          gort_waitgroup_done(a->wg);
+        }, &args[i]);
+      }
+      gort_waitgroup_wait(&wg);
+      ns += gort_now() - t0;
+      requests += (int64_t)clients * run.per_client;
+      most = std::max(most, sampler.Finish());
+      server.Stop();
+    });
+  }
+  Report(state, requests, ns, most, run);
+}
+
+void BM_CurlThreads(benchmark::State& state) {
+  const int clients = (int)gort_bench::Size(state.range(0));
+  int64_t ns = 0, requests = 0;
+  int most = 0;
+  Run run{};
+  for (auto _ : state) {
+    gort_test::HttpServer server;  // its goroutines; the clients are threads
+    server.set_delay_ns(1000 * 1000);
+    if (server.Start() != 0) std::abort();
+    run.server = &server;
+    run.per_client = (int)state.range(1);
+    ThreadSampler sampler;
+    int64_t t0 = gort_now();
+    std::vector<pthread_t> threads(clients);
+    for (int i = 0; i < clients; i++) {
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setstacksize(&attr, 256 << 10);
+      auto* arg = new std::pair<Run*, int>(&run, i);
+      pthread_create(&threads[i], &attr, [](void* p) -> void* {
+        auto* a = static_cast<std::pair<Run*, int>*>(p);
+        Client(a->first, a->second);
+        delete a;
+        return nullptr;
+      }, arg);
+      pthread_attr_destroy(&attr);
+    }
+    for (auto& t : threads) pthread_join(t, nullptr);
+    ns += gort_now() - t0;
+    requests += (int64_t)clients * run.per_client;
+    most = std::max(most, sampler.Finish());
+    server.Stop();
+  }
+  Report(state, requests, ns, most, run);
+}
+
+#ifdef GORT_BENCH_NO_HOOKS
+#define CLIENTS {100, 250}
+#else
+#define CLIENTS {100, 1000}
+#endif
+BENCHMARK(BM_CurlGoroutines)
+    ->ArgsProduct({CLIENTS, {20}})
+    ->ArgNames({"clients", "requests_each"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+BENCHMARK(BM_CurlThreads)
+    ->ArgsProduct({CLIENTS, {20}})
+    ->ArgNames({"clients", "requests_each"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int r = gort_bench::Main(argc, argv);
+  curl_global_cleanup();
+  return r;
+}
