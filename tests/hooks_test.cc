@@ -273,6 +273,28 @@ Answers Sequence() {
     int e = gort_test::ReadErrno();
     a.push_back({r, r < 0 && (e == EPIPE || e == ECONNRESET) ? EPIPE : e});
     close(c);
+    {  // a connect past SO_SNDTIMEO (a listener whose backlog is full): EINPROGRESS
+      int full = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in fa = Loopback(0);
+      socklen_t fl = sizeof fa;
+      bind(full, (sockaddr*)&fa, sizeof fa);
+      listen(full, 0);
+      getsockname(full, (sockaddr*)&fa, &fl);
+      std::vector<int> fill;
+      for (int i = 0; i < 4; i++) {  // non-blocking: they never wait
+        int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(f, (sockaddr*)&fa, sizeof fa);
+        fill.push_back(f);
+      }
+      usleep(20 * 1000);
+      int late = socket(AF_INET, SOCK_STREAM, 0);
+      timeval tv = {0, 50 * 1000};
+      setsockopt(late, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      Record(&a, connect(late, (sockaddr*)&fa, sizeof fa));
+      close(late);
+      for (int f : fill) close(f);
+      close(full);
+    }
     int nl = Listen(&port, true);
     Record(&a, accept(nl, nullptr, nullptr));  // non-blocking: EAGAIN
     Record(&a, accept4(nl, nullptr, nullptr, SOCK_CLOEXEC));
