@@ -16,6 +16,7 @@
 //                       never finish (docs/blocking.md).
 //   BM_CurlThreads      clients as plain threads (the thread-per-request
 //                       design a C programmer writes otherwise).
+//   BM_PipePair, BM_SocketPair   the cost of calls that do not block.
 // Counters: requests/s, and the most OS threads the run added (sampled
 // every ms; the runtime's idle threads from an earlier case not counted).
 #include <curl/curl.h>
@@ -170,6 +171,32 @@ void BM_CurlThreads(benchmark::State& state) {
   }
   Report(state, requests, ns, most, run);
 }
+
+// A call that does not block: write then read one byte, in a goroutine,
+// on a pipe (the hooks poll first: two system calls for the read) or a
+// socketpair (MSG_DONTWAIT: one).  Per pair of calls.
+void CallsThatDoNotBlock(benchmark::State& state, bool socket) {
+  const long n = gort_bench::Size(200000);
+  int64_t ns = 0;
+  for (auto _ : state) {
+    gort_bench::RunMain([&] {
+      int fd[2];
+      if ((socket ? socketpair(AF_UNIX, SOCK_STREAM, 0, fd) : pipe(fd)) != 0) std::abort();
+      char c = 'x';
+      int64_t t0 = gort_now();
+      for (long i = 0; i < n; i++)
+        if (write(fd[1], &c, 1) != 1 || read(fd[0], &c, 1) != 1) std::abort();
+      ns += gort_now() - t0;
+      close(fd[0]);
+      close(fd[1]);
+    });
+  }
+  state.counters["ns/pair"] = (double)ns / (double)(n * (int64_t)state.iterations());
+}
+void BM_PipePair(benchmark::State& state) { CallsThatDoNotBlock(state, false); }
+void BM_SocketPair(benchmark::State& state) { CallsThatDoNotBlock(state, true); }
+BENCHMARK(BM_PipePair)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_SocketPair)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 
 #ifdef GORT_BENCH_NO_HOOKS
 #define CLIENTS {100, 250}

@@ -559,6 +559,30 @@ TEST_F(Hooks, PollAndSelectOverManyDescriptorsPark) {
   });
 }
 
+// A pipe write far larger than the pipe parks between the parts it gets
+// in (RWF_NOWAIT), and its reader, on the same single P, drains it: all
+// bytes arrive in order, as one blocking write(2) promises.
+TEST_F(Hooks, LargePipeWriteParksBetweenParts) {
+  Procs scope(1);
+  Fds p;
+  MakePipe(&p);
+  constexpr size_t kBytes = 4 << 20;
+  std::vector<char> out(kBytes);
+  for (size_t i = 0; i < kBytes; i++) out[i] = (char)(i * 7 + i / 4096);
+  Main([&] {
+    gort_test::Group g;
+    g.Go([&] { EXPECT_EQ(write(p.fd[1], out.data(), kBytes), (ssize_t)kBytes); });
+    std::vector<char> in, buf(65536);  // (not on the goroutine's 64 KiB stack)
+    while (in.size() < kBytes) {
+      ssize_t n = read(p.fd[0], buf.data(), buf.size());
+      ASSERT_GT(n, 0) << strerror(gort_test::ReadErrno());
+      in.insert(in.end(), buf.begin(), buf.begin() + n);
+    }
+    g.Wait();
+    EXPECT_TRUE(in == out);
+  });
+}
+
 // Sleeps park: 100 goroutines in usleep/nanosleep/sleep at one P overlap.
 TEST_F(Hooks, SleepsPark) {
   Procs scope(1);

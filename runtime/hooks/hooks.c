@@ -11,8 +11,9 @@
  *     with dlsym(RTLD_NEXT)) called with the same arguments.
  *   - A descriptor's mode is never changed (but by connect, while it
  *     starts): from a goroutine, one call at a time is made non-blocking —
- *     MSG_DONTWAIT on a socket; otherwise a poll(2) with timeout 0 before
- *     libc's call.  Only when that would block does the hook look at the
+ *     MSG_DONTWAIT on a socket, RWF_NOWAIT (preadv2/pwritev2) on a pipe or
+ *     FIFO, otherwise a poll(2) with timeout 0 before libc's call; a
+ *     regular file goes to libc at once (kind_of).  Only when that would block does the hook look at the
  *     descriptor (F_GETFL, then SO_RCVTIMEO/SO_SNDTIMEO) and park in
  *     gort_fd_wait (the poller, with O_NONBLOCK left alone), then try again.
  *   - Results and errno are those of the call made once the descriptor is
@@ -24,9 +25,9 @@
  *   - The runtime never calls these (runtime/os/sys.h enters the kernel
  *     directly), so a hook that calls into gort never comes back here.
  * Still blocking the thread (the foreign-call rules of gort.h keep the
- * other goroutines running meanwhile): regular files, a pipe write larger
- * than the room in the pipe, recvmsg with MSG_WAITALL, ppoll with a signal
- * mask, and glibc's own DNS traffic (getaddrinfo uses libc's internal
+ * other goroutines running meanwhile): regular files, on a descriptor that
+ * is polled first (a terminal, say) a write larger than its room,
+ * recvmsg with MSG_WAITALL, ppoll with a signal mask, and glibc's own DNS traffic (getaddrinfo uses libc's internal
  * socket calls, which no interposer sees; it runs between
  * gort_syscall_enter/exit instead, so its P moves on at once).
  */
@@ -46,6 +47,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -125,18 +127,36 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Descriptors seen not to be sockets (read/write/readv/writev then poll
- * first instead of trying MSG_DONTWAIT).  Forgotten at close; a number
- * reused behind our back only costs the poll. */
+/* What a descriptor is, for making one call on it non-blocking: learned
+ * (fstat) at its first hooked read or write, forgotten at close, and
+ * looked up again before every park, so a number reused behind our back
+ * is found out before it could make a call wait wrongly. */
+enum {
+    KIND_UNKNOWN,
+    KIND_SOCKET, /* MSG_DONTWAIT */
+    KIND_NOWAIT, /* a pipe or FIFO: preadv2/pwritev2 with RWF_NOWAIT */
+    KIND_POLL,   /* anything else (a terminal, an eventfd, a FIFO of a
+                  * kernel without RWF_NOWAIT for it): poll first */
+    KIND_FILE,   /* a regular file or directory: libc's call at once */
+};
 enum { KNOWN_FDS = 1 << 16 };
-static _Atomic(unsigned char) not_socket[KNOWN_FDS];
+static _Atomic(unsigned char) kinds[KNOWN_FDS];
 
-static bool known_not_socket(int fd) {
-    return fd >= 0 && fd < KNOWN_FDS && atomic_load_explicit(&not_socket[fd], memory_order_relaxed);
+static void kind_set(int fd, int kind) {
+    if (fd >= 0 && fd < KNOWN_FDS) atomic_store_explicit(&kinds[fd], (unsigned char)kind, memory_order_relaxed);
 }
 
-static void mark_socket(int fd, bool is) {
-    if (fd >= 0 && fd < KNOWN_FDS) atomic_store_explicit(&not_socket[fd], !is, memory_order_relaxed);
+static int kind_of(int fd) {
+    int k = fd >= 0 && fd < KNOWN_FDS ? atomic_load_explicit(&kinds[fd], memory_order_relaxed) : KIND_UNKNOWN;
+    if (k != KIND_UNKNOWN) return k;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return KIND_POLL; /* not open: libc's call says so */
+    k = S_ISSOCK(st.st_mode) ? KIND_SOCKET
+        : S_ISFIFO(st.st_mode) ? KIND_NOWAIT
+        : S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? KIND_FILE
+                                                     : KIND_POLL;
+    kind_set(fd, k);
+    return k;
 }
 
 /* Would a call on fd for events (POLLIN/POLLOUT) not block now? */
@@ -171,6 +191,8 @@ enum { AWAIT_FAIL = -1, AWAIT_LIBC = 0, AWAIT_RETRY = 1 };
  * descriptor closed meanwhile). */
 static int await(waiter *w) {
     if (w->deadline == 0) {
+        kind_set(w->fd, KIND_UNKNOWN); /* what it is now */
+        if (kind_of(w->fd) == KIND_FILE) return AWAIT_LIBC;
         int fl = fcntl(w->fd, F_GETFL);
         if (fl < 0 || (fl & O_NONBLOCK)) return AWAIT_LIBC;
         w->deadline = socket_deadline(w->fd, w->events);
@@ -247,42 +269,6 @@ static ssize_t run(op *o) {
 
 static char *at(const op *o) { return (char *)o->buf + o->done; }
 
-/* read, write: MSG_DONTWAIT on sockets; poll first on anything else. */
-static ssize_t read_libc(op *o) { return LIBC(read)(o->fd, o->buf, o->n); }
-static ssize_t read_attempt(op *o) {
-    if (!known_not_socket(o->fd)) {
-        ssize_t r = LIBC(recv)(o->fd, o->buf, o->n, MSG_DONTWAIT);
-        if (r >= 0 || get_errno() != ENOTSOCK) return r;
-        mark_socket(o->fd, false);
-    }
-    if (ready_now(o->fd, POLLIN)) return read_libc(o);
-    set_errno(EAGAIN);
-    return -1;
-}
-
-static ssize_t write_libc(op *o) { return LIBC(write)(o->fd, at(o), o->n - o->done); }
-static ssize_t write_attempt(op *o) {
-    if (!known_not_socket(o->fd)) {
-        ssize_t r = LIBC(send)(o->fd, at(o), o->n - o->done, MSG_DONTWAIT);
-        if (r >= 0 || get_errno() != ENOTSOCK) return r;
-        mark_socket(o->fd, false);
-    }
-    if (ready_now(o->fd, POLLOUT)) return write_libc(o);
-    set_errno(EAGAIN);
-    return -1;
-}
-
-ENTRY ssize_t hook_read(int fd, void *buf, size_t n) {
-    op o = {.fd = fd, .events = GORT_FD_READ, .buf = buf, .n = n, .attempt = read_attempt, .libc = read_libc};
-    return run(&o);
-}
-
-ENTRY ssize_t hook_write(int fd, const void *buf, size_t n) {
-    op o = {.fd = fd, .events = GORT_FD_WRITE, .buf = (void *)buf, .n = n, .all = n > 0,
-            .attempt = write_attempt, .libc = write_libc};
-    return run(&o);
-}
-
 /* The iovec from byte done on (a copy when done > 0: a write cut short). */
 static const struct iovec *iov_from(const op *o, struct iovec **copy, int *cnt) {
     *copy = NULL;
@@ -301,38 +287,63 @@ static const struct iovec *iov_from(const op *o, struct iovec **copy, int *cnt) 
     return *copy;
 }
 
+/* read, write, readv, writev: their libc calls, from byte done on. */
+static ssize_t read_libc(op *o) { return LIBC(read)(o->fd, o->buf, o->n); }
+static ssize_t write_libc(op *o) { return LIBC(write)(o->fd, at(o), o->n - o->done); }
 static ssize_t readv_libc(op *o) { return LIBC(readv)(o->fd, o->iov, o->iovcnt); }
-static ssize_t readv_attempt(op *o) {
-    if (!known_not_socket(o->fd)) {
-        struct msghdr m = {.msg_iov = (struct iovec *)o->iov, .msg_iovlen = (size_t)o->iovcnt};
-        ssize_t r = LIBC(recvmsg)(o->fd, &m, MSG_DONTWAIT);
-        if (r >= 0 || get_errno() != ENOTSOCK) return r;
-        mark_socket(o->fd, false);
-    }
-    if (ready_now(o->fd, POLLIN)) return readv_libc(o);
-    set_errno(EAGAIN);
-    return -1;
-}
-
-static ssize_t writev_each(op *o, bool attempt) {
+static ssize_t writev_libc(op *o) {
     struct iovec *copy;
     int cnt;
     const struct iovec *iov = iov_from(o, &copy, &cnt);
     if (iov == NULL) return set_errno(ENOMEM), -1;
+    ssize_t r = LIBC(writev)(o->fd, iov, cnt);
+    int e = get_errno();
+    free(copy);
+    set_errno(e);
+    return r;
+}
+
+/* One of them made non-blocking by itself, by the descriptor's kind. */
+static ssize_t rw_attempt(op *o) {
+    bool writing = o->events == GORT_FD_WRITE;
+    struct iovec one, *copy = NULL;
+    const struct iovec *iov = &one;
+    int cnt = 1;
     ssize_t r;
-    if (attempt && !known_not_socket(o->fd)) {
-        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
-        r = LIBC(sendmsg)(o->fd, &m, MSG_DONTWAIT);
-        if (r >= 0 || get_errno() != ENOTSOCK) goto out;
-        mark_socket(o->fd, false);
-    }
-    if (attempt && !ready_now(o->fd, POLLOUT)) {
-        set_errno(EAGAIN);
-        r = -1;
+    if (o->iov != NULL) {
+        if ((iov = iov_from(o, &copy, &cnt)) == NULL) return set_errno(ENOMEM), -1;
     } else {
-        r = LIBC(writev)(o->fd, iov, cnt);
+        one = (struct iovec){at(o), o->n - o->done};
     }
-out:
+    switch (kind_of(o->fd)) {
+    case KIND_SOCKET: {
+        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+        if (o->iov == NULL) /* send and recv: cheaper than their msg forms */
+            r = writing ? LIBC(send)(o->fd, one.iov_base, one.iov_len, MSG_DONTWAIT)
+                        : LIBC(recv)(o->fd, one.iov_base, one.iov_len, MSG_DONTWAIT);
+        else
+            r = writing ? LIBC(sendmsg)(o->fd, &m, MSG_DONTWAIT) : LIBC(recvmsg)(o->fd, &m, MSG_DONTWAIT);
+        if (r < 0 && get_errno() == ENOTSOCK) { /* the number is another file now */
+            kind_set(o->fd, KIND_UNKNOWN);
+            set_errno(EAGAIN); /* the park looks again */
+        }
+        break;
+    }
+    case KIND_NOWAIT:
+        r = writing ? pwritev2(o->fd, iov, cnt, -1, RWF_NOWAIT) : preadv2(o->fd, iov, cnt, -1, RWF_NOWAIT);
+        if (r >= 0 || get_errno() != EOPNOTSUPP) break;
+        kind_set(o->fd, KIND_POLL);
+        /* fall through */
+    case KIND_POLL:
+        if (!ready_now(o->fd, writing ? POLLOUT : POLLIN)) {
+            set_errno(EAGAIN);
+            r = -1;
+            break;
+        }
+        /* fall through */
+    default:
+        r = o->libc(o);
+    }
     if (copy != NULL) {
         int e = get_errno();
         free(copy);
@@ -340,8 +351,17 @@ out:
     }
     return r;
 }
-static ssize_t writev_libc(op *o) { return writev_each(o, false); }
-static ssize_t writev_attempt(op *o) { return writev_each(o, true); }
+
+ENTRY ssize_t hook_read(int fd, void *buf, size_t n) {
+    op o = {.fd = fd, .events = GORT_FD_READ, .buf = buf, .n = n, .attempt = rw_attempt, .libc = read_libc};
+    return run(&o);
+}
+
+ENTRY ssize_t hook_write(int fd, const void *buf, size_t n) {
+    op o = {.fd = fd, .events = GORT_FD_WRITE, .buf = (void *)buf, .n = n, .all = n > 0,
+            .attempt = rw_attempt, .libc = write_libc};
+    return run(&o);
+}
 
 static size_t iov_total(const struct iovec *iov, int cnt) {
     size_t n = 0;
@@ -350,7 +370,7 @@ static size_t iov_total(const struct iovec *iov, int cnt) {
 }
 
 ENTRY ssize_t hook_readv(int fd, const struct iovec *iov, int iovcnt) {
-    op o = {.fd = fd, .events = GORT_FD_READ, .iov = iov, .iovcnt = iovcnt, .attempt = readv_attempt,
+    op o = {.fd = fd, .events = GORT_FD_READ, .iov = iov, .iovcnt = iovcnt, .attempt = rw_attempt,
             .libc = readv_libc};
     if (iovcnt < 0 || iovcnt > IOV_MAX || iov == NULL) return LIBC(readv)(fd, iov, iovcnt);
     return run(&o);
@@ -360,7 +380,7 @@ ENTRY ssize_t hook_writev(int fd, const struct iovec *iov, int iovcnt) {
     if (iovcnt < 0 || iovcnt > IOV_MAX || iov == NULL) return LIBC(writev)(fd, iov, iovcnt);
     size_t n = iov_total(iov, iovcnt);
     op o = {.fd = fd, .events = GORT_FD_WRITE, .iov = iov, .iovcnt = iovcnt, .n = n, .all = n > 0,
-            .attempt = writev_attempt, .libc = writev_libc};
+            .attempt = rw_attempt, .libc = writev_libc};
     return run(&o);
 }
 
@@ -461,7 +481,7 @@ ENTRY int hook_accept4(int fd, struct sockaddr *sa, socklen_t *salen, int flags)
     op o = {.fd = fd, .events = GORT_FD_READ, .flags = flags, .sa = sa, .salen = salen, .attempt = accept_attempt,
             .libc = accept_libc};
     int r = (int)run(&o);
-    if (r >= 0) mark_socket(r, true);
+    if (r >= 0) kind_set(r, KIND_SOCKET);
     return r;
 }
 
@@ -481,7 +501,6 @@ ENTRY int hook_connect(int fd, const struct sockaddr *sa, socklen_t len) {
     int r = LIBC(connect)(fd, sa, len);
     int err = r == 0 ? 0 : get_errno();
     fcntl(fd, F_SETFL, fl);
-    mark_socket(fd, true);
     if (err == 0) {
         set_errno(saved);
         return 0;
@@ -688,7 +707,7 @@ ENTRY unsigned int hook_sleep(unsigned int s) {
  * child: goroutines parked on fd wake with EBADF, and gort forgets it. */
 ENTRY int hook_close(int fd) {
     if (handler_depth != 0 || atomic_load_explicit(&forked, memory_order_relaxed)) return LIBC(close)(fd);
-    mark_socket(fd, true);
+    kind_set(fd, KIND_UNKNOWN);
     int r = gort_fd_close(fd);
     if (r == 0) return 0;
     set_errno(-r);
