@@ -192,7 +192,8 @@ std::string Session(int port, int i) {
   if (c->err != 0) return absl::StrCat("redisConnect: ", c->errstr);
   for (int j = 0; j < kPairs; j++) {
     std::string key = absl::StrCat("key:", i, ":", j), value = Value(i, j);
-    auto* r = static_cast<redisReply*>(redisCommand(c, "SET %b %b", key.data(), key.size(), value.data(), value.size()));
+    auto* r =
+        static_cast<redisReply*>(redisCommand(c, "SET %b %b", key.data(), key.size(), value.data(), value.size()));
     if (r == nullptr) return absl::StrCat("SET ", key, ": ", c->errstr);
     bool ok = r->type == REDIS_REPLY_STATUS && std::string(r->str, r->len) == "OK";
     freeReplyObject(r);
