@@ -37,10 +37,18 @@
 //                             seeded BitGen does not repeat across runs
 //                             (absl/random/random.h).  absl::Uniform(rng,
 //                             lo, hi) draws from it without modulo bias.
+//   gort_test::OsThreads()    the process's OS threads now (/proc/self/status)
+//   gort_test::ThreadPeak p;  a plain thread sampling OsThreads() every
+//     p.Stop()                0.5 ms until Stop(), which returns the most
+//                             seen (the sampler itself counted)
+//   gort_test::RaiseFdLimit(n) soft RLIMIT_NOFILE up to n (at most the hard
+//                             limit); returns the soft limit it left
 #ifndef GORT_TESTS_HARNESS_H
 #define GORT_TESTS_HARNESS_H
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -48,10 +56,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -233,6 +243,56 @@ class Procs {
  private:
   int old_;
 };
+
+// The process's OS threads (/proc/self/status Threads:); -1 if unknown.
+inline int OsThreads() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  return -1;
+}
+
+// The most OS threads seen while it runs: a plain thread (a goroutine
+// would sample only when it gets a P) reading OsThreads() every 0.5 ms.
+// Its own thread is among those counted, from the first sample on.
+class ThreadPeak {
+ public:
+  ThreadPeak() : peak_(OsThreads()), t_([this] {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      int n = OsThreads();
+      if (n > peak_.load(std::memory_order_relaxed)) peak_.store(n, std::memory_order_relaxed);
+      usleep(500);
+    }
+  }) {}
+  ~ThreadPeak() { Stop(); }
+  ThreadPeak(const ThreadPeak&) = delete;
+  ThreadPeak& operator=(const ThreadPeak&) = delete;
+
+  int Stop() {
+    stop_.store(true);
+    if (t_.joinable()) t_.join();
+    return peak_.load();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> peak_;
+  std::thread t_;
+};
+
+// Raise the soft limit on open descriptors to n, or to the hard limit if
+// that is lower; the soft limit now.
+inline rlim_t RaiseFdLimit(rlim_t n) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  if (r.rlim_cur < n) {
+    r.rlim_cur = r.rlim_max == RLIM_INFINITY || r.rlim_max > n ? n : r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+    getrlimit(RLIMIT_NOFILE, &r);
+  }
+  return r.rlim_cur;
+}
 
 class Test : public ::testing::Test {
  protected:

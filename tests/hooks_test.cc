@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,21 +33,13 @@ extern "C" int* gort_test_read_keeping_errno(int fd, void* buf, size_t n);
 namespace {
 
 using gort_test::Main;
+using gort_test::OsThreads;
 using gort_test::Procs;
 
 class Hooks : public gort_test::Test {
  protected:
   static void SetUpTestSuite() { signal(SIGPIPE, SIG_IGN); }
 };
-
-// The process's OS threads (/proc/self/status Threads:).
-int OsThreads() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  return -1;
-}
 
 struct Fds {
   int fd[2] = {-1, -1};
