@@ -18,7 +18,8 @@
 //                       design a C programmer writes otherwise).
 //   BM_PipePair, BM_SocketPair   the cost of calls that do not block.
 // Counters: requests/s, and the most OS threads the run added (sampled
-// every ms; the runtime's idle threads from an earlier case not counted).
+// every 0.5 ms; the runtime's idle threads from an earlier case not
+// counted).
 #include <curl/curl.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -26,23 +27,15 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "benchmarks/bench_main.h"
 #include "tests/http_server.h"
+#include "tests/threads.h"
 
 namespace {
-
-int OsThreads() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  return -1;
-}
 
 size_t Collect(char* p, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(p, size * n);
@@ -77,25 +70,6 @@ void Report(benchmark::State& state, int64_t requests, int64_t ns, int most_thre
   state.counters["threads_added"] = most_threads;
 }
 
-// Samples the thread count every ms until stop.
-struct ThreadSampler {
-  const int before = OsThreads();
-  std::atomic<bool> stop{false};
-  std::atomic<int> most{0};
-  std::thread t{[this] {
-    while (!stop) {
-      int n = OsThreads();
-      if (n > most) most = n;
-      usleep(1000);
-    }
-  }};
-  int Finish() {
-    stop = true;
-    t.join();
-    return most - before;
-  }
-};
-
 void BM_CurlGoroutines(benchmark::State& state) {
   const int clients = (int)gort_bench::Size(state.range(0));
   int64_t ns = 0, requests = 0;
@@ -108,7 +82,8 @@ void BM_CurlGoroutines(benchmark::State& state) {
       if (server.Start() != 0) std::abort();
       run.server = &server;
       run.per_client = (int)state.range(1);
-      ThreadSampler sampler;
+      gort_test::ThreadPeak sampler;
+      const int before = gort_test::OsThreads();
       gort_waitgroup wg = GORT_WAITGROUP_INIT;
       struct Arg {
         Run* run;
@@ -129,7 +104,7 @@ void BM_CurlGoroutines(benchmark::State& state) {
       gort_waitgroup_wait(&wg);
       ns += gort_now() - t0;
       requests += (int64_t)clients * run.per_client;
-      most = std::max(most, sampler.Finish());
+      most = std::max(most, sampler.Stop() - before);
       server.Stop();
     });
   }
@@ -147,7 +122,8 @@ void BM_CurlThreads(benchmark::State& state) {
     if (server.Start() != 0) std::abort();
     run.server = &server;
     run.per_client = (int)state.range(1);
-    ThreadSampler sampler;
+    gort_test::ThreadPeak sampler;
+    const int before = gort_test::OsThreads();
     int64_t t0 = gort_now();
     std::vector<pthread_t> threads(clients);
     for (int i = 0; i < clients; i++) {
@@ -166,7 +142,7 @@ void BM_CurlThreads(benchmark::State& state) {
     for (auto& t : threads) pthread_join(t, nullptr);
     ns += gort_now() - t0;
     requests += (int64_t)clients * run.per_client;
-    most = std::max(most, sampler.Finish());
+    most = std::max(most, sampler.Stop() - before);
     server.Stop();
   }
   Report(state, requests, ns, most, run);

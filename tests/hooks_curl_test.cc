@@ -4,8 +4,8 @@
 // poll(), connect(), recv() and send() resolve to the hooks the program
 // exports, so a transfer waiting for its server parks its goroutine, not
 // its thread.  The server is a small HTTP/1.1 one in this file, on
-// goroutines using gort's own descriptor API (gort_accept, gort_read,
-// gort_write), on 127.0.0.1 on a port the kernel picks.
+// goroutines using gort's own descriptor API (tests/http_server.h), on
+// 127.0.0.1 on a port the kernel picks.
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/harness.h"
+#include "tests/http_server.h"
 
 namespace {
 
@@ -82,112 +83,7 @@ constexpr int64_t kSecond = 1000 * 1000 * 1000;
 // at once, on 259 threads, and 594 transfers failed).
 constexpr int kSlack = 6;
 
-// The body served for /item/N: a line naming N, then 2-6 KB of letters
-// from a generator seeded by N.
-std::string Body(int n) {
-  std::string b = absl::StrCat("item ", n, "\n");
-  size_t len = 2048 + (size_t)(n * 7919) % 4096;
-  uint32_t x = (uint32_t)n * 2654435761u + 1;
-  while (b.size() < len) {
-    x = x * 1103515245u + 12345u;
-    b.push_back((char)('a' + (x >> 16) % 26));
-  }
-  return b;
-}
-
-// HTTP/1.1 on 127.0.0.1: GET /item/N answers Body(N) with Content-Length
-// and Connection: close; anything else is a 404.  With hold > 0, every
-// answer waits until hold requests are in at once (or 20 s pass, so a
-// failing run still ends): then all of them were in flight together.
-class HttpServer {
- public:
-  explicit HttpServer(int hold = 0) : hold_(hold) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || bind(fd_, (sockaddr*)&a, sizeof a) != 0 || listen(fd_, 4096) != 0 ||
-        getsockname(fd_, (sockaddr*)&a, &len) != 0)
-      return;
-    port_ = ntohs(a.sin_port);
-    if (hold_ > 0) gate_ = gort_chan_make(0, 0);
-  }
-  ~HttpServer() {
-    if (gate_ != nullptr) gort_chan_free(gate_);
-  }
-
-  int port() const { return port_; }
-  int peak() const { return peak_.load(); }
-  int served() const { return served_.load(); }
-  int errors() const { return errors_.load(); }
-
-  // From a goroutine: the acceptor, and a goroutine per connection.
-  void Start() {
-    ASSERT_EQ(gort_fd_open(fd_), 0);
-    acceptor_.Go([this] {
-      for (;;) {
-        int c = gort_accept(fd_, nullptr, nullptr, -1);
-        if (c == -EBADF) return;  // Stop() closed the listener
-        if (c < 0) {
-          errors_++;
-          gort_sleep(1000 * 1000);
-          continue;
-        }
-        gort_go_attr attr = {0, "http conn"};
-        conns_.Go([this, c] { Serve(c); }, &attr);
-      }
-    });
-  }
-
-  // Closes the listener; waits for every connection's goroutine.
-  void Stop() {
-    gort_fd_close(fd_);
-    acceptor_.Wait();
-    conns_.Wait();
-  }
-
- private:
-  void Serve(int c) {
-    std::string req;
-    char buf[2048];
-    while (req.find("\r\n\r\n") == std::string::npos) {
-      ssize_t n = gort_read(c, buf, sizeof buf, 30 * kSecond);
-      if (n <= 0) {
-        errors_++;
-        gort_fd_close(c);
-        return;
-      }
-      req.append(buf, (size_t)n);
-    }
-    int item = -1;
-    std::string resp;
-    if (sscanf(req.c_str(), "GET /item/%d HTTP/1.1\r", &item) == 1 && item >= 0) {
-      int now = ++in_flight_;
-      for (int p = peak_.load(); now > p && !peak_.compare_exchange_weak(p, now);) {
-      }
-      if (gate_ != nullptr) {
-        if (now == hold_) gort_chan_close(gate_);
-        gort_chan_recv_timeout(gate_, nullptr, 20 * kSecond);  // -EPIPE once open
-      }
-      std::string body = Body(item);
-      resp = absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ",
-                          body.size(), "\r\nConnection: close\r\n\r\n", body);
-    } else {
-      errors_++;
-      resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    }
-    if (gort_write(c, resp.data(), resp.size(), 30 * kSecond) == (ssize_t)resp.size()) served_++;
-    else errors_++;
-    if (item >= 0) in_flight_--;
-    gort_fd_close(c);
-  }
-
-  int fd_ = -1, port_ = 0, hold_;
-  gort_chan* gate_ = nullptr;
-  gort_test::Group acceptor_, conns_;
-  std::atomic<int> in_flight_{0}, peak_{0}, served_{0}, errors_{0};
-};
+using gort_test::HttpServer;
 
 struct Fetch {
   CURLcode rc = CURLE_OK;
@@ -230,7 +126,7 @@ void CheckFetches(const std::vector<Fetch>& fetches) {
   int bad = 0;
   for (size_t i = 0; i < fetches.size(); i++) {
     const Fetch& f = fetches[i];
-    std::string want = Body(Item((int)i));
+    std::string want = HttpServer::Body(absl::StrCat("/item/", Item((int)i)));
     if (f.rc == CURLE_OK && f.status == 200 && f.body == want) continue;
     if (++bad > 5) continue;
     size_t at = std::mismatch(want.begin(), want.end(), f.body.begin(), f.body.end()).first - want.begin();
@@ -269,7 +165,6 @@ class HooksCurl : public gort_test::Test {
   // kClients transfers of distinct paths, each on its own goroutine;
   // the most OS threads seen meanwhile, and the thread count before.
   void Run(HttpServer* server, std::vector<Fetch>* fetches, int* before, int* peak, int* creates) {
-    ASSERT_GT(server->port(), 0);
     fetches->assign(kClients, Fetch{});
     Procs procs(kProcs);
     gort_test::ThreadPeak sampler;
@@ -277,11 +172,10 @@ class HooksCurl : public gort_test::Test {
     int curl_before = curl_pthread_creates.load();
     int64_t t0 = gort_now();
     Main([&] {
-      server->Start();
-      if (::testing::Test::HasFatalFailure()) return;
+      ASSERT_EQ(server->Start(), 0);
       gort_test::Group g;
       for (int i = 0; i < kClients; i++) {
-        std::string url = absl::StrCat("http://127.0.0.1:", server->port(), "/item/", Item(i));
+        std::string url = server->Url(absl::StrCat("/item/", Item(i)));
         Fetch* f = &(*fetches)[i];
         gort_go_attr attr = {256 << 10, "curl"};  // libcurl's frames, with room to spare
         ASSERT_EQ(g.Go([url, f] { Get(url, f); }, &attr), 0);
