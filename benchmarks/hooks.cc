@@ -18,7 +18,7 @@
 //                       design a C programmer writes otherwise).
 //   BM_PipePair, BM_SocketPair   the cost of calls that do not block.
 // Counters: requests/s, and the most OS threads the run added (sampled
-// every 0.5 ms; the runtime's idle threads from an earlier case not
+// every 5 ms; the runtime's idle threads from an earlier case not
 // counted).
 #include <curl/curl.h>
 #include <pthread.h>
@@ -82,7 +82,7 @@ void BM_CurlGoroutines(benchmark::State& state) {
       if (server.Start() != 0) std::abort();
       run.server = &server;
       run.per_client = (int)state.range(1);
-      gort_test::ThreadPeak sampler;
+      gort_test::ThreadPeak sampler(5000);  // every 5 ms: a look costs ~20 us
       const int before = gort_test::OsThreads();
       gort_waitgroup wg = GORT_WAITGROUP_INIT;
       struct Arg {
@@ -122,7 +122,7 @@ void BM_CurlThreads(benchmark::State& state) {
     if (server.Start() != 0) std::abort();
     run.server = &server;
     run.per_client = (int)state.range(1);
-    gort_test::ThreadPeak sampler;
+    gort_test::ThreadPeak sampler(5000);  // every 5 ms: a look costs ~20 us
     const int before = gort_test::OsThreads();
     int64_t t0 = gort_now();
     std::vector<pthread_t> threads(clients);

@@ -2,7 +2,8 @@
 // that bound it (harness.h includes it).
 //   gort_test::OsThreads()    the process's OS threads now
 //   gort_test::ThreadPeak p;  a plain thread sampling OsThreads() every
-//     ...  p.Stop();          0.5 ms; Stop() returns the most it saw
+//     ...  p.Stop();          0.5 ms (or its argument, in us); Stop()
+//                             returns the most it saw
 #ifndef GORT_TESTS_THREADS_H
 #define GORT_TESTS_THREADS_H
 
@@ -26,15 +27,16 @@ inline int OsThreads() {
 }
 
 // The most OS threads seen while it runs: a plain thread (a goroutine
-// would sample only when it gets a P) reading OsThreads() every 0.5 ms.
+// would sample only when it gets a P) reading OsThreads() every
+// interval_us (0.5 ms: each look costs about 20 us of CPU).
 // Its own thread is among those counted, from the first sample on.
 class ThreadPeak {
  public:
-  ThreadPeak() : peak_(OsThreads()), t_([this] {
+  explicit ThreadPeak(useconds_t interval_us = 500) : peak_(OsThreads()), t_([this, interval_us] {
     while (!stop_.load(std::memory_order_relaxed)) {
       int n = OsThreads();
       if (n > peak_.load(std::memory_order_relaxed)) peak_.store(n, std::memory_order_relaxed);
-      usleep(500);
+      usleep(interval_us);
     }
   }) {}
   ~ThreadPeak() { Stop(); }
