@@ -70,54 +70,16 @@ void Report(benchmark::State& state, int64_t requests, int64_t ns, int most_thre
   state.counters["threads_added"] = most_threads;
 }
 
-void BM_CurlGoroutines(benchmark::State& state) {
+// Runs launch(run, clients) (it starts the clients and waits for them)
+// against a fresh server, once per iteration.
+template <typename Launch>
+void CurlClients(benchmark::State& state, Launch launch) {
   const int clients = (int)gort_bench::Size(state.range(0));
   int64_t ns = 0, requests = 0;
   int most = 0;
   Run run{};
   for (auto _ : state) {
-    gort_bench::RunMain([&] {
-      gort_test::HttpServer server;
-      server.set_delay_ns(1000 * 1000);
-      if (server.Start() != 0) std::abort();
-      run.server = &server;
-      run.per_client = (int)state.range(1);
-      gort_test::ThreadPeak sampler(5000);  // every 5 ms: a look costs ~20 us
-      const int before = gort_test::OsThreads();
-      gort_waitgroup wg = GORT_WAITGROUP_INIT;
-      struct Arg {
-        Run* run;
-        int id;
-        gort_waitgroup* wg;
-      };
-      std::vector<Arg> args(clients);
-      int64_t t0 = gort_now();
-      gort_waitgroup_add(&wg, clients);
-      for (int i = 0; i < clients; i++) {
-        args[i] = {&run, i, &wg};
-        gort_go([](void* p) {
-          auto* a = static_cast<Arg*>(p);
-          Client(a->run, a->id);
-          gort_waitgroup_done(a->wg);
-        }, &args[i]);
-      }
-      gort_waitgroup_wait(&wg);
-      ns += gort_now() - t0;
-      requests += (int64_t)clients * run.per_client;
-      most = std::max(most, sampler.Stop() - before);
-      server.Stop();
-    });
-  }
-  Report(state, requests, ns, most, run);
-}
-
-void BM_CurlThreads(benchmark::State& state) {
-  const int clients = (int)gort_bench::Size(state.range(0));
-  int64_t ns = 0, requests = 0;
-  int most = 0;
-  Run run{};
-  for (auto _ : state) {
-    gort_test::HttpServer server;  // its goroutines; the clients are threads
+    gort_test::HttpServer server;  // its goroutines, whatever the clients are
     server.set_delay_ns(1000 * 1000);
     if (server.Start() != 0) std::abort();
     run.server = &server;
@@ -125,12 +87,47 @@ void BM_CurlThreads(benchmark::State& state) {
     gort_test::ThreadPeak sampler(5000);  // every 5 ms: a look costs ~20 us
     const int before = gort_test::OsThreads();
     int64_t t0 = gort_now();
+    launch(&run, clients);
+    ns += gort_now() - t0;
+    requests += (int64_t)clients * run.per_client;
+    most = std::max(most, sampler.Stop() - before);
+    server.Stop();
+  }
+  Report(state, requests, ns, most, run);
+}
+
+void BM_CurlGoroutines(benchmark::State& state) {
+  CurlClients(state, [](Run* run, int clients) {
+    gort_bench::RunMain([&] {
+      struct Arg {
+        Run* run;
+        int id;
+        gort_waitgroup* wg;
+      };
+      gort_waitgroup wg = GORT_WAITGROUP_INIT;
+      std::vector<Arg> args(clients);
+      gort_waitgroup_add(&wg, clients);
+      for (int i = 0; i < clients; i++) {
+        args[i] = {run, i, &wg};
+        gort_go([](void* p) {
+          auto* a = static_cast<Arg*>(p);
+          Client(a->run, a->id);
+          gort_waitgroup_done(a->wg);
+        }, &args[i]);
+      }
+      gort_waitgroup_wait(&wg);
+    });
+  });
+}
+
+void BM_CurlThreads(benchmark::State& state) {
+  CurlClients(state, [](Run* run, int clients) {
     std::vector<pthread_t> threads(clients);
     for (int i = 0; i < clients; i++) {
       pthread_attr_t attr;
       pthread_attr_init(&attr);
       pthread_attr_setstacksize(&attr, 256 << 10);
-      auto* arg = new std::pair<Run*, int>(&run, i);
+      auto* arg = new std::pair<Run*, int>(run, i);
       pthread_create(&threads[i], &attr, [](void* p) -> void* {
         auto* a = static_cast<std::pair<Run*, int>*>(p);
         Client(a->first, a->second);
@@ -140,12 +137,7 @@ void BM_CurlThreads(benchmark::State& state) {
       pthread_attr_destroy(&attr);
     }
     for (auto& t : threads) pthread_join(t, nullptr);
-    ns += gort_now() - t0;
-    requests += (int64_t)clients * run.per_client;
-    most = std::max(most, sampler.Stop() - before);
-    server.Stop();
-  }
-  Report(state, requests, ns, most, run);
+  });
 }
 
 // A call that does not block: write then read one byte, in a goroutine,
