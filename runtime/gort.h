@@ -260,6 +260,16 @@ GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len, int6
 #define GORT_FD_READ 1
 #define GORT_FD_WRITE 2
 GORT_API int gort_fd_wait(int fd, int events, int64_t timeout_ns);
+/* The program's own O_NONBLOCK on fd, kept apart from the one gort sets
+ * on a descriptor it registers (gort_fd_open, gort_read, gort_accept's
+ * results...): 1 non-blocking, 0 blocking — what it was when gort took
+ * the descriptor (0 for gort_accept's), or the mode last given here.
+ * mode -1 only asks; 0 or 1 records the program's choice first (the libc
+ * hooks' fcntl F_SETFL and ioctl FIONBIO do, and their F_GETFL reports
+ * it), the descriptor staying non-blocking for gort.  -ENOENT if gort has
+ * not made fd non-blocking (its O_NONBLOCK is the program's own);
+ * -EBADF if fd is not open; -EINVAL for another mode. */
+GORT_API int gort_fd_user_nonblock(int fd, int mode);
 
 /* Foreign code.  C code that blocks in the kernel without telling gort
  * (a DNS lookup, a database client, usleep, a read of a pipe not
@@ -285,8 +295,8 @@ GORT_API int gort_fd_wait(int fd, int events, int64_t timeout_ns);
  * `pkg-config --libs gort-hooks`, or run with LD_PRELOAD=libgort-hooks.so.
  * These define libc's read, write, readv, writev, recv, recvfrom, recvmsg,
  * send, sendto, sendmsg, accept, accept4, connect, poll, ppoll, select,
- * nanosleep, usleep, sleep and close (and getaddrinfo, sigaction, signal
- * and the _FORTIFY_SOURCE forms): from a goroutine, a call that would
+ * nanosleep, usleep, sleep and close (and getaddrinfo, sigaction, signal,
+ * fcntl, ioctl and the _FORTIFY_SOURCE forms): from a goroutine, a call that would
  * block parks it in gort_fd_wait, then completes, with libc's result and
  * errno.  The descriptor's O_NONBLOCK is never changed (a call is made
  * non-blocking by MSG_DONTWAIT or a poll first); SO_RCVTIMEO/SO_SNDTIMEO

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -459,6 +460,44 @@ TEST_F(Hooks, ErrnoAfterAParkReachesOnlyTheCaller) {
   });
   EXPECT_EQ(wrong.load(), 0) << "timed-out reads whose errno was not EAGAIN";
   EXPECT_EQ(clobbered.load(), 0) << "another goroutine's errno overwritten";
+}
+
+// A descriptor gort made non-blocking for itself (gort_accept's, or one
+// given to gort_fd_open) is still blocking for the program's libc calls:
+// a plain read() parks instead of failing with EAGAIN, F_GETFL reports
+// the program's mode, and the program's own fcntl/ioctl FIONBIO choice is
+// honoured (EAGAIN then), while gort's calls keep working.
+TEST_F(Hooks, GortsNonBlockingIsNotTheProgramsNonBlocking) {
+  Procs scope(1);
+  Fds s;
+  MakeSocketPair(&s);
+  ASSERT_EQ(gort_fd_open(s.fd[0]), 0);
+  EXPECT_NE(syscall(SYS_fcntl, s.fd[0], F_GETFL) & O_NONBLOCK, 0) << "gort's own mode";
+  EXPECT_EQ(fcntl(s.fd[0], F_GETFL) & O_NONBLOCK, 0) << "the program's";
+  EXPECT_EQ(gort_fd_user_nonblock(s.fd[0], -1), 0);
+  EXPECT_EQ(gort_fd_user_nonblock(s.fd[1], -1), -ENOENT);
+  Main([&] {
+    gort_test::Group g;
+    g.Go([&] {
+      char c = 0;
+      EXPECT_EQ(read(s.fd[0], &c, 1), 1) << strerror(gort_test::ReadErrno());  // parks: blocking for the program
+      EXPECT_EQ(c, 'a');
+    });
+    gort_sleep(10 * 1000 * 1000);
+    ASSERT_EQ(write(s.fd[1], "a", 1), 1);
+    g.Wait();
+    // The program makes it non-blocking: EAGAIN; and blocking again.
+    ASSERT_EQ(fcntl(s.fd[0], F_SETFL, fcntl(s.fd[0], F_GETFL) | O_NONBLOCK), 0);
+    EXPECT_NE(fcntl(s.fd[0], F_GETFL) & O_NONBLOCK, 0);
+    char c;
+    EXPECT_EQ(read(s.fd[0], &c, 1), -1);
+    EXPECT_EQ(gort_test::ReadErrno(), EAGAIN);
+    int off = 0;
+    ASSERT_EQ(ioctl(s.fd[0], FIONBIO, &off), 0);
+    EXPECT_EQ(fcntl(s.fd[0], F_GETFL) & O_NONBLOCK, 0);
+    EXPECT_NE(syscall(SYS_fcntl, s.fd[0], F_GETFL) & O_NONBLOCK, 0) << "gort's mode stays";
+    EXPECT_EQ(gort_read(s.fd[0], &c, 1, 0), -EAGAIN);  // gort's calls: non-blocking still
+  });
 }
 
 // A close through the hooks wakes a goroutine parked on the descriptor

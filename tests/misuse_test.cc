@@ -1063,6 +1063,23 @@ TEST_F(Misuse, FdWait_BadFdOrEventsTimeoutsAndCloses) {
   EXPECT_EQ(gort_fd_close(p[1]), 0);
 }
 
+TEST_F(Misuse, FdUserNonblock_BadFdModeOrNotGorts) {
+  EXPECT_EQ(gort_fd_user_nonblock(-1, -1), -EBADF);
+  EXPECT_EQ(gort_fd_user_nonblock(kNotOpen, -1), -EBADF);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  EXPECT_EQ(gort_fd_user_nonblock(p[0], -1), -ENOENT);  // not gort's
+  ASSERT_EQ(gort_fd_open(p[0]), 0);
+  for (int bad : {-2, 2, 7}) EXPECT_EQ(gort_fd_user_nonblock(p[0], bad), -EINVAL) << bad;
+  EXPECT_EQ(gort_fd_user_nonblock(p[0], -1), 0);
+  EXPECT_EQ(gort_fd_user_nonblock(p[0], 1), 1);
+  EXPECT_EQ(gort_fd_user_nonblock(p[0], 0), 0);
+  EXPECT_NE(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);  // no hooks here: the descriptor's own mode, gort's
+  EXPECT_EQ(gort_fd_close(p[0]), 0);
+  EXPECT_EQ(gort_fd_user_nonblock(p[0], -1), -EBADF);
+  EXPECT_EQ(gort_fd_close(p[1]), 0);
+}
+
 // gort_fd_close ends a connect that waits (for a listener whose backlog is
 // full: the SYN goes unanswered) with -EBADF.
 TEST_F(Misuse, Connect_ClosedWhileWaitingIsEbadf) {

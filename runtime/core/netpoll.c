@@ -108,6 +108,10 @@ struct pdesc {
     _Atomic(int) open;             /* OPEN_NONE, OPEN_HELD, OPEN_OWNED   */
     _Atomic(bool) closing;         /* a gort_fd_close is running        */
     bool pollable;                 /* false: a regular file or directory */
+    /* Owned and pollable: the program's own O_NONBLOCK (gort keeps the
+     * descriptor's set): what it was at registration, then what the
+     * program set through gort_fd_user_nonblock (the hooks' fcntl). */
+    _Atomic(bool) user_nonblock;
     uint64_t dev;                  /* the file registered (fstat), so a  */
     uint64_t ino;                     /* second gort_fd_open is told apart  */
     _Atomic(uintptr_t) rg, wg;     /* 0, PD_READY or an io_waiter *      */
@@ -125,7 +129,7 @@ enum { OPEN_NONE, OPEN_HELD, OPEN_OWNED };
 /* fd_register's modes: a gort call (owned, registered once); a number the
  * kernel just handed out, or gort_fd_open (owned, stat again); a wait
  * (held at least, stat again). */
-enum { REG_USE, REG_FRESH, REG_HOLD };
+enum { REG_USE, REG_FRESH, REG_HOLD, REG_FRESH_OURS /* REG_FRESH, made non-blocking by gort (accept) */ };
 
 enum { CHUNK = 1024, NCHUNKS = 4096 }; /* descriptors 0 .. 4M-1 */
 static _Atomic(pdesc *) chunks[NCHUNKS];
@@ -188,6 +192,7 @@ GORT_RUNTIME_TEXT static int fd_register(int fd, int mode, pdesc **out) {
     if (pd == NULL) return fd < 0 || fd >= CHUNK * NCHUNKS ? -EBADF : -ENOMEM;
     *out = pd;
     if (mode == REG_USE && atomic_load_explicit(&pd->open, memory_order_acquire) == OPEN_OWNED) return 0;
+    bool hold = mode == REG_HOLD;
     if ((err = poller_start()) != 0) return err;
     gort_lock(&pd->lock);
     if (atomic_load(&pd->closing)) { /* still the file being closed */
@@ -203,8 +208,9 @@ GORT_RUNTIME_TEXT static int fd_register(int fd, int mode, pdesc **out) {
          * call wants it owned.  A number reused after a plain close()
          * holds another file: register it. */
         bool same = was != OPEN_NONE && st.dev == pd->dev && st.ino == pd->ino;
-        if (same && (mode == REG_HOLD || (was == OPEN_OWNED && (!pd->pollable || st.nonblocking)))) goto out;
+        if (same && (hold || (was == OPEN_OWNED && (!pd->pollable || st.nonblocking)))) goto out;
         if (same && was == OPEN_HELD) {
+            atomic_store(&pd->user_nonblock, st.nonblocking);
             if (pd->pollable && (err = gort_os_fd_prepare(fd)) != 0) goto out;
             atomic_store_explicit(&pd->open, OPEN_OWNED, memory_order_release);
             goto out;
@@ -217,13 +223,14 @@ GORT_RUNTIME_TEXT static int fd_register(int fd, int mode, pdesc **out) {
         pd->pollable = st.pollable;
         pd->dev = st.dev;
         pd->ino = st.ino;
+        atomic_store(&pd->user_nonblock, st.nonblocking && mode != REG_FRESH_OURS);
         if (pd->pollable) {
-            if (mode != REG_HOLD && (err = gort_os_fd_prepare(fd)) != 0) goto out; /* non-blocking, no SIGPIPE */
+            if (!hold && (err = gort_os_fd_prepare(fd)) != 0) goto out; /* non-blocking, no SIGPIPE */
             err = gort_os_poll_add(fd, key_of(fd, seq));
             if (err == -EPERM) pd->pollable = false, err = 0; /* cannot be polled: block */
             if (err != 0) goto out;
         }
-        atomic_store_explicit(&pd->open, mode == REG_HOLD ? OPEN_HELD : OPEN_OWNED, memory_order_release);
+        atomic_store_explicit(&pd->open, hold ? OPEN_HELD : OPEN_OWNED, memory_order_release);
     }
 out:
     gort_unlock(&pd->lock);
@@ -514,7 +521,7 @@ GORT_RUNTIME_TEXT static ssize_t do_io_on(pdesc *pd, int op, int fd, void *buf, 
     io_unlock(lk);
     if (op == OP_ACCEPT && r >= 0) { /* the new descriptor is ours too */
         pdesc *npd;
-        if ((err = fd_register((int)r, REG_FRESH, &npd)) != 0) {
+        if ((err = fd_register((int)r, REG_FRESH_OURS, &npd)) != 0) {
             gort_os_close((int)r);
             return err;
         }
@@ -650,4 +657,18 @@ GORT_RUNTIME_TEXT int gort_fd_wait(int fd, int events, int64_t timeout_ns) {
     }
     io_unlock(lk);
     return (int)op_end(pd, err);
+}
+
+GORT_RUNTIME_TEXT int gort_fd_user_nonblock(int fd, int mode) {
+    if (fd < 0) return -EBADF;
+    if (mode < -1 || mode > 1) return -EINVAL;
+    pdesc *pd = pd_get(fd, false);
+    if (pd == NULL || atomic_load_explicit(&pd->open, memory_order_acquire) != OPEN_OWNED || !pd->pollable ||
+        atomic_load(&pd->closing)) {
+        gort_os_fd_info st;
+        int err = gort_os_fd_stat(fd, &st);
+        return err != 0 ? err : -ENOENT; /* its O_NONBLOCK is the program's own */
+    }
+    if (mode >= 0) atomic_store(&pd->user_nonblock, mode == 1);
+    return atomic_load(&pd->user_nonblock) ? 1 : 0;
 }

@@ -8,7 +8,11 @@
  *     handler installed through sigaction/signal runs in handler_entry,
  *     which counts it), in the child of a fork, and on a descriptor the
  *     program made non-blocking, a hook is libc's own function (found once,
- *     with dlsym(RTLD_NEXT)) called with the same arguments.
+ *     with dlsym(RTLD_NEXT)) called with the same arguments.  "The program
+ *     made non-blocking": O_NONBLOCK, unless gort set it for itself (a
+ *     descriptor gort registered: gort_fd_user_nonblock keeps the
+ *     program's own mode, which fcntl and ioctl FIONBIO here set and
+ *     report).
  *   - A descriptor's mode is never changed (but by connect, while it
  *     starts): from a goroutine, one call at a time is made non-blocking —
  *     MSG_DONTWAIT on a socket, RWF_NOWAIT (preadv2/pwritev2) on a pipe or
@@ -39,12 +43,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -67,7 +73,7 @@
 #define LIBC_FNS(X)                                                                                                    \
     X(read) X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg) X(accept)           \
     X(accept4) X(connect) X(poll) X(ppoll) X(select) X(nanosleep) X(usleep) X(sleep) X(close) X(sigaction)            \
-    X(getaddrinfo)
+    X(getaddrinfo) X(fcntl) X(fcntl64) X(ioctl)
 
 enum {
 #define LIBC_ENUM(name) LIBC_##name,
@@ -193,8 +199,9 @@ static int await(waiter *w) {
     if (w->deadline == 0) {
         kind_set(w->fd, KIND_UNKNOWN); /* what it is now */
         if (kind_of(w->fd) == KIND_FILE) return AWAIT_LIBC;
-        int fl = fcntl(w->fd, F_GETFL);
-        if (fl < 0 || (fl & O_NONBLOCK)) return AWAIT_LIBC;
+        int fl = LIBC(fcntl)(w->fd, F_GETFL);
+        if (fl < 0 || ((fl & O_NONBLOCK) && gort_fd_user_nonblock(w->fd, -1) != 0))
+            return AWAIT_LIBC; /* non-blocking for the program, not only for gort */
         w->deadline = socket_deadline(w->fd, w->events);
     }
     int64_t left = -1;
@@ -495,12 +502,16 @@ ENTRY int hook_accept(int fd, struct sockaddr *sa, socklen_t *salen) {
 ENTRY int hook_connect(int fd, const struct sockaddr *sa, socklen_t len) {
     if (!parkable()) return LIBC(connect)(fd, sa, len);
     int saved = get_errno();
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (fl & O_NONBLOCK)) return LIBC(connect)(fd, sa, len);
-    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return LIBC(connect)(fd, sa, len);
+    int fl = LIBC(fcntl)(fd, F_GETFL);
+    if (fl < 0) return LIBC(connect)(fd, sa, len);
+    /* Non-blocking already: for the program (libc's answer), or only for
+     * gort (then blocking as the program sees it: wait below). */
+    bool gorts = (fl & O_NONBLOCK) && gort_fd_user_nonblock(fd, -1) == 0;
+    if ((fl & O_NONBLOCK) && !gorts) return LIBC(connect)(fd, sa, len);
+    if (!gorts && LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) != 0) return LIBC(connect)(fd, sa, len);
     int r = LIBC(connect)(fd, sa, len);
     int err = r == 0 ? 0 : get_errno();
-    fcntl(fd, F_SETFL, fl);
+    if (!gorts) LIBC(fcntl)(fd, F_SETFL, fl);
     if (err == 0) {
         set_errno(saved);
         return 0;
@@ -712,6 +723,55 @@ ENTRY int hook_close(int fd) {
     if (r == 0) return 0;
     set_errno(-r);
     return -1;
+}
+
+/* ---- O_NONBLOCK as the program sees it -------------------------------------------- */
+
+/* On a descriptor gort made non-blocking for itself (gort_fd_open,
+ * gort_accept's), O_NONBLOCK as the program set it is kept by gort
+ * (gort_fd_user_nonblock): F_SETFL and FIONBIO record it and leave the
+ * descriptor non-blocking; F_GETFL reports it.  Elsewhere, libc's. */
+static long fcntl_as_program(__typeof__(fcntl) *libc_fcntl, int fd, int cmd, long arg) {
+    if (cmd == F_SETFL && gort_fd_user_nonblock(fd, -1) >= 0) {
+        gort_fd_user_nonblock(fd, (arg & O_NONBLOCK) != 0);
+        arg |= O_NONBLOCK;
+    }
+    long r = libc_fcntl(fd, cmd, arg);
+    if (cmd == F_GETFL && r >= 0 && (r & O_NONBLOCK) && gort_fd_user_nonblock(fd, -1) == 0) r &= ~(long)O_NONBLOCK;
+    return r;
+}
+
+/* fcntl's third argument is an int, a long or a pointer: passed on as
+ * a long (what glibc's own fcntl reads it as). */
+HOOK int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    if (handler_depth != 0 || (cmd != F_SETFL && cmd != F_GETFL)) return LIBC(fcntl)(fd, cmd, arg);
+    return (int)fcntl_as_program(LIBC(fcntl), fd, cmd, arg);
+}
+
+HOOK int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    if (handler_depth != 0 || (cmd != F_SETFL && cmd != F_GETFL)) return LIBC(fcntl64)(fd, cmd, arg);
+    return (int)fcntl_as_program(LIBC(fcntl64), fd, cmd, arg);
+}
+
+HOOK int ioctl(int fd, unsigned long req, ...) {
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (req == FIONBIO && arg != NULL && handler_depth == 0 && gort_fd_user_nonblock(fd, -1) >= 0) {
+        gort_fd_user_nonblock(fd, *(int *)arg != 0);
+        int on = 1;
+        return LIBC(ioctl)(fd, FIONBIO, &on);
+    }
+    return LIBC(ioctl)(fd, req, arg);
 }
 
 /* ---- name resolution -------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /*
  * sys.h — the system calls of the OS layer that a program may interpose
  * (runtime/hooks replaces libc's read, write, close, poll, connect,
- * accept4, send and nanosleep to park goroutines through the runtime).
+ * accept4, send and nanosleep to park goroutines through the runtime, and
+ * fcntl to keep the program's O_NONBLOCK apart from the runtime's).
  *
  * Invariant: the runtime never runs through a hook.  On linux these enter
  * the kernel directly (syscall(2)), so a hook that calls into the runtime
@@ -41,6 +42,7 @@ static inline int sys_poll(struct pollfd *p, nfds_t n, int ms) {
 static inline int sys_nanosleep(const struct timespec *ts, struct timespec *rem) {
     return (int)syscall(SYS_nanosleep, ts, rem);
 }
+static inline int sys_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
 #else
 #define sys_read read
 #define sys_write write
@@ -49,6 +51,7 @@ static inline int sys_nanosleep(const struct timespec *ts, struct timespec *rem)
 #define sys_send send
 #define sys_poll poll
 #define sys_nanosleep nanosleep
+#define sys_fcntl fcntl
 #endif
 
 #endif /* GORT_OS_SYS_H */

@@ -103,7 +103,7 @@ GORT_RUNTIME_TEXT static int probe_fd(const char *name) {
     if (base < 64) return -EMFILE;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+    int high = sys_fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
     int err = high < 0 ? -errno : 0;
     sys_close(fd);
     return high >= 0 ? high : err;

@@ -19,9 +19,9 @@
 
 /* Set O_NONBLOCK (os/<os>/system.c's gort_os_fd_prepare). */
 GORT_RUNTIME_TEXT int gort_os_set_nonblock(int fd) {
-    int fl = fcntl(fd, F_GETFL);
+    int fl = sys_fcntl(fd, F_GETFL, 0);
     if (fl < 0) return -errno;
-    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+    if (!(fl & O_NONBLOCK) && sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
     return 0;
 }
 
@@ -31,7 +31,7 @@ GORT_RUNTIME_TEXT int gort_os_fd_stat(int fd, gort_os_fd_info *out) {
     out->dev = (uint64_t)st.st_dev;
     out->ino = (uint64_t)st.st_ino;
     out->pollable = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-    int fl = fcntl(fd, F_GETFL);
+    int fl = sys_fcntl(fd, F_GETFL, 0);
     out->nonblocking = fl >= 0 && (fl & O_NONBLOCK);
     return 0;
 }

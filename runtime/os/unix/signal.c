@@ -201,8 +201,8 @@ GORT_RUNTIME_TEXT void gort_os_signal_uncatch(int sig) {
 
 GORT_RUNTIME_TEXT int gort_os_sigwake_init(void) {
     if (pipe(wake_pipe) != 0) return -errno;
-    for (int i = 0; i < 2; i++) fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
-    fcntl(wake_pipe[1], F_SETFL, fcntl(wake_pipe[1], F_GETFL) | O_NONBLOCK);
+    for (int i = 0; i < 2; i++) sys_fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+    sys_fcntl(wake_pipe[1], F_SETFL, sys_fcntl(wake_pipe[1], F_GETFL, 0) | O_NONBLOCK);
     return 0;
 }
 
