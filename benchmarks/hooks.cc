@@ -187,6 +187,11 @@ BENCHMARK(BM_CurlThreads)
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__SANITIZE_THREAD__) && !defined(GORT_BENCH_NO_HOOKS)
+  (void)argc, (void)argv;
+  std::printf("hooks: not run under ThreadSanitizer (the hooks replace the calls it intercepts)\n");
+  return 0;
+#endif
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int r = gort_bench::Main(argc, argv);
   curl_global_cleanup();
