@@ -140,6 +140,7 @@ static int64_t now_ns(void) {
 enum {
     KIND_UNKNOWN,
     KIND_SOCKET, /* MSG_DONTWAIT */
+    KIND_STREAM, /* the same, a SOCK_STREAM socket (a blocking send sends it all) */
     KIND_NOWAIT, /* a pipe or FIFO: preadv2/pwritev2 with RWF_NOWAIT */
     KIND_POLL,   /* anything else (a terminal, an eventfd, a FIFO of a
                   * kernel without RWF_NOWAIT for it): poll first */
@@ -157,7 +158,10 @@ static int kind_of(int fd) {
     if (k != KIND_UNKNOWN) return k;
     struct stat st;
     if (fstat(fd, &st) != 0) return KIND_POLL; /* not open: libc's call says so */
-    k = S_ISSOCK(st.st_mode) ? KIND_SOCKET
+    int type = 0;
+    socklen_t len = sizeof type;
+    k = S_ISSOCK(st.st_mode)
+            ? (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM ? KIND_STREAM : KIND_SOCKET)
         : S_ISFIFO(st.st_mode) ? KIND_NOWAIT
         : S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? KIND_FILE
                                                      : KIND_POLL;
@@ -323,7 +327,8 @@ static ssize_t rw_attempt(op *o) {
         one = (struct iovec){at(o), o->n - o->done};
     }
     switch (kind_of(o->fd)) {
-    case KIND_SOCKET: {
+    case KIND_SOCKET:
+    case KIND_STREAM: {
         struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         if (o->iov == NULL) /* send and recv: cheaper than their msg forms */
             r = writing ? LIBC(send)(o->fd, one.iov_base, one.iov_len, MSG_DONTWAIT)
@@ -433,11 +438,7 @@ static ssize_t sendmsg_libc(op *o) { return sendmsg_each(o, o->flags); }
 static ssize_t sendmsg_attempt(op *o) { return sendmsg_each(o, o->flags | MSG_DONTWAIT); }
 
 /* A stream socket's blocking send sends everything; a datagram's is one. */
-static bool is_stream(int fd) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
-}
+static bool is_stream(int fd) { return kind_of(fd) == KIND_STREAM; }
 
 ENTRY ssize_t hook_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa, socklen_t *salen) {
     if (flags & MSG_DONTWAIT) return LIBC(recvfrom)(fd, buf, n, flags, sa, salen);
@@ -488,7 +489,7 @@ ENTRY int hook_accept4(int fd, struct sockaddr *sa, socklen_t *salen, int flags)
     op o = {.fd = fd, .events = GORT_FD_READ, .flags = flags, .sa = sa, .salen = salen, .attempt = accept_attempt,
             .libc = accept_libc};
     int r = (int)run(&o);
-    if (r >= 0) kind_set(r, KIND_SOCKET);
+    if (r >= 0) kind_set(r, KIND_UNKNOWN); /* a socket of the listener's type: looked up at first use */
     return r;
 }
 
@@ -731,34 +732,33 @@ ENTRY int hook_close(int fd) {
  * gort_accept's), O_NONBLOCK as the program set it is kept by gort
  * (gort_fd_user_nonblock): F_SETFL and FIONBIO record it and leave the
  * descriptor non-blocking; F_GETFL reports it.  Elsewhere, libc's. */
-static long fcntl_as_program(__typeof__(fcntl) *libc_fcntl, int fd, int cmd, long arg) {
+static int fcntl_as_program(__typeof__(fcntl) *libc_fcntl, int fd, int cmd, long arg) {
+    if (handler_depth != 0 || (cmd != F_SETFL && cmd != F_GETFL)) return libc_fcntl(fd, cmd, arg);
     if (cmd == F_SETFL && gort_fd_user_nonblock(fd, -1) >= 0) {
         gort_fd_user_nonblock(fd, (arg & O_NONBLOCK) != 0);
         arg |= O_NONBLOCK;
     }
-    long r = libc_fcntl(fd, cmd, arg);
-    if (cmd == F_GETFL && r >= 0 && (r & O_NONBLOCK) && gort_fd_user_nonblock(fd, -1) == 0) r &= ~(long)O_NONBLOCK;
+    int r = libc_fcntl(fd, cmd, arg);
+    if (cmd == F_GETFL && r >= 0 && (r & O_NONBLOCK) && gort_fd_user_nonblock(fd, -1) == 0) r &= ~O_NONBLOCK;
     return r;
 }
 
 /* fcntl's third argument is an int, a long or a pointer: passed on as
  * a long (what glibc's own fcntl reads it as). */
+#define FCNTL_ARG(cmd, arg)                                                                                          \
+    va_list ap;                                                                                                        \
+    va_start(ap, cmd);                                                                                                 \
+    long arg = va_arg(ap, long);                                                                                       \
+    va_end(ap)
+
 HOOK int fcntl(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    if (handler_depth != 0 || (cmd != F_SETFL && cmd != F_GETFL)) return LIBC(fcntl)(fd, cmd, arg);
-    return (int)fcntl_as_program(LIBC(fcntl), fd, cmd, arg);
+    FCNTL_ARG(cmd, arg);
+    return fcntl_as_program(LIBC(fcntl), fd, cmd, arg);
 }
 
 HOOK int fcntl64(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    if (handler_depth != 0 || (cmd != F_SETFL && cmd != F_GETFL)) return LIBC(fcntl64)(fd, cmd, arg);
-    return (int)fcntl_as_program(LIBC(fcntl64), fd, cmd, arg);
+    FCNTL_ARG(cmd, arg);
+    return fcntl_as_program(LIBC(fcntl64), fd, cmd, arg);
 }
 
 HOOK int ioctl(int fd, unsigned long req, ...) {
