@@ -249,6 +249,23 @@ TEST_F(Preempt, UserSigurgHandlerInstalledAfterInitGetsItsSignals) {
   sigaction(SIGURG, &old, nullptr);
 }
 
+// A kill(2) from elsewhere that reaches an M while one of sysmon's
+// signals to it is still pending is the program's, and leaves that one
+// counted: the runtime's signal, handled next, is claimed, not passed to
+// the program's handler (CI saw the handler called once too often).
+TEST_F(Preempt, ProgramSignalLeavesAPendingRuntimeSignalClaimed) {
+  Main([] {
+    gort_lock_os_thread();  // one M throughout
+    M* m = gort_getm();
+    atomic_store(&m->preempt_sigs, 1u);  // sysmon has sent one (and none merged before)
+    EXPECT_FALSE(gort_sig_preempt_claim(GORT_SIG_OTHER)) << "kill(2) from another process or to the process";
+    EXPECT_TRUE(gort_sig_preempt_claim(GORT_SIG_SELF)) << "sysmon's tgkill, arriving second";
+    EXPECT_FALSE(gort_sig_preempt_claim(GORT_SIG_SELF)) << "the count is spent: a further one is the program's";
+    EXPECT_TRUE(gort_sig_preempt_claim(GORT_SIG_OURS)) << "the run-signal timer's, never counted";
+    gort_unlock_os_thread();
+  });
+}
+
 // errno through an accessor stays the goroutine's under a storm of
 // asynchronous preemptions: a stop between __errno_location's return and
 // the load or store through its result would resume the code on another

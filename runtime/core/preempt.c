@@ -516,19 +516,21 @@ GORT_RUNTIME_TEXT static bool async_safe_point(M *m, G *g, gort_sigctx *c) {
 }
 
 /* Is this SIGURG the runtime's?  The run-signal timer's always; else one
- * of the signals sysmon sent this M (each handled signal counts one down;
- * signals that arrive together merge, which only makes us count fewer),
- * or the arm64 trampoline's. */
+ * of the signals sysmon sent this M (each handled one of ours counts one
+ * down; signals that arrive together merge, which only makes us count
+ * fewer), or the arm64 trampoline's.  A signal from elsewhere (kill(2) to
+ * the process) is the program's and counts nothing down: it may arrive
+ * while one of ours is still pending, and that one comes next. */
 GORT_RUNTIME_TEXT bool gort_sig_preempt_claim(int sender) {
     M *m = gort_getm();
     if (m == NULL) return false; /* not an M: the program's signal */
     if (sender == GORT_SIG_OURS) return true;
-    bool from_self = sender == GORT_SIG_SELF;
-    if (m->curg != NULL && m->curg->resume_frame != NULL && from_self) return true;
+    if (sender != GORT_SIG_SELF) return false;
+    if (m->curg != NULL && m->curg->resume_frame != NULL) return true;
     uint32_t n = atomic_load_explicit(&m->preempt_sigs, memory_order_relaxed);
     while (n > 0 && !atomic_compare_exchange_weak(&m->preempt_sigs, &n, n - 1)) {
     }
-    return n > 0 && from_self;
+    return n > 0;
 }
 
 GORT_RUNTIME_TEXT void gort_sig_preempt(gort_sigctx *c) {
