@@ -347,6 +347,39 @@ TEST_F(Io, PlainThreadsBlockInPoll) {
   gort_fd_close(sv[1]);
 }
 
+// What a thread wrote before writing to a pipe happens before what the
+// goroutine reading the pipe does next, both ways, as with libc's read and
+// write (ThreadSanitizer checks it: the runtime's calls carry TSan's
+// descriptor edges, os/sys.h).
+TEST_F(Io, DataHandedOverThroughAPipeIsOrdered) {
+  int to_g[2], from_g[2];
+  ASSERT_EQ(pipe(to_g), 0);
+  ASSERT_EQ(pipe(from_g), 0);
+  std::vector<int> plain(1024, 0);  // not atomic: the pipe orders it
+  std::thread t([&] {
+    usleep(20000);  // the goroutine parks first
+    for (int i = 0; i < 1024; i++) plain[i] = i;
+    ASSERT_EQ(write(to_g[1], "a", 1), 1);
+    char b;
+    ASSERT_EQ(read(from_g[0], &b, 1), 1);
+    for (int i = 0; i < 1024; i++) EXPECT_EQ(plain[i], 2 * i);
+  });
+  Main([&] {
+    char b;
+    EXPECT_EQ(gort_read(to_g[0], &b, 1, -1), 1);
+    for (int i = 0; i < 1024; i++) {
+      EXPECT_EQ(plain[i], i);
+      plain[i] = 2 * i;
+    }
+    EXPECT_EQ(gort_write(from_g[1], "b", 1, -1), 1);
+  });
+  t.join();
+  gort_fd_close(to_g[0]);
+  gort_fd_close(from_g[1]);
+  close(to_g[1]);
+  close(from_g[0]);
+}
+
 // Regular files cannot be polled: gort_read/gort_write still work on them.
 TEST_F(Io, RegularFiles) {
   char path[] = "/tmp/gort_io_test_XXXXXX";
