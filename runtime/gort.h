@@ -295,7 +295,8 @@ GORT_API int gort_fd_user_nonblock(int fd, int mode);
  * `pkg-config --libs gort-hooks`, or run with LD_PRELOAD=libgort-hooks.so.
  * These define libc's read, write, readv, writev, recv, recvfrom, recvmsg,
  * send, sendto, sendmsg, accept, accept4, connect, poll, ppoll, select,
- * nanosleep, usleep, sleep and close (and getaddrinfo, sigaction, signal,
+ * pselect, epoll_wait, epoll_pwait, nanosleep, clock_nanosleep, usleep,
+ * sleep and close (and getaddrinfo, sigaction, signal,
  * fcntl, ioctl and the _FORTIFY_SOURCE forms): from a goroutine, a call that would
  * block parks it in gort_fd_wait, then completes, with libc's result and
  * errno.  The descriptor's O_NONBLOCK is never changed (a call is made

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -331,6 +332,59 @@ Answers Sequence() {
     Record(&a, bad.revents);
     Record(&a, poll(nullptr, 0, 10));  // poll as a sleep
   }
+  {  // epoll_wait, epoll_pwait, pselect: answers, timeouts, bad arguments
+    Fds p;
+    MakePipe(&p);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 7;
+    Record(&a, epoll_ctl(ep, EPOLL_CTL_ADD, p.fd[0], &ev));
+    epoll_event out[4] = {};
+    Record(&a, epoll_wait(ep, out, 4, 20));  // nothing: the timeout
+    write(p.fd[1], "x", 1);
+    Record(&a, epoll_wait(ep, out, 4, -1));
+    Record(&a, (long)out[0].data.u64);
+    Record(&a, epoll_pwait(ep, out, 4, 20, nullptr));  // level-triggered: still ready
+    read(p.fd[0], buf, 1);
+    Record(&a, epoll_pwait(ep, out, 4, 20, nullptr));
+    Record(&a, epoll_wait(ep, out, 0, 10));         // EINVAL
+    Record(&a, epoll_wait(p.fd[0], out, 4, 10));    // EINVAL: not an epoll instance
+    Record(&a, epoll_wait(1 << 20, out, 4, 10));    // EBADF
+    close(ep);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(p.fd[0], &rd);
+    timespec ts = {0, 20 * 1000 * 1000};
+    Record(&a, pselect(p.fd[0] + 1, &rd, nullptr, nullptr, &ts, nullptr));
+    Record(&a, FD_ISSET(p.fd[0], &rd) != 0);
+    Record(&a, ts.tv_nsec);  // pselect leaves its timeout alone
+    FD_SET(p.fd[0], &rd);
+    write(p.fd[1], "x", 1);
+    Record(&a, pselect(p.fd[0] + 1, &rd, nullptr, nullptr, nullptr, nullptr));
+    Record(&a, FD_ISSET(p.fd[0], &rd) != 0);
+    timespec bad = {0, -1};
+    Record(&a, pselect(p.fd[0] + 1, &rd, nullptr, nullptr, &bad, nullptr));  // EINVAL
+    Record(&a, pselect(-1, nullptr, nullptr, nullptr, &ts, nullptr));         // EINVAL
+  }
+  {  // clock_nanosleep: its answer is the error number, errno untouched
+    auto record = [&a](int r) { a.push_back({r, gort_test::ReadErrno()}); };
+    gort_test::WriteErrno(0);  // (errno's address may be this function's stale copy)
+    timespec ms = {0, 1000 * 1000};
+    record(clock_nanosleep(CLOCK_MONOTONIC, 0, &ms, nullptr));
+    record(clock_nanosleep(CLOCK_REALTIME, 0, &ms, nullptr));
+    timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_nsec += 2 * 1000 * 1000;
+    if (at.tv_nsec >= 1000000000) at.tv_sec++, at.tv_nsec -= 1000000000;
+    record(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr));
+    timespec past = {1, 0};
+    record(clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &past, nullptr));
+    timespec bad = {0, 1000000000};
+    record(clock_nanosleep(CLOCK_MONOTONIC, 0, &bad, nullptr));          // EINVAL
+    record(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &ms, nullptr));   // EINVAL
+    record(clock_nanosleep(CLOCK_MONOTONIC, 0x100, &ms, nullptr));       // other flag bits: ignored (libc's call)
+  }
   {  // bad descriptors and arguments
     Record(&a, read(-1, buf, 1));
     Record(&a, write(1 << 20, buf, 1));
@@ -596,6 +650,58 @@ TEST_F(Hooks, PollAndSelectOverManyDescriptorsPark) {
   });
 }
 
+// A program's own epoll instances and pselect park too: at one P, 16
+// goroutines each wait in an epoll instance of its own and 16 in pselect,
+// on a thread or two, until another goroutine writes.
+TEST_F(Hooks, EpollWaitAndPselectPark) {
+  Procs scope(1);
+  constexpr int kEach = 16;
+  Fds p, q;
+  MakePipe(&p);
+  MakePipe(&q);
+  std::vector<int> eps;
+  for (int i = 0; i < kEach; i++) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    ASSERT_GE(ep, 0);
+    epoll_event ev = {};
+    ev.events = EPOLLIN;  // level-triggered: every instance sees the byte
+    ev.data.u64 = 42;
+    ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, p.fd[0], &ev), 0);
+    eps.push_back(ep);
+  }
+  int before = OsThreads(), most = 0;
+  Main([&] {
+    gort_test::Group g;
+    std::atomic<int> woke{0};
+    for (int i = 0; i < kEach; i++) {
+      g.Go([&, i] {
+        epoll_event out[2] = {};
+        EXPECT_EQ(epoll_wait(eps[i], out, 2, 5000), 1);
+        EXPECT_EQ(out[0].data.u64, 42u);
+        woke++;
+      });
+      g.Go([&] {
+        fd_set rd;
+        FD_ZERO(&rd);
+        FD_SET(q.fd[0], &rd);
+        timespec ts = {5, 0};
+        EXPECT_EQ(pselect(q.fd[0] + 1, &rd, nullptr, nullptr, &ts, nullptr), 1);
+        EXPECT_TRUE(FD_ISSET(q.fd[0], &rd));
+        woke++;
+      });
+    }
+    gort_sleep(50 * 1000 * 1000);  // all parked: this goroutine runs at the one P
+    most = OsThreads();
+    EXPECT_EQ(woke.load(), 0);
+    EXPECT_EQ(write(p.fd[1], "x", 1), 1);
+    EXPECT_EQ(write(q.fd[1], "y", 1), 1);
+    g.Wait();
+    EXPECT_EQ(woke.load(), 2 * kEach);
+  });
+  for (int ep : eps) close(ep);
+  EXPECT_LE(most - before, 4) << "threads before " << before << ", with " << 2 * kEach << " waiters parked " << most;
+}
+
 // A pipe write far larger than the pipe parks between the parts it gets
 // in (RWF_NOWAIT), and its reader, on the same single P, drains it: all
 // bytes arrive in order, as one blocking write(2) promises.
@@ -620,7 +726,8 @@ TEST_F(Hooks, LargePipeWriteParksBetweenParts) {
   });
 }
 
-// Sleeps park: 100 goroutines in usleep/nanosleep/sleep at one P overlap.
+// Sleeps park: 100 goroutines in usleep, nanosleep, poll and clock_nanosleep
+// (relative and absolute) at one P overlap.
 TEST_F(Hooks, SleepsPark) {
   Procs scope(1);
   int before = OsThreads();
@@ -631,16 +738,30 @@ TEST_F(Hooks, SleepsPark) {
     gort_test::Group g;
     for (int i = 0; i < 100; i++) {
       g.Go([i] {
-        if (i % 3 == 0) {
-          EXPECT_EQ(usleep(50 * 1000), 0);
-        }
-        if (i % 3 == 1) {
-          timespec ts = {0, 50 * 1000 * 1000};
-          EXPECT_EQ(nanosleep(&ts, nullptr), 0);
-        }
-        if (i % 3 == 2) {
-          struct pollfd none;
-          EXPECT_EQ(poll(&none, 0, 50), 0);
+        timespec ts = {0, 50 * 1000 * 1000};
+        switch (i % 5) {
+          case 0:
+            EXPECT_EQ(usleep(50 * 1000), 0);
+            break;
+          case 1:
+            EXPECT_EQ(nanosleep(&ts, nullptr), 0);
+            break;
+          case 2: {
+            struct pollfd none;
+            EXPECT_EQ(poll(&none, 0, 50), 0);
+            break;
+          }
+          case 3:
+            EXPECT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr), 0);
+            break;
+          case 4: {  // until a time of day 50 ms on
+            timespec at;
+            clock_gettime(CLOCK_REALTIME, &at);
+            at.tv_nsec += 50 * 1000 * 1000;
+            if (at.tv_nsec >= 1000000000) at.tv_sec++, at.tv_nsec -= 1000000000;
+            EXPECT_EQ(clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, nullptr), 0);
+            break;
+          }
         }
       });
     }

@@ -31,7 +31,7 @@
  * Still blocking the thread (the foreign-call rules of gort.h keep the
  * other goroutines running meanwhile): regular files, on a descriptor that
  * is polled first (a terminal, say) a write larger than its room,
- * recvmsg with MSG_WAITALL, ppoll with a signal mask, and glibc's own DNS traffic (getaddrinfo uses libc's internal
+ * recvmsg with MSG_WAITALL, ppoll, pselect and epoll_pwait with a signal mask, and glibc's own DNS traffic (getaddrinfo uses libc's internal
  * socket calls, which no interposer sees; it runs between
  * gort_syscall_enter/exit instead, so its P moves on at once).
  */
@@ -73,7 +73,7 @@
 #define LIBC_FNS(X)                                                                                                    \
     X(read) X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg) X(accept)           \
     X(accept4) X(connect) X(poll) X(ppoll) X(select) X(nanosleep) X(usleep) X(sleep) X(close) X(sigaction)            \
-    X(getaddrinfo) X(fcntl) X(fcntl64) X(ioctl)
+    X(getaddrinfo) X(fcntl) X(fcntl64) X(ioctl) X(pselect) X(epoll_wait) X(epoll_pwait) X(clock_nanosleep)
 
 enum {
 #define LIBC_ENUM(name) LIBC_##name,
@@ -131,6 +131,15 @@ static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A timeout in ns (-1: none), or -2: not one a deadline can hold (invalid,
+ * or centuries: libc's call takes it). */
+static int64_t timespec_ns(const struct timespec *ts) {
+    if (ts == NULL) return -1;
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000 || ts->tv_sec > INT64_MAX / 1000000000 / 2)
+        return -2;
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
 /* What a descriptor is, for making one call on it non-blocking: learned
@@ -623,11 +632,9 @@ ENTRY int hook_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
 
 ENTRY int hook_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask) {
     bool done;
-    if (!parkable() || mask != NULL || n > (nfds_t)INT_MAX ||
-        (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000 ||
-                        ts->tv_sec > INT64_MAX / 1000000000 - 1)))
-        return LIBC(ppoll)(fds, n, ts, mask);
-    int r = poll_parked(fds, n, ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec, &done);
+    int64_t ns = timespec_ns(ts);
+    if (!parkable() || mask != NULL || n > (nfds_t)INT_MAX || ns == -2) return LIBC(ppoll)(fds, n, ts, mask);
+    int r = poll_parked(fds, n, ns, &done);
     return done ? r : LIBC(ppoll)(fds, n, ts, mask);
 }
 
@@ -662,35 +669,92 @@ static int select_add(int ep, void *arg) {
     return 0;
 }
 
-ENTRY int hook_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
-    if (!parkable() || nfds < 0 || nfds > FD_SETSIZE ||
-        (tv != NULL && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000 || (tv->tv_sec == 0 && tv->tv_usec == 0))))
-        return LIBC(select)(nfds, rd, wr, ex, tv);
+/* select and pselect with their sets, parked until deadline (-1: none).
+ * -2: cannot park (the caller makes libc's call). */
+static int select_parked(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t deadline) {
     int saved = get_errno();
     select_args *a = malloc(sizeof *a); /* 3 sets: too big for a small goroutine stack */
-    if (a == NULL) return LIBC(select)(nfds, rd, wr, ex, tv);
+    if (a == NULL) return -2;
     *a = (select_args){.nfds = nfds, .in = {rd, wr, ex}};
-    int64_t start = now_ns();
-    int64_t deadline = tv == NULL ? -1 : start + (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
     int r = select_check(a);
     if (r == 0) r = park_until(deadline, select_check, select_add, a);
-    if (r == -2) {
-        free(a);
-        return LIBC(select)(nfds, rd, wr, ex, tv);
-    }
     if (r >= 0) {
         for (int i = 0; i < 3; i++)
             if (a->in[i] != NULL) *a->in[i] = a->out[i];
         set_errno(saved);
     }
+    free(a);
+    return r;
+}
+
+static bool bad_select(int nfds) { return nfds < 0 || nfds > FD_SETSIZE; }
+
+ENTRY int hook_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
+    if (!parkable() || bad_select(nfds) ||
+        (tv != NULL && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000 || (tv->tv_sec == 0 && tv->tv_usec == 0))))
+        return LIBC(select)(nfds, rd, wr, ex, tv);
+    int64_t deadline = tv == NULL ? -1 : now_ns() + (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
+    int r = select_parked(nfds, rd, wr, ex, deadline);
+    if (r == -2) return LIBC(select)(nfds, rd, wr, ex, tv);
     if (tv != NULL) { /* linux leaves the time not slept in *tv */
         int64_t left = deadline - now_ns();
         if (left < 0) left = 0;
         tv->tv_sec = (time_t)(left / 1000000000);
         tv->tv_usec = (suseconds_t)(left % 1000000000 / 1000);
     }
-    free(a);
     return r;
+}
+
+/* pselect without a signal mask is select with a timespec it leaves alone. */
+ENTRY int hook_pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask) {
+    int64_t ns = timespec_ns(ts);
+    if (!parkable() || mask != NULL || bad_select(nfds) || ns == 0 || ns == -2)
+        return LIBC(pselect)(nfds, rd, wr, ex, ts, mask);
+    int r = select_parked(nfds, rd, wr, ex, ns < 0 ? -1 : now_ns() + ns);
+    return r != -2 ? r : LIBC(pselect)(nfds, rd, wr, ex, ts, mask);
+}
+
+/* ---- epoll_wait ------------------------------------------------------------------- */
+
+/* The program's own epoll instance is itself a descriptor, readable while
+ * an event is ready: its waits park on it, then look with timeout 0. */
+static int epoll_parked(int ep, struct epoll_event *evs, int max, int timeout_ms, bool *done) {
+    int saved = get_errno();
+    *done = true;
+    int r = LIBC(epoll_wait)(ep, evs, max, 0); /* its errors too: EBADF, EINVAL, EFAULT */
+    if (r != 0 || timeout_ms == 0) return r;
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int64_t left = -1;
+        if (deadline > 0 && (left = deadline - now_ns()) <= 0) return 0;
+        int w = gort_fd_wait(ep, GORT_FD_READ, left);
+        if (w == -EBADF) { /* closed meanwhile */
+            set_errno(EBADF);
+            return -1;
+        }
+        if (w != 0 && w != -ETIMEDOUT) { /* cannot wait on it: libc's call */
+            *done = false;
+            return -1;
+        }
+        r = LIBC(epoll_wait)(ep, evs, max, 0);
+        if (r != 0 || w == -ETIMEDOUT) break; /* (readable, yet another waiter took the events: again) */
+    }
+    if (r >= 0) set_errno(saved);
+    return r;
+}
+
+ENTRY int hook_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms) {
+    bool done;
+    if (!parkable() || timeout_ms == 0) return LIBC(epoll_wait)(ep, evs, max, timeout_ms);
+    int r = epoll_parked(ep, evs, max, timeout_ms, &done);
+    return done ? r : LIBC(epoll_wait)(ep, evs, max, timeout_ms);
+}
+
+ENTRY int hook_epoll_pwait(int ep, struct epoll_event *evs, int max, int timeout_ms, const sigset_t *mask) {
+    bool done;
+    if (!parkable() || mask != NULL || timeout_ms == 0) return LIBC(epoll_pwait)(ep, evs, max, timeout_ms, mask);
+    int r = epoll_parked(ep, evs, max, timeout_ms, &done);
+    return done ? r : LIBC(epoll_pwait)(ep, evs, max, timeout_ms, mask);
 }
 
 /* ---- sleeping ------------------------------------------------------------------- */
@@ -701,6 +765,26 @@ ENTRY int hook_nanosleep(const struct timespec *req, struct timespec *rem) {
     int64_t ns = req->tv_sec > INT64_MAX / 1000000000 - 1 ? INT64_MAX : (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
     if (gort_sleep(ns) != 0) return LIBC(nanosleep)(req, rem);
     return 0;
+}
+
+/* clock_nanosleep on the clocks a timer can stand for: CLOCK_MONOTONIC (and
+ * CLOCK_BOOTTIME, the same while the machine is awake) and CLOCK_REALTIME;
+ * with TIMER_ABSTIME, until the clock reads the time (looked at again on
+ * waking: a realtime clock set back sleeps on).  Its answer is the error
+ * number, errno untouched, as libc's. */
+ENTRY int hook_clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
+    int64_t ns = timespec_ns(req);
+    if (!parkable() || ns < 0 || (flags & ~TIMER_ABSTIME) != 0 ||
+        (clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_REALTIME))
+        return LIBC(clock_nanosleep)(clock, flags, req, rem);
+    if (!(flags & TIMER_ABSTIME)) return gort_sleep(ns) == 0 ? 0 : LIBC(clock_nanosleep)(clock, flags, req, rem);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(clock, &now);
+        int64_t left = ns - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+        if (left <= 0) return 0;
+        if (gort_sleep(left) != 0) return LIBC(clock_nanosleep)(clock, flags, req, rem);
+    }
 }
 
 ENTRY int hook_usleep(useconds_t us) {
