@@ -47,6 +47,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -73,7 +74,8 @@
 #define LIBC_FNS(X)                                                                                                    \
     X(read) X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg) X(accept)           \
     X(accept4) X(connect) X(poll) X(ppoll) X(select) X(nanosleep) X(usleep) X(sleep) X(close) X(sigaction)            \
-    X(getaddrinfo) X(fcntl) X(fcntl64) X(ioctl) X(pselect) X(epoll_wait) X(epoll_pwait) X(clock_nanosleep)
+    X(getaddrinfo) X(fcntl) X(fcntl64) X(ioctl) X(pselect) X(epoll_wait) X(epoll_pwait) X(clock_nanosleep)        \
+    X(fclose) X(dup2) X(dup3)
 
 enum {
 #define LIBC_ENUM(name) LIBC_##name,
@@ -808,6 +810,28 @@ ENTRY int hook_close(int fd) {
     if (r == 0) return 0;
     set_errno(-r);
     return -1;
+}
+
+/* Numbers closed or replaced behind the hooks' backs: stdio's fclose (and
+ * so C++'s filebuf, which reads through our read) closes with libc's
+ * internal call, and dup2/dup3 close their target.  Their kinds are
+ * forgotten first, so a file's cached "regular file" never sends a later
+ * socket or pipe of the same number to a blocking libc call. */
+HOOK int fclose(FILE *f) {
+    if (f != NULL) kind_set(fileno(f), KIND_UNKNOWN);
+    return LIBC(fclose)(f);
+}
+
+HOOK int dup2(int fd, int to) {
+    int r = LIBC(dup2)(fd, to);
+    if (r >= 0) kind_set(r, KIND_UNKNOWN);
+    return r;
+}
+
+HOOK int dup3(int fd, int to, int flags) {
+    int r = LIBC(dup3)(fd, to, flags);
+    if (r >= 0) kind_set(r, KIND_UNKNOWN);
+    return r;
 }
 
 /* ---- O_NONBLOCK as the program sees it -------------------------------------------- */
