@@ -103,8 +103,9 @@ GORT_API uint64_t gort_self(void);
 /* Go's channels: FIFO per channel; an unbuffered send completes only when
  * a receiver takes the value; close wakes every waiter; receivers drain a
  * closed buffered channel before they see -EPIPE (with elem zeroed).
- * timeout_ns: < 0 waits forever, 0 does not wait (-EAGAIN), > 0 waits at
- * most that long (-ETIMEDOUT). */
+ * timeout_ns: < 0 waits forever, 0 does not wait (-EAGAIN; -EPERM from a
+ * signal handler that interrupted the runtime holding a lock, see
+ * gort_signal_notify), > 0 waits at most that long (-ETIMEDOUT). */
 
 typedef struct gort_chan gort_chan;
 
@@ -355,7 +356,9 @@ GORT_API void gort_dump(int fd);
  * -ENOMEM.
  *
  * gort calls made from inside a signal handler are not supported (the
- * handler may have interrupted the runtime holding a lock): use this. */
+ * handler may have interrupted the runtime holding a lock): use this.  (A
+ * channel try, timeout 0, that finds the runtime on its thread holding a
+ * lock is -EPERM; nothing else is detected.) */
 GORT_API int gort_signal_notify(int signo, gort_chan *c);
 /* Stop sending signo (0: every signal) to c; once it returns nothing
  * sends on c for those signals any more.  0; -ENOENT if c was not

@@ -4,12 +4,14 @@
 // a channel once stop has returned.
 
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <thread>
 
+#include "runtime/core/runtime.h"
 #include "tests/harness.h"
 
 namespace {
@@ -129,6 +131,41 @@ TEST_F(Signal, FreeRightAfterStopWhileSignalsArrive) {
   done = true;
   storm.join();
   sigaction(SIGUSR2, &old, nullptr);
+}
+
+// A try from the program's own handler that interrupted the runtime on
+// its thread while it held a lock is -EPERM, not a wait for itself; with
+// no lock held the same try works (calls from handlers stay unsupported:
+// docs/signals.md).
+gort_chan* handler_chan;
+std::atomic<int> handler_send{1}, handler_recv{1};
+void TryFromHandler(int) {
+  int v = 7;
+  handler_send = gort_chan_send_timeout(handler_chan, &v, 0);
+  handler_recv = gort_chan_recv_timeout(handler_chan, &v, 0);
+}
+
+TEST_F(Signal, TryFromAHandlerThatInterruptedTheRuntimeIsEperm) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = TryFromHandler;
+  ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+  Main([] {
+    handler_chan = gort_chan_make(sizeof(int), 1);
+    gort_lock_os_thread();  // raise() and the lock on one thread
+    static gort_os_lock held;
+    gort_lock(&held);  // as the runtime is inside one of its locks
+    raise(SIGUSR1);    // the handler runs on this thread, now
+    gort_unlock(&held);
+    EXPECT_EQ(handler_send.load(), -EPERM);
+    EXPECT_EQ(handler_recv.load(), -EPERM);
+    raise(SIGUSR1);
+    EXPECT_EQ(handler_send.load(), 0);
+    EXPECT_EQ(handler_recv.load(), 0);
+    gort_unlock_os_thread();
+    EXPECT_EQ(gort_chan_free(handler_chan), 0);
+  });
+  sigaction(SIGUSR1, &old, nullptr);
 }
 
 }  // namespace

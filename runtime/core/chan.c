@@ -684,11 +684,23 @@ GORT_RUNTIME_TEXT GORT_INLINE static int chan_op(gort_chan *c, void *elem, bool 
 GORT_RUNTIME_TEXT int gort_chan_send(gort_chan *c, const void *elem) { return chan_op(c, (void *)elem, true, -1); }
 GORT_RUNTIME_TEXT int gort_chan_recv(gort_chan *c, void *elem) { return chan_op(c, elem, false, -1); }
 
+/* A try (timeout 0) from a signal handler that interrupted the runtime on
+ * this thread while it held one of its locks would wait for itself, or
+ * change what the lock guards under the holder: -EPERM instead.  Calls
+ * from handlers are not supported either way (gort_signal_notify); this is
+ * the case a check can see, off the blocking paths. */
+GORT_RUNTIME_TEXT static bool interrupted_runtime(void) {
+    M *m = gort_getm();
+    return m != NULL && m->locks != 0;
+}
+
 GORT_RUNTIME_TEXT int gort_chan_send_timeout(gort_chan *c, const void *elem, int64_t timeout_ns) {
+    if (timeout_ns == 0 && interrupted_runtime()) return -EPERM;
     return chan_op(c, (void *)elem, true, timeout_ns);
 }
 
 GORT_RUNTIME_TEXT int gort_chan_recv_timeout(gort_chan *c, void *elem, int64_t timeout_ns) {
+    if (timeout_ns == 0 && interrupted_runtime()) return -EPERM;
     return chan_op(c, elem, false, timeout_ns);
 }
 
