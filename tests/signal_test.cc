@@ -55,11 +55,14 @@ TEST_F(Signal, AFullChannelDropsAndAPlainThreadReceivesToo) {
   int sig = 0;
   EXPECT_EQ(gort_chan_recv_timeout(c, &sig, 10 * kSecond), 0);  // from a plain thread
   EXPECT_EQ(sig, SIGUSR2);
-  // The rest merged or were dropped on the full channel: at most one more
-  // (one that landed after the first was taken), never twenty.
+  // The rest merged or were dropped on the full channel: never twenty.
+  // Those in flight when the first is taken may still come, one by one as
+  // the channel empties: a bit the forwarder holds or finds set, a handler
+  // running, one signal pending in the kernel (TSan's slow handlers showed
+  // two in CI).
   int more = 0;
   while (gort_chan_recv_timeout(c, &sig, 100 * 1000 * 1000) == 0) more++;
-  EXPECT_LE(more, 1);
+  EXPECT_LE(more, 4);
   EXPECT_EQ(gort_signal_stop(SIGUSR2, c), 0);
   EXPECT_EQ(gort_chan_free(c), 0);
 }

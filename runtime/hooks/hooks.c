@@ -562,26 +562,29 @@ ENTRY int hook_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 
 /* ---- poll, ppoll, select ------------------------------------------------------- */
 
-/* Park until check(arg) says something is ready (> 0, or < 0 with errno:
- * return it), or the deadline (-1 none) passes (0).  The descriptors wait
- * together in a private epoll instance (add(ep, arg) fills it), which
- * gort_fd_wait waits on; check is the call itself with timeout 0, so the
- * answer is libc's.  -2: cannot park (the caller makes libc's call). */
+/* Park on fd (readable) until check(arg) says something is ready (> 0, or
+ * < 0 with errno: return it), or the deadline (-1 none) passes (0); check
+ * is the call itself with timeout 0, so the answer is libc's.  -2: cannot
+ * park (the caller makes libc's call).  fd closed meanwhile: check says
+ * what that means. */
+static int wait_ready(int fd, int64_t deadline, int (*check)(void *), void *arg) {
+    for (;;) {
+        int64_t left = -1;
+        if (deadline > 0 && (left = deadline - now_ns()) <= 0) return 0;
+        int w = gort_fd_wait(fd, GORT_FD_READ, left);
+        if (w != 0 && w != -ETIMEDOUT && w != -EBADF) return -2;
+        int r = check(arg); /* after a timeout too: what is ready now counts */
+        if (r != 0 || w != 0) return r; /* (readable, yet another waiter took it: again) */
+    }
+}
+
+/* wait_ready over many descriptors: they wait together in a private epoll
+ * instance (add(ep, arg) fills it). */
 static int park_until(int64_t deadline, int (*check)(void *), int (*add)(int ep, void *), void *arg) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) return -2;
     int r = add(ep, arg);
-    while (r == 0) {
-        int64_t left = -1;
-        if (deadline > 0 && (left = deadline - now_ns()) <= 0) break;
-        int w = gort_fd_wait(ep, GORT_FD_READ, left);
-        if (w != 0 && w != -ETIMEDOUT) {
-            r = -2;
-            break;
-        }
-        r = check(arg); /* after a timeout too: what is ready now counts */
-        if (w == -ETIMEDOUT) break;
-    }
+    if (r == 0) r = wait_ready(ep, deadline, check, arg);
     int e = get_errno();
     gort_fd_close(ep);
     set_errno(e);
@@ -720,26 +723,26 @@ ENTRY int hook_pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struc
 
 /* The program's own epoll instance is itself a descriptor, readable while
  * an event is ready: its waits park on it, then look with timeout 0. */
+typedef struct epoll_args {
+    int ep, max;
+    struct epoll_event *evs;
+} epoll_args;
+
+static int epoll_check(void *arg) {
+    epoll_args *a = arg;
+    return LIBC(epoll_wait)(a->ep, a->evs, a->max, 0);
+}
+
 static int epoll_parked(int ep, struct epoll_event *evs, int max, int timeout_ms, bool *done) {
     int saved = get_errno();
+    epoll_args a = {ep, max, evs};
     *done = true;
-    int r = LIBC(epoll_wait)(ep, evs, max, 0); /* its errors too: EBADF, EINVAL, EFAULT */
-    if (r != 0 || timeout_ms == 0) return r;
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
-    for (;;) {
-        int64_t left = -1;
-        if (deadline > 0 && (left = deadline - now_ns()) <= 0) return 0;
-        int w = gort_fd_wait(ep, GORT_FD_READ, left);
-        if (w == -EBADF) { /* closed meanwhile */
-            set_errno(EBADF);
-            return -1;
-        }
-        if (w != 0 && w != -ETIMEDOUT) { /* cannot wait on it: libc's call */
-            *done = false;
-            return -1;
-        }
-        r = LIBC(epoll_wait)(ep, evs, max, 0);
-        if (r != 0 || w == -ETIMEDOUT) break; /* (readable, yet another waiter took the events: again) */
+    int r = epoll_check(&a); /* its errors too: EBADF, EINVAL, EFAULT */
+    if (r != 0) return r;
+    r = wait_ready(ep, timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000, epoll_check, &a);
+    if (r == -2) {
+        *done = false;
+        return -1;
     }
     if (r >= 0) set_errno(saved);
     return r;
