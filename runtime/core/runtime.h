@@ -447,15 +447,15 @@ GORT_RUNTIME_TEXT static inline int64_t gort_clock(void) {
     return atomic_load_explicit(&gort_sched_g.clock, memory_order_relaxed);
 }
 /* g's status becomes st (the G_* enum says who may change it).  Every
- * status change goes through here; the one ordering rule: a status that
- * stops the G (runnable, waiting) is a release store, after the G's
- * context and stack are saved, since the dump reads those after an
- * acquire load of the status (traceback.c); running, syscall and dead are
- * relaxed: a running G is read only through its M's own answer, a dead one
- * not at all.  (st is a constant at every call: the order folds.) */
+ * status change goes through here; the one ordering rule: every status
+ * but dead is a release store, since the dump reads after an acquire load
+ * of the status what it published: a stopped G's (runnable, waiting)
+ * context and stack, saved before; a running or syscall G's g->m, set
+ * before, and through it that M's record (its answer, its blocked flag).
+ * Dead is relaxed: a dead G is not read at all.  (st is a constant at
+ * every call: the order folds; on amd64 a release store is a plain one.) */
 GORT_RUNTIME_TEXT static inline void gort_set_status(G *g, uint32_t st) {
-    atomic_store_explicit(&g->status, st,
-                          st == G_RUNNABLE || st == G_WAITING ? memory_order_release : memory_order_relaxed);
+    atomic_store_explicit(&g->status, st, st == G_DEAD ? memory_order_relaxed : memory_order_release);
 }
 /* g changes status now (for the dump: how long it has been so). */
 GORT_RUNTIME_TEXT static inline void gort_stamp(G *g) {
